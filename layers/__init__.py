@@ -1,0 +1,30 @@
+"""Data in: every source to a validated GeoDataFrame in the territory's projected CRS."""
+
+from layers import _logging  # noqa: F401  (installs the NullHandler)
+from layers.errors import (
+    CRSError,
+    DataSourceError,
+    FoncierError,
+    GeometryError,
+    MissingDependencyError,
+    OfflineError,
+    ProfileError,
+    SchemaError,
+    UnknownTerritoryError,
+)
+from layers.settings import settings
+from layers.territory import Territory
+
+__all__ = [
+    "CRSError",
+    "DataSourceError",
+    "FoncierError",
+    "GeometryError",
+    "MissingDependencyError",
+    "OfflineError",
+    "ProfileError",
+    "SchemaError",
+    "Territory",
+    "UnknownTerritoryError",
+    "settings",
+]

@@ -1,0 +1,73 @@
+"""The error hierarchy of foncier.
+
+Every error raised on purpose by ``layers``, ``maps`` or ``foncier`` derives from
+:class:`FoncierError`, and each subclass also inherits the matching built-in exception so
+that ``except ValueError`` or ``except LookupError`` keep working for callers that do not
+know about foncier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "CRSError",
+    "DataSourceError",
+    "FoncierError",
+    "GeometryError",
+    "MissingDependencyError",
+    "OfflineError",
+    "ProfileError",
+    "SchemaError",
+    "UnknownTerritoryError",
+]
+
+
+class FoncierError(Exception):
+    """Root of every error raised on purpose by foncier."""
+
+
+class UnknownTerritoryError(FoncierError, LookupError):
+    """A territory id, SIREN, INSEE code or name that matches nothing.
+
+    Parameters
+    ----------
+    message : str
+        What was not found.
+    suggestions : sequence of str, optional
+        Close matches, shown in the message and kept in ``self.suggestions``.
+    """
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        self.suggestions = list(suggestions)
+        if self.suggestions:
+            message = f"{message}\nDid you mean:\n  " + "\n  ".join(self.suggestions)
+        super().__init__(message)
+
+
+class DataSourceError(FoncierError, OSError):
+    """A data source (file or web service) could not deliver usable data."""
+
+
+class OfflineError(DataSourceError):
+    """Offline mode is on and the requested data is not in the local cache."""
+
+
+class SchemaError(FoncierError, ValueError):
+    """Data does not follow the expected schema (columns, types, enums, identifiers)."""
+
+
+class CRSError(FoncierError, ValueError):
+    """A GeoDataFrame has no CRS, or a CRS that cannot be used for the computation."""
+
+
+class GeometryError(FoncierError, ValueError):
+    """Geometries are empty, invalid beyond repair, or of an unexpected type."""
+
+
+class ProfileError(FoncierError, ValueError):
+    """A project profile (criteria, transforms, weights) is invalid."""
+
+
+class MissingDependencyError(FoncierError, ImportError):
+    """An optional program or package needed for this call is not installed."""
