@@ -13,7 +13,7 @@ from layers.errors import (
     UnknownTerritoryError,
 )
 from layers.settings import settings
-from layers.territory import Territory
+from layers.territories import Territory
 
 __all__ = [
     "CRSError",
