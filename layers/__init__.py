@@ -10,10 +10,11 @@ from layers.errors import (
     OfflineError,
     ProfileError,
     SchemaError,
+    TerritoryError,
     UnknownTerritoryError,
 )
 from layers.settings import settings
-from layers.territories import Territory
+from layers.territories import Territory, presets, territory
 
 __all__ = [
     "CRSError",
@@ -25,6 +26,9 @@ __all__ = [
     "ProfileError",
     "SchemaError",
     "Territory",
+    "TerritoryError",
     "UnknownTerritoryError",
+    "presets",
     "settings",
+    "territory",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "OfflineError",
     "ProfileError",
     "SchemaError",
+    "TerritoryError",
     "UnknownTerritoryError",
 ]
 
@@ -43,6 +44,10 @@ class UnknownTerritoryError(FoncierError, LookupError):
         if self.suggestions:
             message = f"{message}\nDid you mean:\n  " + "\n  ".join(self.suggestions)
         super().__init__(message)
+
+
+class TerritoryError(FoncierError, ValueError):
+    """A territory specification that is ambiguous or inconsistent (e.g. mixed kinds of codes)."""
 
 
 class DataSourceError(FoncierError, OSError):

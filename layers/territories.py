@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
+import tomllib
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 
-from layers.crs import check_projected
+from layers.crs import LAMBERT93, check_projected, crs_for_departement, require_crs
+from layers.errors import (
+    DataSourceError,
+    GeometryError,
+    TerritoryError,
+    UnknownTerritoryError,
+)
+from layers.geometry import repair_geometries
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["Territory"]
+__all__ = ["Preset", "Territory", "normalize_text", "presets", "suggest", "territory"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +74,12 @@ class Territory:
 
     @classmethod
     def from_perimeter(
-        cls, perimeter: BaseGeometry, *, crs: CRS | str, name: str = "Zone d'étude", id: str = "zone"
+        cls,
+        perimeter: BaseGeometry,
+        *,
+        crs: CRS | str,
+        name: str = "Zone d'étude",
+        id: str = "zone",
     ) -> Territory:
         """Make a territory from a bare outline (no member communes).
 
@@ -133,3 +155,395 @@ class Territory:
             f"Territory(id={self.id!r}, name={self.name!r}, communes={len(self.communes)}, "
             f"epci={len(self.epci)}, crs={self.crs.to_string()})"
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Building a territory from what users type
+# --------------------------------------------------------------------------------------------
+
+_PRESETS_FILE = "territories.toml"
+_BOUNDARY_SUFFIXES = {
+    ".gpkg",
+    ".geojson",
+    ".json",
+    ".shp",
+    ".parquet",
+    ".geoparquet",
+    ".fgb",
+    ".zip",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named territory shipped with foncier (member EPCI given by SIREN)."""
+
+    id: str
+    name: str
+    epci: tuple[str, ...]
+    departements: tuple[str, ...]
+    description: str
+
+
+@lru_cache(maxsize=1)
+def presets() -> dict[str, Preset]:
+    """Return the preset territories shipped with foncier, by id.
+
+    Returns
+    -------
+    dict of str to Preset
+        The five reference territories (``grand-compiegnois``, ``chalons-en-champagne``,
+        ``chartres-metropole``, ``alencon``, ``soissonnais-valois``).
+    """
+    raw = tomllib.loads((files("layers") / "data" / _PRESETS_FILE).read_text(encoding="utf-8"))
+    return {
+        t["id"]: Preset(
+            id=t["id"],
+            name=t["name"],
+            epci=tuple(t["epci"]),
+            departements=tuple(t["departements"]),
+            description=" ".join(t.get("description", "").split()),
+        )
+        for t in raw["territory"]
+    }
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case, strip accents and punctuation, collapse spaces ("Compiègne" → "compiegne")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", ascii_text.lower()).split())
+
+
+def _code_kind(code: str) -> str:
+    """Classify a code: 'siren' (9 digits), 'insee' (5), 'departement' (2-3) or 'other'."""
+    c = code.strip().upper()
+    if re.fullmatch(r"\d{9}", c):
+        return "siren"
+    if re.fullmatch(r"(\d{5}|2[AB]\d{3})", c):
+        return "insee"
+    if re.fullmatch(r"(\d{2}|2[AB]|97[1-8])", c):
+        return "departement"
+    return "other"
+
+
+def territory(
+    spec: str | Path | Territory | Sequence[str] | None = None,
+    *,
+    epci: Sequence[str] | None = None,
+    communes: Sequence[str] | None = None,
+    departements: Sequence[str] | None = None,
+    name: str | None = None,
+) -> Territory:
+    """Build a :class:`Territory` from a preset, codes or a boundary file.
+
+    Parameters
+    ----------
+    spec : str, path, sequence of str or Territory, optional
+        One of: a preset id (``"grand-compiegnois"``, see :func:`presets`); an EPCI SIREN
+        (9 digits); a commune INSEE code (5 characters, ``"60159"``, ``"2A004"``); a
+        département code (``"60"``, ``"2A"``, ``"974"``); a list of codes of one kind; the
+        path of a boundary file (GeoPackage, GeoJSON, Shapefile, GeoParquet) whose union is
+        the perimeter; or a Territory (returned as is).
+    epci, communes, departements : sequence of str, optional
+        Codes to combine (their union), for territories that mix kinds of members.
+    name : str, optional
+        Name to give the territory (default: derived from the members).
+
+    Returns
+    -------
+    Territory
+        Member communes and EPCI in the territory's projected CRS (EPSG:2154 in metropolitan
+        France, the official UTM CRS overseas), with its perimeter.
+
+    Raises
+    ------
+    UnknownTerritoryError
+        A preset id, code or name that matches nothing; the message lists close matches
+        (accents and case ignored).
+    TerritoryError
+        A list that mixes kinds of codes, or a territory spanning metropolitan France and an
+        overseas département (no common projected CRS).
+
+    Examples
+    --------
+    >>> t = territory("grand-compiegnois")
+    >>> t.population, len(t.communes), t.crs.to_epsg()
+    """
+    if isinstance(spec, Territory):
+        return spec
+    codes: dict[str, list[str]] = {
+        "siren": [str(c) for c in (epci or [])],
+        "insee": [str(c) for c in (communes or [])],
+        "departement": [str(c) for c in (departements or [])],
+    }
+    preset: Preset | None = None
+    if spec is not None:
+        if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_file(spec)):
+            return _territory_from_file(Path(spec), name=name)
+        items = [spec] if isinstance(spec, str) else [str(s) for s in spec]
+        if not items:
+            raise TerritoryError("Empty territory specification: give a preset id or codes.")
+        if isinstance(spec, str):
+            preset = _match_preset(spec)
+        if preset is None:
+            kinds = {_code_kind(i) for i in items}
+            if "other" in kinds:
+                bad = next(i for i in items if _code_kind(i) == "other")
+                raise UnknownTerritoryError(
+                    f"Unknown territory {bad!r}: not a preset id, an EPCI SIREN (9 digits), a "
+                    "commune INSEE code (5 characters) or a département code.",
+                    suggestions=suggest(bad),
+                )
+            if len(kinds) > 1:
+                raise TerritoryError(
+                    f"The list {items!r} mixes kinds of codes ({', '.join(sorted(kinds))}). "
+                    "Pass each kind by keyword, e.g. territory(epci=[...], communes=[...]), "
+                    "so that the union is explicit."
+                )
+            codes[kinds.pop()].extend(items)
+    if preset is not None:
+        codes["siren"].extend(preset.epci)
+    if not any(codes.values()):
+        raise TerritoryError("Empty territory specification: give a preset id or codes.")
+    members = _member_communes(codes)
+    tid, tname = _id_and_name(codes, members, preset)
+    return _assemble(members, id=tid, name=name or tname)
+
+
+def _looks_like_file(text: str) -> bool:
+    p = Path(text)
+    return p.suffix.lower() in _BOUNDARY_SUFFIXES or (p.exists() and p.is_file())
+
+
+def _match_preset(text: str) -> Preset | None:
+    key = normalize_text(text)
+    for p in presets().values():
+        if key in (normalize_text(p.id), normalize_text(p.name)):
+            return p
+    return None
+
+
+def _member_communes(codes: dict[str, list[str]]) -> gpd.GeoDataFrame:
+    """Rows of the embedded commune table for the union of the given codes (EPSG:4326)."""
+    from layers import admin
+
+    frames = []
+    if codes["siren"]:
+        index = admin.epci_index().set_index("siren")
+        sirens = [c.strip() for c in codes["siren"]]
+        for siren in sirens:
+            if siren not in index.index:
+                raise UnknownTerritoryError(
+                    f"SIREN {siren} is not an EPCI of the embedded COG (it may be the SIREN of a "
+                    "commune, a syndicate or a company, or an EPCI that has since merged).",
+                    suggestions=suggest(siren),
+                )
+        frames.append(admin.load_communes(epci=sirens))
+    if codes["insee"]:
+        insee = [c.strip().upper() for c in codes["insee"]]
+        known = set(admin.commune_index()["insee"])
+        for code in insee:
+            if code not in known:
+                raise UnknownTerritoryError(
+                    f"INSEE code {code} is not a commune of the embedded COG (merged communes "
+                    "take the code of the new commune; arrondissements of Paris/Lyon/Marseille "
+                    "are not communes).",
+                    suggestions=suggest(code),
+                )
+        frames.append(admin.load_communes(insee=insee))
+    if codes["departement"]:
+        deps = [c.strip().upper().zfill(2) for c in codes["departement"]]
+        known_deps = set(admin.departement_index()["code"])
+        for dep in deps:
+            if dep not in known_deps:
+                raise UnknownTerritoryError(
+                    f"Département {dep!r} is not in the embedded COG.", suggestions=suggest(dep)
+                )
+        frames.append(admin.load_communes(departements=deps))
+    members = pd.concat(frames, ignore_index=True).drop_duplicates("insee")
+    return gpd.GeoDataFrame(members, geometry="geometry", crs=frames[0].crs)
+
+
+def _id_and_name(
+    codes: dict[str, list[str]], members: gpd.GeoDataFrame, preset: Preset | None
+) -> tuple[str, str]:
+    from layers import admin
+
+    only_epci = not codes["insee"] and not codes["departement"]
+    if preset is not None and only_epci and set(codes["siren"]) == set(preset.epci):
+        return preset.id, preset.name
+    parts: list[str] = []
+    names: list[str] = []
+    if codes["siren"]:
+        idx = admin.epci_index().set_index("siren")
+        parts += [f"epci-{s}" for s in codes["siren"]]
+        names += [str(idx.loc[s, "nom"]) for s in codes["siren"]]
+    if codes["departement"]:
+        idx = admin.departement_index().set_index("code")
+        deps = [c.strip().upper().zfill(2) for c in codes["departement"]]
+        parts += [f"dep-{d}" for d in deps]
+        names += [f"{idx.loc[d, 'nom']} ({d})" for d in deps]
+    if codes["insee"]:
+        insee = [c.strip().upper() for c in codes["insee"]]
+        parts += [f"com-{c}" for c in insee]
+        by_code = members.set_index("insee")["nom"]
+        names += [str(by_code.get(c, c)) for c in insee]
+    tid = "+".join(parts) if len(parts) <= 3 else f"{parts[0]}+{len(parts) - 1}-autres"
+    tname = " + ".join(names) if len(names) <= 3 else f"{names[0]} et {len(names) - 1} autres"
+    return tid, tname
+
+
+def _crs_for(deps: Sequence[str]) -> CRS:
+    crs_set = {crs_for_departement(d).to_string() for d in deps}
+    if len(crs_set) > 1:
+        raise TerritoryError(
+            f"The territory spans départements with different projected CRS ({sorted(deps)}): "
+            "distances cannot be computed in one CRS. Split it into one territory per "
+            "overseas département (or keep to metropolitan France)."
+        )
+    return CRS.from_user_input(crs_set.pop()) if crs_set else CRS.from_user_input(LAMBERT93)
+
+
+def _assemble(members: gpd.GeoDataFrame, *, id: str, name: str) -> Territory:
+    """Reproject the member communes, dissolve the perimeter and the member EPCI."""
+    from layers import admin
+
+    crs = _crs_for(sorted(members["dep"].dropna().unique()))
+    communes = members.to_crs(crs).sort_values("insee").reset_index(drop=True)
+    geoms = communes.geometry.to_numpy()
+    perimeter = _union(geoms)
+    with_epci = communes[communes["epci_siren"].notna()]
+    epci_rows = []
+    if len(with_epci):
+        full = admin.epci_index().set_index("siren")
+        for siren, group in with_epci.groupby("epci_siren", sort=True):
+            row = full.loc[siren]
+            epci_rows.append(
+                {
+                    "siren": siren,
+                    "nom": row["nom"],
+                    "type": row["type"],
+                    "population": int(group["population"].sum()),
+                    "n_communes": len(group),
+                    "complete": len(group) == int(row["n_communes"]),
+                    "geometry": _union(group.geometry.to_numpy()),
+                }
+            )
+    epci = gpd.GeoDataFrame(
+        epci_rows or {"siren": [], "nom": [], "type": [], "population": [], "n_communes": []},
+        geometry="geometry" if epci_rows else [],
+        crs=crs,
+    )
+    log.info("territory %s: %d communes, %d EPCI, CRS %s", id, len(communes), len(epci), crs)
+    return Territory(id=id, name=name, crs=crs, perimeter=perimeter, communes=communes, epci=epci)
+
+
+def _union(geoms: np.ndarray) -> BaseGeometry:
+    """Union of a set of commune polygons, fast path for a valid coverage."""
+    try:
+        if bool(shapely.coverage_is_valid(geoms)):
+            return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        log.debug("coverage check failed; using a plain union")
+    return shapely.union_all(shapely.make_valid(geoms))
+
+
+def _territory_from_file(path: Path, *, name: str | None) -> Territory:
+    """A territory whose perimeter is the union of the features of a boundary file."""
+    from layers import admin
+
+    if not path.exists():
+        raise UnknownTerritoryError(
+            f"Boundary file {str(path)!r} does not exist.", suggestions=suggest(path.stem)
+        )
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise DataSourceError(f"Cannot read boundary file {str(path)!r}: {exc}") from exc
+    if gdf.empty:
+        raise GeometryError(f"Boundary file {str(path)!r} has no feature.")
+    require_crs(gdf, f"boundary file {path.name}")
+    gdf = repair_geometries(gdf, name=f"boundary file {path.name}")
+    outline_ll = _union(gdf.to_crs(4326).geometry.to_numpy())
+    # Member communes: those whose representative point lies inside the boundary.
+    deps_ll = admin.load_departements()
+    touched = deps_ll.loc[shapely.intersects(deps_ll.geometry.to_numpy(), outline_ll), "code"]
+    candidates = admin.load_communes(departements=list(touched))
+    inside = shapely.contains_xy(
+        outline_ll,
+        *shapely.get_coordinates(shapely.point_on_surface(candidates.geometry.to_numpy())).T,
+    )
+    members = candidates[inside]
+    deps = sorted(members["dep"].unique()) if len(members) else []
+    crs = _crs_for(deps)
+    perimeter = _union(gdf.to_crs(crs).geometry.to_numpy())
+    if len(members):
+        t = _assemble(members, id=path.stem, name=name or path.stem)
+        return Territory(
+            id=t.id, name=t.name, crs=t.crs, perimeter=perimeter, communes=t.communes, epci=t.epci
+        )
+    return Territory.from_perimeter(perimeter, crs=crs, name=name or path.stem, id=path.stem)
+
+
+def suggest(text: str, *, limit: int = 8) -> list[str]:
+    """Close matches for ``text`` among presets, EPCI, communes and départements.
+
+    Accents, case and punctuation are ignored: ``"compiegne"`` finds the preset
+    ``grand-compiegnois``, the EPCI of the Région de Compiègne and the commune of Compiègne.
+
+    Parameters
+    ----------
+    text : str
+        What the user typed (id, code or name).
+    limit : int
+        Maximum number of suggestions.
+
+    Returns
+    -------
+    list of str
+        Human-readable suggestions such as ``"60159 — Compiègne (commune, 60)"``.
+    """
+    from layers import admin
+
+    key = normalize_text(str(text))
+    if not key:
+        return []
+    entries: list[tuple[str, str]] = []  # (normalised searchable text, label)
+    for p in presets().values():
+        entries.append(
+            (f"{normalize_text(p.id)} {normalize_text(p.name)}", f"{p.id} — {p.name} (preset)")
+        )
+    for row in admin.epci_index().itertuples(index=False):
+        entries.append(
+            (f"{row.siren} {normalize_text(str(row.nom))}", f"{row.siren} — {row.nom} (EPCI)")
+        )
+    for row in admin.departement_index().itertuples(index=False):
+        entries.append(
+            (f"{row.code} {normalize_text(str(row.nom))}", f"{row.code} — {row.nom} (département)")
+        )
+    communes = admin.commune_index()
+    for insee, nom, dep in zip(communes["insee"], communes["nom"], communes["dep"], strict=True):
+        entries.append((f"{insee} {normalize_text(str(nom))}", f"{insee} — {nom} (commune, {dep})"))
+
+    tokens = key.split()
+    # 1. every token is a word prefix of the entry ("compiegne" ⊂ "compiegnois")
+    hits = [
+        label
+        for text_, label in entries
+        if all(any(w.startswith(t) for w in text_.split()) for t in tokens)
+    ]
+    # 2. then fuzzy matches on whole texts and single words (typos)
+    if len(hits) < limit:
+        words: dict[str, list[str]] = {}
+        for text_, label in entries:
+            for w in text_.split():
+                if len(w) > 3:
+                    words.setdefault(w, []).append(label)
+        for w in difflib.get_close_matches(key, list(words), n=limit, cutoff=0.8):
+            hits.extend(words[w])
+    seen: dict[str, None] = {}
+    for label in hits:
+        seen.setdefault(label, None)
+    ranked = sorted(seen, key=lambda s: 0 if "(preset)" in s else 1 if "(EPCI)" in s else 2)
+    return ranked[:limit]
