@@ -22,7 +22,6 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers import http
 from layers.errors import DataSourceError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
 from layers.settings import settings
@@ -220,6 +219,8 @@ def query_overpass(query: str, *, timeout_s: float | None = None) -> dict[str, A
         found = _TIMEOUT.search(query)
         server_s = float(found.group(1)) + 30 if found else 0.0
         timeout_s = max(float(settings.timeout_s), server_s)
+    from layers import http  # requests-cache is only imported when a query is made
+
     data = http.post_json(
         settings.overpass_url,
         data={"data": query},

@@ -1,0 +1,1070 @@
+"""Infrastructure layers of a territory: rail, ports, waterways, platforms, roads, energy, air.
+
+Every ``load_<layer>(territory, ...)`` function returns a GeoDataFrame in ``territory.crs``
+(EPSG:2154 in metropolitan France) holding the features that intersect the territory's
+perimeter grown by a margin (``settings.infrastructure_margin_m``, 30 km by default: the
+nearest port, junction or substation often lies outside the perimeter). Columns follow the
+canonical schema of the layer, listed in :data:`SCHEMAS`: ``id, name, kind, source, date``
+then kind-specific fields, then ``geometry``.
+
+Sources:
+
+* **embedded** (offline): SNCF stations, RTE substations, aerodromes and the named sites of the
+  reference territories, shipped in ``layers/data`` (built by ``scripts/build_infrastructure.py``,
+  see ``DATA.md``);
+* **osm** (online, cached): OpenStreetMap through Overpass, mapped by :mod:`layers.osm`;
+* a **file** or a **GeoDataFrame**: OSM features (OSM XML/PBF, or frames with OSM tag columns)
+  or features already in the layer's canonical schema.
+
+A layer with no feature in the area comes back empty (right columns and CRS) with a logged
+warning. An online layer asked for in offline mode with nothing cached raises
+:class:`~layers.errors.OfflineError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers import osm
+from layers.crs import require_crs, to_crs
+from layers.errors import DataSourceError, SchemaError
+from layers.geometry import repair_geometries
+from layers.settings import settings
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from layers.territories import Territory
+
+__all__ = [
+    "ATTRIBUTIONS",
+    "INFRASTRUCTURE_LAYERS",
+    "NAMED_SITE_KINDS",
+    "SCHEMAS",
+    "InfrastructureLayer",
+    "list_infrastructure_layers",
+    "load_aerodromes",
+    "load_motorway_junctions",
+    "load_named_sites",
+    "load_platforms",
+    "load_ports",
+    "load_rail_branches",
+    "load_rail_freight_stations",
+    "load_rail_lines",
+    "load_rail_stations",
+    "load_substations",
+    "load_trunk_roads",
+    "load_waterways",
+]
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+#: Date of the embedded copies (date of the source snapshot, see DATA.md).
+EMBEDDED_DATES = {"sncf": "2024-11-21", "rte": "2023-02-13", "airportsdata": "2026-09-05"}
+
+#: Attribution text of each data source (key = value of the ``source`` column).
+ATTRIBUTIONS: dict[str, str] = {
+    "osm": "© OpenStreetMap contributors, ODbL 1.0",
+    "sncf": "SNCF Réseau – Liste des gares, ODbL",
+    "rte": "RTE / ODRE – Postes électriques, Licence Ouverte 2.0",
+    "airportsdata": "airportsdata (M. Borsetti), MIT licence",
+    "named_sites": "foncier – named sites of the reference territories (source cited per site)",
+    "user": "User-supplied data",
+}
+
+_COMMON = {
+    "id": "unique id prefixed by its source: osm:way/123, sncf:87276303, rte:LONGU, icao:LFAD, "
+    "or the id of a named site",
+    "name": "name of the feature (may be empty for OSM features)",
+    "kind": "category within the layer (see each loader)",
+    "source": "source label, a key of ATTRIBUTIONS (osm, sncf, rte, airportsdata), or the "
+    "cited document for named sites",
+    "date": "date of the source data, YYYY-MM-DD (empty when unknown)",
+}
+_RAIL = {
+    "usage": "OSM usage tag: main, branch, industrial, military, tourism …",
+    "service": "OSM service tag: siding, spur, yard, crossover …",
+    "electrified": "bool: track electrified (NA when untagged)",
+    "electrification": "OSM electrified tag: contact_line, rail, no …",
+    "voltage_v": "highest electrification voltage, volts",
+    "frequency_hz": "frequency of that voltage, Hz (0 = direct current)",
+    "gauge_mm": "track gauge, mm",
+    "line_code": "SNCF Réseau line code when tagged",
+    "operator": "operator",
+}
+_STATIONS = {
+    "code_uic": "UIC code of the station",
+    "freight": "bool: open to freight (SNCF 'fret')",
+    "passengers": "bool: open to passengers (SNCF 'voyageurs')",
+    "line_codes": "codes of the RFN lines serving the station, ';'-separated",
+    "pk": "kilometre point(s) on each line (same order, 'km+m'; '/' between two points on one "
+    "line)",
+    "commune": "commune name (upper case, SNCF spelling)",
+    "departement": "département name (upper case, SNCF spelling)",
+}
+_SITE = {
+    "status": "existing, planned or under_construction",
+    "precision": "exact (mapped outline or point), point (verified coordinates) or commune "
+    "(point on the surface of the commune)",
+}
+
+#: Canonical columns of each layer (``geometry`` comes last): column -> description with units.
+SCHEMAS: dict[str, dict[str, str]] = {
+    "rail_stations": _COMMON | _STATIONS,
+    "rail_freight_stations": _COMMON | _STATIONS,
+    "rail_lines": _COMMON | _RAIL,
+    "rail_branches": _COMMON | _RAIL,
+    "ports": _COMMON
+    | {"harbour": "OSM harbour tag", "operator": "operator"}
+    | _SITE
+    | {"area_ha": "area of polygonal features, hectares (NaN for points and lines)"},
+    "waterways": _COMMON
+    | {
+        "cemt_class": "CEMT inland-waterway class (0, I … VII)",
+        "freight_navigable": "bool: CEMT class I or more (NA when the class is not tagged)",
+        "status": _SITE["status"],
+    },
+    "platforms": _COMMON
+    | {"industrial": "OSM industrial tag: chemical, logistics …", "operator": "operator"}
+    | _SITE
+    | {"area_ha": "area of polygonal features, hectares (NaN for points)"},
+    "motorway_junctions": _COMMON | {"ref": "junction (exit) number"},
+    "trunk_roads": _COMMON | {"ref": "road number (e.g. N 31)", "maxspeed_kmh": "km/h"},
+    "substations": _COMMON
+    | {
+        "voltage_kv": "highest voltage, kV (NaN when the source gives no single voltage)",
+        "voltage_label": "voltage as written by the source (RTE '63kV', OSM '63000;20000' V)",
+        "operator": "operator (RTE for the embedded list)",
+        "status": _SITE["status"],
+    },
+    "aerodromes": _COMMON
+    | {"icao": "ICAO code", "iata": "IATA code", "elevation_m": "elevation, metres"},
+    "named_sites": _COMMON
+    | _SITE
+    | {
+        "insee": "INSEE code(s) of the commune(s) where the site lies, ';'-separated",
+        "territory": "reference territory the site belongs to",
+    },
+}
+
+#: Kinds of named sites and the layer that also shows them.
+NAMED_SITE_KINDS: dict[str, str] = {
+    "port": "ports",
+    "chemical_platform": "platforms",
+    "industrial_platform": "platforms",
+    "logistics_platform": "platforms",
+    "canal": "waterways",
+    "rail_link": "rail_lines",
+    "rail_branch": "rail_branches",
+}
+_STATUSES = ("existing", "planned", "under_construction")
+_FLOAT_COLUMNS = {
+    "area_ha",
+    "elevation_m",
+    "frequency_hz",
+    "gauge_mm",
+    "maxspeed_kmh",
+    "voltage_kv",
+    "voltage_v",
+}
+
+Source: TypeAlias = "str | Path | gpd.GeoDataFrame"
+
+
+# --------------------------------------------------------------------------------------------
+# Shared machinery
+# --------------------------------------------------------------------------------------------
+
+
+def _margin(margin_m: float | None) -> float:
+    margin = settings.infrastructure_margin_m if margin_m is None else margin_m
+    margin = float(margin)
+    if not np.isfinite(margin) or margin < 0:
+        raise SchemaError(f"margin_m must be a distance in metres >= 0, got {margin_m!r}.")
+    return margin
+
+
+def _empty(layer: str, crs: Any) -> gpd.GeoDataFrame:
+    columns: dict[str, Any] = {
+        c: pd.Series(dtype="float64" if c in _FLOAT_COLUMNS else "object") for c in SCHEMAS[layer]
+    }
+    return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def _conform(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    """Columns of ``SCHEMAS[layer]`` in order (missing ones added as NA), geometry last."""
+    columns = list(SCHEMAS[layer])
+    out = gdf.copy()
+    for name in columns:
+        if name not in out.columns:
+            out[name] = pd.NA
+    for name in _FLOAT_COLUMNS.intersection(columns):
+        # NA from named sites or empty frames would otherwise leave an object column.
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+    geometry = out.geometry.name
+    out = out[[*columns, geometry]]
+    if geometry != "geometry":
+        out = out.rename_geometry("geometry")
+    return out.reset_index(drop=True)
+
+
+class _Area(NamedTuple):
+    """The perimeter grown by the margin (territory CRS) and its lon/lat bounding box."""
+
+    margin_m: float
+    shape: BaseGeometry
+    bbox: tuple[float, float, float, float]
+
+
+def _area(territory: Territory, margin_m: float | None) -> _Area:
+    margin = _margin(margin_m)
+    # Buffer once per call: the lon/lat box is taken from the same grown perimeter.
+    shape = territory.area_with_margin(margin)
+    w, s, e, n = gpd.GeoSeries([shape], crs=territory.crs).to_crs(4326).total_bounds
+    return _Area(margin, shape, (float(w), float(s), float(e), float(n)))
+
+
+def _finish(
+    gdf: gpd.GeoDataFrame, *, territory: Territory, area: _Area, layer: str
+) -> gpd.GeoDataFrame:
+    """Reproject to the territory's CRS, repair, keep what intersects the area, conform."""
+    require_crs(gdf, layer)
+    if len(gdf) == 0:
+        out = _empty(layer, territory.crs)
+    else:
+        gdf = to_crs(gdf, territory.crs, layer)
+        gdf = repair_geometries(gdf, name=layer, id_column="id", drop_empty=True)
+        hits = gdf.sindex.query(area.shape, predicate="intersects")
+        out = gdf.iloc[np.sort(hits)]
+        if "area_ha" in SCHEMAS[layer]:
+            geoms = out.geometry.to_numpy()
+            polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+            area_ha = np.where(polygonal, shapely.area(geoms) / 1e4, np.nan)
+            out = out.assign(area_ha=area_ha)
+        out = _conform(out, layer)
+    if len(out) == 0:
+        log.warning(
+            "%s: no feature within %.0f km of territory %r; returning an empty layer.",
+            layer,
+            area.margin_m / 1000,
+            territory.id,
+        )
+    return out
+
+
+@functools.cache
+def _read_embedded(name: str) -> gpd.GeoDataFrame:
+    path = DATA_DIR / name
+    if not path.exists():
+        raise DataSourceError(
+            f"Embedded file {path} is missing. Rebuild it with "
+            "`uv run python scripts/build_infrastructure.py`."
+        )
+    return gpd.read_parquet(path)
+
+
+def _embedded(name: str, area: _Area) -> gpd.GeoDataFrame:
+    """Rows of an embedded EPSG:4326 file inside the area's lon/lat box (a copy)."""
+    gdf = _read_embedded(name)
+    west, south, east, north = area.bbox
+    return gdf.cx[west:east, south:north].copy()
+
+
+def _read_source_file(path: Path) -> gpd.GeoDataFrame:
+    name = path.name.lower()
+    if not path.exists():
+        raise DataSourceError(f"File not found: {path}.")
+    if name.endswith((".osm", ".osm.gz", ".pbf", ".osm.bz2")):
+        return osm.read_osm_file(path)
+    if name.endswith((".parquet", ".geoparquet")):
+        return gpd.read_parquet(path)
+    return gpd.read_file(path)
+
+
+def _looks_like_osm(gdf: gpd.GeoDataFrame) -> bool:
+    return bool({"other_tags", "osm_type", "osm_id", "osm_way_id"} & set(gdf.columns))
+
+
+def _canonical(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    """Check a user frame already in the layer's schema (``source``/``date`` may be absent)."""
+    require_crs(gdf, f"{layer} data")
+    needed = [c for c in SCHEMAS[layer] if c not in ("source", "date")]
+    missing = [c for c in needed if c not in gdf.columns]
+    if missing:
+        raise SchemaError(
+            f"{layer}: the data given lacks the columns {missing}. Give OSM features "
+            f"(osm_id + tag columns) or the canonical columns {list(SCHEMAS[layer])}."
+        )
+    out = gdf.copy()
+    if "source" not in out.columns:
+        out["source"] = "user"
+    if "date" not in out.columns:
+        out["date"] = pd.NA
+    return out
+
+
+def _load(
+    territory: Territory,
+    *,
+    layer: str,
+    source: Source,
+    margin_m: float | None,
+    embedded: Callable[[_Area], gpd.GeoDataFrame] | None = None,
+    mapper: Callable[..., gpd.GeoDataFrame] | None = None,
+) -> gpd.GeoDataFrame:
+    """Load one layer from its embedded copy, Overpass, a file or a GeoDataFrame."""
+    area = _area(territory, margin_m)
+    options = [o for o, ok in (("'embedded'", embedded), ("'osm'", mapper)) if ok is not None]
+    if isinstance(source, gpd.GeoDataFrame):
+        data = source
+    elif isinstance(source, str) and source == "embedded" and embedded is not None:
+        return _finish(embedded(area), territory=territory, area=area, layer=layer)
+    elif isinstance(source, str) and source == "osm" and mapper is not None:
+        from layers.overpass import overpass_to_gdf, query_overpass
+
+        query = osm.overpass_query(layer, bbox=area.bbox)
+        answer = query_overpass(query)
+        mapped = mapper(overpass_to_gdf(answer), date=osm.overpass_date(answer))
+        return _finish(mapped, territory=territory, area=area, layer=layer)
+    elif isinstance(source, Path) or (isinstance(source, str) and Path(source).suffix):
+        data = _read_source_file(Path(source))
+    else:
+        raise SchemaError(
+            f"{layer}: unknown source {source!r}. Use {' or '.join(options)}, a file path or a "
+            "GeoDataFrame."
+        )
+    if mapper is not None and _looks_like_osm(data):
+        mapped = mapper(data)
+    else:
+        mapped = _canonical(data, layer)
+    return _finish(mapped, territory=territory, area=area, layer=layer)
+
+
+# --------------------------------------------------------------------------------------------
+# Rail
+# --------------------------------------------------------------------------------------------
+
+
+def _sncf_stations(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("sncf_gares.parquet", area)
+    kind = np.select(
+        [g["freight"] & g["passengers"], g["freight"]],
+        ["freight_and_passenger_station", "freight_station"],
+        "passenger_station",
+    )
+    return gpd.GeoDataFrame(
+        {
+            "id": ("sncf:" + g["code_uic"].astype(str)).to_numpy(),
+            "name": g["name"].to_numpy(),
+            "kind": kind,
+            "source": "sncf",
+            "date": EMBEDDED_DATES["sncf"],
+            "code_uic": g["code_uic"].to_numpy(),
+            "freight": g["freight"].astype(bool).to_numpy(),
+            "passengers": g["passengers"].astype(bool).to_numpy(),
+            "line_codes": g["line_codes"].to_numpy(),
+            "pk": g["pk"].to_numpy(),
+            "commune": g["commune"].to_numpy(),
+            "departement": g["departement"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
+def load_rail_stations(
+    territory: Territory,
+    *,
+    freight_only: bool = False,
+    margin_m: float | None = None,
+    source: Source = "embedded",
+) -> gpd.GeoDataFrame:
+    """Load the SNCF rail stations (freight and passenger) around a territory.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    freight_only : bool
+        Keep only the stations open to freight (SNCF ``fret = O``).
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"embedded"} or path or GeoDataFrame
+        ``"embedded"``: SNCF Réseau "Liste des gares" shipped with foncier (one row per
+        station, see DATA.md); or a file / GeoDataFrame in this layer's schema.
+
+    Returns
+    -------
+    GeoDataFrame
+        Points in ``territory.crs``. Columns (``SCHEMAS["rail_stations"]``): ``id``
+        (``sncf:<UIC>``), ``name``, ``kind`` (freight_station, passenger_station,
+        freight_and_passenger_station), ``source`` (sncf), ``date``, ``code_uic``,
+        ``freight`` (bool), ``passengers`` (bool), ``line_codes`` (``;``-separated RFN line
+        codes), ``pk`` (kilometre points on those lines), ``commune``, ``departement``,
+        ``geometry``.
+    """
+    layer = "rail_freight_stations" if freight_only else "rail_stations"
+    out = _load(
+        territory,
+        layer="rail_stations",
+        source=source,
+        margin_m=margin_m,
+        embedded=_sncf_stations,
+    )
+    if freight_only:
+        out = out[out["freight"].astype(bool)].reset_index(drop=True)
+        if len(out) == 0:
+            log.warning("%s: no freight station around territory %r.", layer, territory.id)
+    return out
+
+
+def load_rail_freight_stations(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "embedded"
+) -> gpd.GeoDataFrame:
+    """Load the SNCF stations open to freight around a territory (embedded, offline).
+
+    Same as ``load_rail_stations(territory, freight_only=True)``.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"embedded"} or path or GeoDataFrame
+        As in :func:`load_rail_stations`.
+
+    Returns
+    -------
+    GeoDataFrame
+        Points, schema ``SCHEMAS["rail_freight_stations"]`` (see :func:`load_rail_stations`).
+    """
+    return load_rail_stations(territory, freight_only=True, margin_m=margin_m, source=source)
+
+
+def load_rail_lines(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load the rail lines (``railway=rail`` other than sidings, spurs and yards) from OSM.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features (OSM XML/PBF file, frame with
+        tag columns) or data already in this layer's schema.
+
+    Returns
+    -------
+    GeoDataFrame
+        Lines in ``territory.crs``, schema ``SCHEMAS["rail_lines"]``: ``kind`` is the OSM
+        usage (main, branch, industrial …) or ``rail``; electrification in ``electrified``
+        (bool), ``voltage_v`` (V) and ``frequency_hz`` (Hz).
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    return _load(
+        territory,
+        layer="rail_lines",
+        source=source,
+        margin_m=margin_m,
+        mapper=osm.rail_lines_from_osm,
+    )
+
+
+def load_rail_branches(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load rail branches, sidings, spurs and yards (embranchements, ITE) from OSM.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+
+    Returns
+    -------
+    GeoDataFrame
+        Lines in ``territory.crs``, schema ``SCHEMAS["rail_branches"]``: ``kind`` is
+        siding, spur, yard or industrial (``usage=industrial``).
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    return _load(
+        territory,
+        layer="rail_branches",
+        source=source,
+        margin_m=margin_m,
+        mapper=osm.rail_branches_from_osm,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ports, waterways, platforms (OSM + named sites)
+# --------------------------------------------------------------------------------------------
+
+
+def _with_named(
+    base: gpd.GeoDataFrame,
+    territory: Territory,
+    *,
+    layer: str,
+    margin_m: float | None,
+) -> gpd.GeoDataFrame:
+    named = load_named_sites(territory, margin_m=margin_m)
+    kinds = [k for k, target in NAMED_SITE_KINDS.items() if target == layer]
+    named = named[named["kind"].isin(kinds)]
+    if len(named) == 0:
+        return base
+    named = _conform(named, layer)
+    frames = [f for f in (base, named) if len(f)]
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=territory.crs)
+    return _conform(out, layer)
+
+
+def load_ports(
+    territory: Territory,
+    *,
+    margin_m: float | None = None,
+    source: Source = "osm",
+    include_named: bool = True,
+) -> gpd.GeoDataFrame:
+    """Load river and sea ports, harbours and quays.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm", "named"} or path or GeoDataFrame
+        ``"osm"``: Overpass (``landuse=port``, ``industrial=port``, ``harbour=*``,
+        ``man_made=quay``; online, cached); ``"named"``: only the embedded named sites
+        (offline); or OSM features / canonical data.
+    include_named : bool
+        Add the named ports of the reference territories (e.g. the port of
+        Longueil-Sainte-Marie), with their ``status`` and ``precision``.
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema ``SCHEMAS["ports"]``; ``kind`` is port, harbour or quay; ``area_ha`` in
+        hectares for polygons.
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    if isinstance(source, str) and source == "named":
+        base = _empty("ports", territory.crs)
+        include_named = True
+    else:
+        base = _load(
+            territory, layer="ports", source=source, margin_m=margin_m, mapper=osm.ports_from_osm
+        )
+    return _with_named(base, territory, layer="ports", margin_m=margin_m) if include_named else base
+
+
+def load_waterways(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load canals and rivers (``waterway=canal|river``) with their CEMT class.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+
+    Returns
+    -------
+    GeoDataFrame
+        Lines, schema ``SCHEMAS["waterways"]``: ``cemt_class`` and ``freight_navigable``
+        (class I or more) tell the canal network usable by freight barges.
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    return _load(
+        territory,
+        layer="waterways",
+        source=source,
+        margin_m=margin_m,
+        mapper=osm.waterways_from_osm,
+    )
+
+
+def load_platforms(
+    territory: Territory,
+    *,
+    margin_m: float | None = None,
+    source: Source = "osm",
+    include_named: bool = True,
+) -> gpd.GeoDataFrame:
+    """Load industrial, chemical, logistics and multimodal platforms.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm", "named"} or path or GeoDataFrame
+        ``"osm"``: Overpass (named ``landuse=industrial`` areas and ``industrial=*``; online,
+        cached); ``"named"``: only the embedded named sites (offline); or OSM features /
+        canonical data.
+    include_named : bool
+        Add the named platforms of the reference territories (plateforme chimique de
+        Lamotte, de Ribécourt, plateforme Confluence …).
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema ``SCHEMAS["platforms"]``; ``kind`` is the OSM ``industrial`` value or the
+        named-site kind (chemical_platform, industrial_platform, logistics_platform);
+        ``area_ha`` in hectares for polygons.
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    if isinstance(source, str) and source == "named":
+        base = _empty("platforms", territory.crs)
+        include_named = True
+    else:
+        base = _load(
+            territory,
+            layer="platforms",
+            source=source,
+            margin_m=margin_m,
+            mapper=osm.platforms_from_osm,
+        )
+    if not include_named:
+        return base
+    return _with_named(base, territory, layer="platforms", margin_m=margin_m)
+
+
+# --------------------------------------------------------------------------------------------
+# Road, energy, air
+# --------------------------------------------------------------------------------------------
+
+
+def load_motorway_junctions(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load motorway junctions (``highway=motorway_junction``) from OSM.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+
+    Returns
+    -------
+    GeoDataFrame
+        Points, schema ``SCHEMAS["motorway_junctions"]`` (``ref`` = exit number).
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    return _load(
+        territory,
+        layer="motorway_junctions",
+        source=source,
+        margin_m=margin_m,
+        mapper=osm.motorway_junctions_from_osm,
+    )
+
+
+def load_trunk_roads(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load trunk roads (``highway=trunk|trunk_link``) from OSM.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+
+    Returns
+    -------
+    GeoDataFrame
+        Lines, schema ``SCHEMAS["trunk_roads"]`` (``ref``, ``maxspeed_kmh`` in km/h).
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    return _load(
+        territory,
+        layer="trunk_roads",
+        source=source,
+        margin_m=margin_m,
+        mapper=osm.trunk_roads_from_osm,
+    )
+
+
+def _rte_substations(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("rte_postes.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": ("rte:" + g["id"].astype(str)).to_numpy(),
+            "name": g["name"].to_numpy(),
+            "kind": g["function"].to_numpy(),
+            "source": "rte",
+            "date": EMBEDDED_DATES["rte"],
+            "voltage_kv": g["voltage_kv"].astype("float64").to_numpy(),
+            "voltage_label": g["voltage_label"].to_numpy(),
+            "operator": "RTE",
+            "status": g["status"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
+def load_substations(
+    territory: Territory,
+    *,
+    margin_m: float | None = None,
+    source: Source = "embedded",
+    min_voltage_kv: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Load electrical substations with their voltage.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"embedded", "osm"} or path or GeoDataFrame
+        ``"embedded"``: RTE transmission substations (ODRE, offline); ``"osm"``: OSM
+        ``power=substation`` through Overpass (online, cached, includes distribution
+        substations); or OSM features / canonical data.
+    min_voltage_kv : float, optional
+        Keep substations of at least this voltage, kV (those of unknown voltage are dropped).
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema ``SCHEMAS["substations"]``: ``voltage_kv`` (kV), ``voltage_label``,
+        ``status`` (existing / planned); ``kind`` is transformation or tap (RTE "poste de
+        piquage") for RTE, the OSM ``substation`` value otherwise.
+
+    Raises
+    ------
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    out = _load(
+        territory,
+        layer="substations",
+        source=source,
+        margin_m=margin_m,
+        embedded=_rte_substations,
+        mapper=osm.substations_from_osm,
+    )
+    if min_voltage_kv is not None:
+        kv = pd.to_numeric(out["voltage_kv"], errors="coerce")
+        out = out[(kv >= float(min_voltage_kv)).fillna(False).to_numpy()].reset_index(drop=True)
+        if len(out) == 0:
+            log.warning(
+                "substations: none of at least %s kV around territory %r.",
+                min_voltage_kv,
+                territory.id,
+            )
+    return out
+
+
+def _airportsdata(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("aerodromes.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": ("icao:" + g["icao"].astype(str)).to_numpy(),
+            "name": g["name"].to_numpy(),
+            "kind": "aerodrome",
+            "source": "airportsdata",
+            "date": EMBEDDED_DATES["airportsdata"],
+            "icao": g["icao"].to_numpy(),
+            "iata": g["iata"].to_numpy(),
+            "elevation_m": g["elevation_m"].astype("float64").to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
+def load_aerodromes(
+    territory: Territory, *, margin_m: float | None = None, source: Source = "embedded"
+) -> gpd.GeoDataFrame:
+    """Load aerodromes and airports.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"embedded", "osm"} or path or GeoDataFrame
+        ``"embedded"``: the ``airportsdata`` list of French aerodromes (offline);
+        ``"osm"``: ``aeroway=aerodrome`` through Overpass; or OSM features / canonical data.
+
+    Returns
+    -------
+    GeoDataFrame
+        Points, schema ``SCHEMAS["aerodromes"]``: ``icao``, ``iata``, ``elevation_m`` (m).
+    """
+    return _load(
+        territory,
+        layer="aerodromes",
+        source=source,
+        margin_m=margin_m,
+        embedded=_airportsdata,
+        mapper=osm.aerodromes_from_osm,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Named sites
+# --------------------------------------------------------------------------------------------
+
+
+def _named_sites_table(path: str | Path | None = None) -> pd.DataFrame:
+    """The named sites of a CSV (default: the embedded ``named_sites.csv``), validated."""
+    return _read_named_sites(Path(path) if path is not None else DATA_DIR / "named_sites.csv")
+
+
+@functools.cache
+def _read_named_sites(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataSourceError(f"Named-sites file not found: {path}.")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    expected = [
+        "id", "name", "kind", "status", "precision", "insee", "lon", "lat", "territory",
+        "source", "date",
+    ]  # fmt: skip
+    missing = [c for c in expected if c not in table.columns]
+    if missing:
+        raise SchemaError(f"{path}: missing columns {missing}.")
+    table = table.apply(lambda col: col.str.strip())
+    problems = []
+    for column, allowed in (
+        ("kind", tuple(NAMED_SITE_KINDS)),
+        ("status", _STATUSES),
+        ("precision", ("point", "commune")),
+    ):
+        bad = table.loc[~table[column].isin(allowed), "id"].tolist()
+        if bad:
+            problems.append(f"{column} not in {allowed} for {bad}")
+    has_xy = (table["lon"] != "") & (table["lat"] != "")
+    if bad := table.loc[(table["precision"] == "point") & ~has_xy, "id"].tolist():
+        problems.append(f"precision 'point' without lon/lat for {bad}")
+    if bad := table.loc[(table["precision"] == "commune") & has_xy, "id"].tolist():
+        problems.append(f"precision 'commune' with lon/lat for {bad}")
+    if bad := table.loc[~table["insee"].str.fullmatch(r"[0-9AB]{5}(;[0-9AB]{5})*"), "id"].tolist():
+        problems.append(f"insee must be ';'-separated 5-character codes for {bad}")
+    if bad := table.loc[table["id"].duplicated(), "id"].tolist():
+        problems.append(f"duplicate ids {bad}")
+    if problems:
+        raise SchemaError(f"{path}: " + "; ".join(problems) + ".")
+    return table
+
+
+def _commune_points(codes: list[str], territory: Territory) -> pd.Series:
+    """A point on the surface of each commune (INSEE code -> point in ``territory.crs``)."""
+    communes = territory.communes
+    if not set(codes) <= set(communes["insee"].astype(str)):
+        from layers.admin import load_communes
+
+        communes = load_communes(insee=codes, crs=territory.crs)
+    communes = to_crs(communes, territory.crs, "communes")
+    communes = communes[communes["insee"].astype(str).isin(codes)]
+    found = set(communes["insee"].astype(str))
+    if missing := sorted(set(codes) - found):
+        raise SchemaError(
+            f"Named sites refer to unknown commune INSEE codes {missing}: fix "
+            "layers/data/named_sites.csv (codes of the current COG)."
+        )
+    points = shapely.point_on_surface(communes.geometry.to_numpy())
+    return pd.Series(points, index=communes["insee"].astype(str).to_numpy())
+
+
+def load_named_sites(
+    territory: Territory, *, margin_m: float | None = None, source: str | Path = "embedded"
+) -> gpd.GeoDataFrame:
+    """Load the named sites of the reference territories (ports, platforms, canal, rail links).
+
+    Sites with verified coordinates are placed at them (``precision="point"``); the others
+    at a point on the surface of each commune they lie in (``precision="commune"``, one point
+    per commune, a MultiPoint when the site spans several communes), using the embedded
+    commune boundaries. No coordinate is invented.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"embedded"} or path
+        ``"embedded"``: the curated list shipped with foncier (``layers/data/named_sites.csv``,
+        see DATA.md); or a CSV file with the same columns (``id, name, kind, status,
+        precision, insee, lon, lat, territory, source, date``) listing your own sites.
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema ``SCHEMAS["named_sites"]``: ``id, name, kind`` (port, chemical_platform,
+        industrial_platform, logistics_platform, canal, rail_link, rail_branch), ``source``
+        (cited document), ``date`` (date the entry was checked), ``status`` (existing,
+        planned, under_construction), ``precision`` (point or commune), ``insee``,
+        ``territory``, ``geometry``.
+    """
+    area = _area(territory, margin_m)
+    table = _named_sites_table(None if str(source) == "embedded" else source)
+    geoms = np.empty(len(table), dtype=object)
+    is_point = (table["precision"] == "point").to_numpy()
+    if is_point.any():
+        xy = gpd.GeoSeries.from_xy(
+            table.loc[is_point, "lon"].astype(float),
+            table.loc[is_point, "lat"].astype(float),
+            crs=4326,
+        ).to_crs(territory.crs)
+        geoms[is_point] = xy.to_numpy()
+    if (~is_point).any():
+        codes = table.loc[~is_point, "insee"].str.split(";")
+        points = _commune_points(sorted({c for cs in codes for c in cs}), territory)
+        # A handful of curated rows: one MultiPoint per multi-commune site.
+        geoms[~is_point] = [
+            points[cs[0]] if len(cs) == 1 else shapely.multipoints(list(points[cs])) for cs in codes
+        ]
+    sites = gpd.GeoDataFrame(
+        table[list(SCHEMAS["named_sites"])], geometry=list(geoms), crs=territory.crs
+    )
+    return _finish(sites, territory=territory, area=area, layer="named_sites")
+
+
+# --------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------
+
+
+class InfrastructureLayer(NamedTuple):
+    """One entry of :data:`INFRASTRUCTURE_LAYERS`."""
+
+    loader: Callable[..., gpd.GeoDataFrame]
+    description: str
+    offline: bool
+    source: str
+
+
+#: Layer name -> (loader, description, available offline, source label).
+INFRASTRUCTURE_LAYERS: dict[str, InfrastructureLayer] = {
+    "rail_stations": InfrastructureLayer(
+        load_rail_stations, "SNCF stations (freight and passengers)", True, "SNCF Réseau (embedded)"
+    ),
+    "rail_freight_stations": InfrastructureLayer(
+        load_rail_freight_stations, "SNCF stations open to freight", True, "SNCF Réseau (embedded)"
+    ),
+    "rail_lines": InfrastructureLayer(
+        load_rail_lines, "Rail lines with electrification", False, "OpenStreetMap (Overpass)"
+    ),
+    "rail_branches": InfrastructureLayer(
+        load_rail_branches,
+        "Rail branches, sidings, spurs and yards",
+        False,
+        "OpenStreetMap (Overpass)",
+    ),
+    "ports": InfrastructureLayer(
+        load_ports, "River and sea ports, harbours, quays", False, "OpenStreetMap + named sites"
+    ),
+    "waterways": InfrastructureLayer(
+        load_waterways, "Canals and rivers with CEMT class", False, "OpenStreetMap (Overpass)"
+    ),
+    "platforms": InfrastructureLayer(
+        load_platforms,
+        "Industrial, chemical and logistics platforms",
+        False,
+        "OpenStreetMap + named sites",
+    ),
+    "motorway_junctions": InfrastructureLayer(
+        load_motorway_junctions, "Motorway junctions", False, "OpenStreetMap (Overpass)"
+    ),
+    "trunk_roads": InfrastructureLayer(
+        load_trunk_roads, "Trunk roads", False, "OpenStreetMap (Overpass)"
+    ),
+    "substations": InfrastructureLayer(
+        load_substations,
+        "Electrical substations with voltage (kV)",
+        True,
+        "RTE / ODRE (embedded); OpenStreetMap online",
+    ),
+    "aerodromes": InfrastructureLayer(
+        load_aerodromes, "Aerodromes and airports", True, "airportsdata (embedded)"
+    ),
+    "named_sites": InfrastructureLayer(
+        load_named_sites,
+        "Named sites of the reference territories (status, precision)",
+        True,
+        "foncier curated list (embedded)",
+    ),
+}
+
+
+def list_infrastructure_layers() -> pd.DataFrame:
+    """Table of the infrastructure layers: ``layer, description, offline, source``.
+
+    Returns
+    -------
+    DataFrame
+        One row per entry of :data:`INFRASTRUCTURE_LAYERS`; ``offline`` tells whether the
+        layer loads without the network (embedded data).
+    """
+    return pd.DataFrame(
+        [
+            {"layer": name, "description": e.description, "offline": e.offline, "source": e.source}
+            for name, e in INFRASTRUCTURE_LAYERS.items()
+        ]
+    )
