@@ -183,6 +183,7 @@ class Preset:
     epci: tuple[str, ...]
     departements: tuple[str, ...]
     description: str
+    profile: str
 
 
 @lru_cache(maxsize=1)
@@ -203,6 +204,7 @@ def presets() -> dict[str, Preset]:
             epci=tuple(t["epci"]),
             departements=tuple(t["departements"]),
             description=" ".join(t.get("description", "").split()),
+            profile=t.get("profile", ""),
         )
         for t in raw["territory"]
     }
@@ -470,6 +472,8 @@ def _territory_from_file(path: Path, *, name: str | None) -> Territory:
     deps_ll = admin.load_departements()
     touched = deps_ll.loc[shapely.intersects(deps_ll.geometry.to_numpy(), outline_ll), "code"]
     candidates = admin.load_communes(departements=list(touched))
+    # a few communes have no outline in the source (kept in the table, never drawn)
+    candidates = candidates[~candidates.geometry.isna() & ~candidates.geometry.is_empty]
     inside = shapely.contains_xy(
         outline_ll,
         *shapely.get_coordinates(shapely.point_on_surface(candidates.geometry.to_numpy())).T,
