@@ -1,0 +1,763 @@
+"""Project profiles: which criteria matter for a kind of industrial project, and how much.
+
+A profile is a TOML file. The shipped ones live in ``foncier/profiles/*.toml``
+(:func:`list_profiles`); a user file is loaded by path with :func:`load_profile`.
+
+Format
+------
+::
+
+    [profile]
+    id = "logistique-multimodale"
+    name = "Logistique multimodale (rail, fleuve, autoroute)"
+    description = "Why these criteria, for whom."
+    aggregation = "weighted_sum"       # weighted_sum | weighted_product | owa
+    owa_weights = [0.4, 0.3, 0.2, 0.1] # owa only: one per criterion, best score first
+    min_contiguous_area_m2 = 50000     # optional: drop groups of touching sites smaller than this
+
+    [[criteria]]
+    id = "rail_freight"                # unique, lower-case, used in column names
+    label = "Gare fret"                # French label shown in maps and explanations
+    measure = "distance"               # see MEASURES below
+    layer = "rail_freight_stations"    # see KNOWN_LAYERS below
+    unit = "m"                         # unit of the raw value (defaults from the measure)
+    transform = { kind = "linear", from = 500, to = 10000, direction = "decreasing" }
+    weight = 3                         # >= 0, normalised over the criteria actually scored
+    filter = { column = "voltage_kv", op = ">=", value = 225 }   # optional, or a list (AND)
+
+    [[exclusions]]
+    id = "flood"
+    label = "En zone inondable"
+    measure = "overlap_share"
+    layer = "flood_zones"
+    op = ">"                           # > >= < <= == !=
+    value = 0.2
+
+    [ahp]                              # optional: weights from a pairwise matrix
+    criteria = ["rail_freight", "port", "motorway"]
+    matrix = [[1, 2, 3], [0.5, 1, 2], [0.333, 0.5, 1]]
+    force = false                      # accept a consistency ratio above 0.10
+
+Measures (``measure``) and their extra keys: ``distance`` (m to the nearest feature;
+``max_distance``, ``name_column``), ``overlap_share`` (share 0..1 of the site area covered),
+``intersects`` (true/false), ``zonal_mean`` / ``zonal_max`` / ``zonal_min`` (statistic of a
+raster layer such as ``slope`` in degrees), ``count_within`` (features within ``radius_m``),
+``sum_within`` (sum of ``column`` over features within ``radius_m``, e.g. the population of
+communes whose centroid is within 20 km = labour pool), ``nearest_attribute`` (``column`` of
+the nearest feature), ``site_attribute`` (``column`` of the site itself, no layer), ``area``
+(site area in m², no layer).
+
+Layer filters are plain comparisons, never evaluated code: ``column``, ``op`` among
+``== != < <= > >= in not in``, ``value`` (a number, text, boolean, or a list for ``in``).
+
+When the criteria carry an ``[ahp]`` table, their weights come from the principal
+eigenvector of the matrix; a ``weight`` given on such a criterion is an error (one source of
+truth). The consistency ratio is kept in ``Profile.ahp``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from foncier.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
+from foncier.transforms import validate_transform
+from layers.errors import ProfileError, SchemaError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "KNOWN_LAYERS",
+    "MEASURES",
+    "PROFILES_FOLDER",
+    "Criterion",
+    "Exclusion",
+    "LayerFilter",
+    "Profile",
+    "format_value",
+    "list_profiles",
+    "load_profile",
+    "profile_from_dict",
+]
+
+log = logging.getLogger(__name__)
+
+PROFILES_FOLDER = Path(__file__).with_name("profiles")
+
+#: Canonical layer names a profile may use, with what they hold.
+KNOWN_LAYERS: dict[str, str] = {
+    "rail_freight_stations": "gares fret SNCF (points)",
+    "rail_stations": "gares voyageurs (points)",
+    "rail_lines": "voies ferrées (lignes)",
+    "rail_branches": "embranchements ferroviaires, ITE (lignes)",
+    "ports": "ports fluviaux et maritimes",
+    "waterways": "voies navigables (lignes)",
+    "platforms": "plateformes industrielles",
+    "motorway_junctions": "échangeurs autoroutiers (points)",
+    "trunk_roads": "routes principales (lignes)",
+    "substations": "postes électriques (points, colonne voltage_kv)",
+    "aerodromes": "aérodromes (points)",
+    "named_sites": "sites nommés du territoire (colonne kind)",
+    "flood_zones": "zones inondables (polygones)",
+    "hazard_zones": "zones d'aléas (polygones)",
+    "protected_areas": "espaces protégés (polygones)",
+    "slope": "pente (raster, degrés)",
+    "communes": "communes (polygones, colonne population)",
+    "zae": "zones d'activités (polygones)",
+    "friches": "friches (polygones)",
+    "housing": "zones d'habitat (polygones)",
+    "territory": "périmètre du territoire (polygone)",
+}
+
+#: Measures: default unit, whether a layer is needed, the extra keys allowed and required.
+MEASURES: dict[str, dict[str, Any]] = {
+    "distance": {"unit": "m", "layer": True, "keys": ("max_distance", "name_column")},
+    "overlap_share": {"unit": "share", "layer": True, "keys": ()},
+    "intersects": {"unit": "bool", "layer": True, "keys": ()},
+    "zonal_mean": {"unit": "", "layer": True, "keys": ()},
+    "zonal_max": {"unit": "", "layer": True, "keys": ()},
+    "zonal_min": {"unit": "", "layer": True, "keys": ()},
+    "count_within": {"unit": "count", "layer": True, "keys": ("radius_m",), "needs": ("radius_m",)},
+    "sum_within": {
+        "unit": "",
+        "layer": True,
+        "keys": ("radius_m", "column"),
+        "needs": ("radius_m", "column"),
+    },
+    "nearest_attribute": {
+        "unit": "",
+        "layer": True,
+        "keys": ("column", "max_distance"),
+        "needs": ("column",),
+    },
+    "site_attribute": {"unit": "", "layer": False, "keys": ("column",), "needs": ("column",)},
+    "area": {"unit": "m²", "layer": False, "keys": ()},
+}
+
+FILTER_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
+EXCLUSION_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+_PROFILE_KEYS = (
+    "id",
+    "name",
+    "description",
+    "aggregation",
+    "owa_weights",
+    "min_contiguous_area_m2",
+    "references",
+)
+_TOP_KEYS = ("profile", "criteria", "exclusions", "ahp")
+_MEASURE_KEYS = ("radius_m", "column", "max_distance", "name_column")
+_COMMON_KEYS = ("id", "label", "measure", "layer", "unit", "filter", "description", *_MEASURE_KEYS)
+_CRITERION_KEYS = (*_COMMON_KEYS, "transform", "weight")
+_EXCLUSION_KEYS = (*_COMMON_KEYS, "op", "value")
+_AHP_KEYS = ("criteria", "matrix", "force")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class LayerFilter:
+    """A comparison that keeps some features of a layer (``column op value``).
+
+    Attributes
+    ----------
+    column : str
+        Column of the layer.
+    op : str
+        One of ``== != < <= > >= in not in``.
+    value : Any
+        Number, text, boolean, or a tuple for ``in`` / ``not in``.
+    """
+
+    column: str
+    op: str
+    value: Any
+
+    def mask(self, gdf: pd.DataFrame, *, layer: str = "layer") -> pd.Series:
+        """Boolean mask of the rows of ``gdf`` that pass the filter.
+
+        Raises
+        ------
+        SchemaError
+            The column is not in the layer (the message lists the columns).
+        """
+        if self.column not in gdf.columns:
+            raise SchemaError(
+                f"layer {layer!r} has no column {self.column!r} to filter on (columns: "
+                f"{', '.join(map(str, gdf.columns))})."
+            )
+        col = gdf[self.column]
+        if self.op == "in":
+            return col.isin(list(self.value))
+        if self.op == "not in":
+            return ~col.isin(list(self.value))
+        if isinstance(self.value, int | float) and not isinstance(self.value, bool):
+            col = pd.to_numeric(col, errors="coerce")
+        result = {
+            "==": lambda: col == self.value,
+            "!=": lambda: col != self.value,
+            "<": lambda: col < self.value,
+            "<=": lambda: col <= self.value,
+            ">": lambda: col > self.value,
+            ">=": lambda: col >= self.value,
+        }[self.op]()
+        return result.fillna(False).astype(bool)
+
+    def __str__(self) -> str:
+        return f"{self.column} {self.op} {self.value!r}"
+
+
+@dataclass(frozen=True, eq=False)
+class _Rule:
+    id: str
+    label: str
+    measure: str
+    layer: str | None
+    unit: str
+    filters: tuple[LayerFilter, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def select(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The features of ``gdf`` that pass every filter of this rule."""
+        if not self.filters:
+            return gdf
+        keep = np.ones(len(gdf), dtype=bool)
+        for f in self.filters:
+            keep &= f.mask(gdf, layer=self.layer or "layer").to_numpy()
+        return gdf.loc[keep]
+
+
+@dataclass(frozen=True, eq=False)
+class Criterion(_Rule):
+    """One scored criterion of a profile.
+
+    Attributes
+    ----------
+    id, label : str
+        Identifier (column prefix) and French label.
+    measure : str
+        Measure name (see :data:`MEASURES`).
+    layer : str or None
+        Canonical layer name (see :data:`KNOWN_LAYERS`); None for site measures.
+    unit : str
+        Unit of the raw value (``m``, ``share``, ``degrees``, ``hab.`` …).
+    filters : tuple of LayerFilter
+        Conditions on the layer's features (all must hold).
+    params : mapping
+        Extra measure keys (``radius_m``, ``column``, ``max_distance``, ``name_column``).
+    transform : mapping
+        Validated transform specification (see :mod:`foncier.transforms`).
+    weight : float
+        Weight normalised over all the profile's criteria (sums to 1).
+    """
+
+    transform: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Exclusion(_Rule):
+    """A hard rule: sites where ``measure op value`` holds are excluded.
+
+    Attributes
+    ----------
+    op : str
+        Comparison (``> >= < <= == !=``).
+    value : Any
+        Threshold in the measure's unit (share 0..1 for ``overlap_share``, metres for
+        ``distance``, m² for ``area``, true/false for ``intersects``).
+    """
+
+    op: str = ">"
+    value: Any = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """A validated project profile.
+
+    Attributes
+    ----------
+    id, name, description : str
+        Identity and rationale.
+    aggregation : str
+        ``weighted_sum``, ``weighted_product`` or ``owa``.
+    criteria : tuple of Criterion
+        Scored criteria, weights normalised to sum to 1.
+    exclusions : tuple of Exclusion
+        Hard rules.
+    order_weights : tuple of float or None
+        OWA order weights (best first).
+    min_contiguous_area_m2 : float
+        Groups of touching non-excluded sites smaller than this are excluded (0 = off).
+    ahp : AHPResult or None
+        AHP weights and consistency ratio when the profile has an ``[ahp]`` table.
+    source : str
+        File the profile was read from.
+    """
+
+    id: str
+    name: str
+    description: str
+    aggregation: str
+    criteria: tuple[Criterion, ...]
+    exclusions: tuple[Exclusion, ...] = ()
+    order_weights: tuple[float, ...] | None = None
+    min_contiguous_area_m2: float = 0.0
+    ahp: AHPResult | None = None
+    source: str = ""
+
+    @property
+    def weights(self) -> pd.Series:
+        """Normalised weights indexed by criterion id (sum 1)."""
+        return pd.Series({c.id: c.weight for c in self.criteria}, name="weight", dtype=float)
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        """The criterion with this id (ProfileError with a suggestion otherwise)."""
+        for c in self.criteria:
+            if c.id == criterion_id:
+                return c
+        ids = [c.id for c in self.criteria]
+        raise ProfileError(
+            f"profile {self.id!r} has no criterion {criterion_id!r} (criteria: {', '.join(ids)})."
+            f"{_suggest(criterion_id, ids)}"
+        )
+
+    def with_weights(self, weights: Mapping[str, float]) -> Profile:
+        """A copy with new weights (renormalised), e.g. ``{"rail_freight": 5}``.
+
+        Criteria not named keep their current (normalised) weight before renormalisation.
+        """
+        for key in weights:
+            self.criterion(key)
+        raw = [float(weights.get(c.id, c.weight)) for c in self.criteria]
+        norm = normalise_weights(raw)
+        crits = tuple(
+            _replace_weight(c, float(w)) for c, w in zip(self.criteria, norm, strict=True)
+        )
+        return Profile(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            aggregation=self.aggregation,
+            criteria=crits,
+            exclusions=self.exclusions,
+            order_weights=self.order_weights,
+            min_contiguous_area_m2=self.min_contiguous_area_m2,
+            ahp=None,
+            source=self.source,
+        )
+
+
+def _replace_weight(c: Criterion, weight: float) -> Criterion:
+    return Criterion(
+        id=c.id,
+        label=c.label,
+        measure=c.measure,
+        layer=c.layer,
+        unit=c.unit,
+        filters=c.filters,
+        params=c.params,
+        description=c.description,
+        transform=c.transform,
+        weight=weight,
+    )
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ProfileError(
+                f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})."
+                f"{_suggest(key, allowed)}"
+            )
+
+
+def _text(table: Mapping[str, Any], key: str, where: str, *, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if value is None:
+        raise ProfileError(f"{where}: missing {key!r}.")
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: {key!r} must be a non-empty text, got {value!r}.")
+    return value
+
+
+def _parse_filters(raw: Any, where: str) -> tuple[LayerFilter, ...]:
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(items, list):
+        raise ProfileError(f"{where}: filter must be a table or a list of tables.")
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise ProfileError(f"{where}: each filter must be {{ column, op, value }}.")
+        _check_keys(item, ("column", "op", "value"), f"{where}, filter")
+        missing = [k for k in ("column", "op", "value") if k not in item]
+        if missing:
+            raise ProfileError(f"{where}: filter is missing {', '.join(missing)}.")
+        op = item["op"]
+        if op not in FILTER_OPS:
+            raise ProfileError(
+                f"{where}: unknown filter operator {op!r} (known: {', '.join(FILTER_OPS)})."
+            )
+        value = item["value"]
+        if op in ("in", "not in"):
+            if not isinstance(value, list):
+                raise ProfileError(f"{where}: filter {op!r} needs a list value.")
+            value = tuple(value)
+        out.append(LayerFilter(column=str(item["column"]), op=op, value=value))
+    return tuple(out)
+
+
+def _parse_rule_common(
+    table: Mapping[str, Any], where: str, extra_layers: Sequence[str]
+) -> dict[str, Any]:
+    rid = _text(table, "id", where)
+    if not _ID_RE.match(rid):
+        raise ProfileError(
+            f"{where}: id {rid!r} must be lower-case letters, digits and underscores, starting "
+            "with a letter (it is used in column names)."
+        )
+    where = f"{where} {rid!r}"
+    measure = _text(table, "measure", where)
+    if measure not in MEASURES:
+        raise ProfileError(
+            f"{where}: unknown measure {measure!r}. Known measures: {', '.join(MEASURES)}."
+            f"{_suggest(measure, list(MEASURES))}"
+        )
+    spec = MEASURES[measure]
+    layer = table.get("layer")
+    known = [*KNOWN_LAYERS, *extra_layers]
+    if spec["layer"]:
+        if layer is None:
+            raise ProfileError(f"{where}: measure {measure!r} needs a 'layer'.")
+        if layer not in known:
+            raise ProfileError(
+                f"{where}: unknown layer {layer!r}. Known layers: {', '.join(known)}."
+                f"{_suggest(str(layer), known)}"
+            )
+    elif layer is not None:
+        raise ProfileError(f"{where}: measure {measure!r} works on the sites themselves: no layer.")
+    params = {k: table[k] for k in spec["keys"] if k in table}
+    stray = [k for k in _MEASURE_KEYS if k in table and k not in spec["keys"]]
+    if stray:
+        raise ProfileError(
+            f"{where}: measure {measure!r} does not use {', '.join(stray)} "
+            f"(it takes: {', '.join(spec['keys']) or 'no extra key'})."
+        )
+    for need in spec.get("needs", ()):
+        if need not in params:
+            raise ProfileError(f"{where}: measure {measure!r} needs {need!r}.")
+    for key in ("radius_m", "max_distance"):
+        if key in params:
+            v = params[key]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise ProfileError(f"{where}: {key!r} must be a positive number of metres.")
+    return {
+        "id": rid,
+        "label": _text(table, "label", where, default=rid),
+        "measure": measure,
+        "layer": layer,
+        "unit": str(table.get("unit", spec["unit"])),
+        "filters": _parse_filters(table.get("filter"), where),
+        "params": params,
+        "description": str(table.get("description", "")),
+        "_where": where,
+    }
+
+
+def profile_from_dict(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<dict>",
+    extra_layers: Sequence[str] = (),
+) -> Profile:
+    """Validate a parsed profile (the TOML tables as a dict) and build a :class:`Profile`.
+
+    Parameters
+    ----------
+    data : mapping
+        ``{"profile": {...}, "criteria": [...], "exclusions": [...], "ahp": {...}}``.
+    source : str
+        Where it comes from (for messages).
+    extra_layers : sequence of str
+        Layer names accepted besides :data:`KNOWN_LAYERS` (user-supplied layers).
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        With a message naming the file, the criterion and the problem.
+    """
+    _check_keys(data, _TOP_KEYS, source)
+    head = data.get("profile")
+    if not isinstance(head, Mapping):
+        raise ProfileError(f"{source}: missing [profile] table (id, name, description).")
+    _check_keys(head, _PROFILE_KEYS, f"{source} [profile]")
+    pid = _text(head, "id", f"{source} [profile]")
+    where0 = f"profile {pid!r}"
+    aggregation = head.get("aggregation", "weighted_sum")
+    if aggregation not in AGGREGATIONS:
+        raise ProfileError(
+            f"{where0}: unknown aggregation {aggregation!r} (known: {', '.join(AGGREGATIONS)})."
+            f"{_suggest(str(aggregation), AGGREGATIONS)}"
+        )
+    raw_criteria = data.get("criteria")
+    if not isinstance(raw_criteria, list) or not raw_criteria:
+        raise ProfileError(f"{where0}: needs at least one [[criteria]] table.")
+    parsed: list[dict[str, Any]] = []
+    for i, table in enumerate(raw_criteria):
+        where = f"{where0}, criterion #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}: must be a table.")
+        _check_keys(table, _CRITERION_KEYS, where)
+        common = _parse_rule_common(table, f"{where0}, criterion", extra_layers)
+        where = common.pop("_where")
+        if "transform" not in table:
+            raise ProfileError(f"{where}: missing 'transform' (e.g. {{ kind = 'linear', ... }}).")
+        common["transform"] = validate_transform(table["transform"], where=where)
+        weight = table.get("weight")
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0
+        ):
+            raise ProfileError(f"{where}: weight must be a number >= 0, got {weight!r}.")
+        common["weight"] = weight
+        parsed.append(common)
+    ids = [c["id"] for c in parsed]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ProfileError(f"{where0}: duplicate criterion id(s): {', '.join(dup)}.")
+
+    ahp_result = None
+    ahp = data.get("ahp")
+    if ahp is not None:
+        if not isinstance(ahp, Mapping):
+            raise ProfileError(f"{where0}: [ahp] must be a table (criteria, matrix, force).")
+        _check_keys(ahp, _AHP_KEYS, f"{where0} [ahp]")
+        order = ahp.get("criteria")
+        if not isinstance(order, list) or sorted(order) != sorted(ids):
+            raise ProfileError(
+                f"{where0} [ahp]: 'criteria' must list every criterion id once, in matrix order "
+                f"(criteria: {', '.join(ids)}; got {order!r})."
+            )
+        given = [c["id"] for c in parsed if c["weight"] is not None]
+        if given:
+            raise ProfileError(
+                f"{where0}: criteria {', '.join(given)} have a 'weight' but the profile derives "
+                "weights from [ahp]; remove one of the two."
+            )
+        if "matrix" not in ahp:
+            raise ProfileError(f"{where0} [ahp]: missing 'matrix'.")
+        ahp_result = ahp_weights(ahp["matrix"], labels=order, force=bool(ahp.get("force", False)))
+        by_id = dict(zip(order, ahp_result.weights, strict=True))
+        raw_w = [float(by_id[i]) for i in ids]
+    else:
+        missing_w = [c["id"] for c in parsed if c["weight"] is None]
+        if missing_w:
+            raise ProfileError(
+                f"{where0}: criteria {', '.join(missing_w)} have no 'weight' (and there is no "
+                "[ahp] table)."
+            )
+        raw_w = [float(c["weight"]) for c in parsed]
+    try:
+        weights = normalise_weights(raw_w)
+    except ProfileError as exc:
+        raise ProfileError(f"{where0}: {exc}") from None
+    criteria = tuple(_criterion(c, float(w)) for c, w in zip(parsed, weights, strict=True))
+
+    exclusions = []
+    raw_ex = data.get("exclusions", [])
+    if not isinstance(raw_ex, list):
+        raise ProfileError(f"{where0}: exclusions must be [[exclusions]] tables.")
+    for i, table in enumerate(raw_ex):
+        where = f"{where0}, exclusion #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}: must be a table.")
+        _check_keys(table, _EXCLUSION_KEYS, where)
+        common = _parse_rule_common(table, f"{where0}, exclusion", extra_layers)
+        where = common.pop("_where")
+        op = table.get("op")
+        if op not in EXCLUSION_OPS:
+            raise ProfileError(
+                f"{where}: 'op' must be one of {', '.join(EXCLUSION_OPS)}, got {op!r}."
+            )
+        if "value" not in table:
+            raise ProfileError(f"{where}: missing 'value' (the threshold).")
+        exclusions.append(Exclusion(**common, op=op, value=table["value"]))
+    ex_ids = [e.id for e in exclusions]
+    dup = sorted({i for i in ex_ids if ex_ids.count(i) > 1})
+    if dup:
+        raise ProfileError(f"{where0}: duplicate exclusion id(s): {', '.join(dup)}.")
+
+    order_weights = head.get("owa_weights")
+    if aggregation == "owa":
+        if order_weights is None:
+            order_weights = [1.0] * len(criteria)
+        if not isinstance(order_weights, list) or len(order_weights) != len(criteria):
+            raise ProfileError(
+                f"{where0}: owa_weights needs {len(criteria)} numbers (one per criterion, best "
+                f"score first), got {order_weights!r}."
+            )
+        normalise_weights(order_weights)
+    elif order_weights is not None:
+        raise ProfileError(f"{where0}: owa_weights only applies to aggregation = 'owa'.")
+    min_area = head.get("min_contiguous_area_m2", 0.0)
+    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or min_area < 0:
+        raise ProfileError(f"{where0}: min_contiguous_area_m2 must be a number of m² >= 0.")
+    return Profile(
+        id=pid,
+        name=_text(head, "name", f"{source} [profile]", default=pid),
+        description=str(head.get("description", "")).strip(),
+        aggregation=aggregation,
+        criteria=criteria,
+        exclusions=tuple(exclusions),
+        order_weights=tuple(float(v) for v in order_weights) if order_weights else None,
+        min_contiguous_area_m2=float(min_area),
+        ahp=ahp_result,
+        source=source,
+    )
+
+
+def _criterion(c: Mapping[str, Any], weight: float) -> Criterion:
+    fields = {k: v for k, v in c.items() if k != "weight"}
+    return Criterion(**fields, weight=weight)
+
+
+def _shipped() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PROFILES_FOLDER.glob("*.toml"))}
+
+
+def load_profile(profile: str | Path | Profile, *, extra_layers: Sequence[str] = ()) -> Profile:
+    """Load a shipped profile by id, or a user profile from a TOML file.
+
+    Parameters
+    ----------
+    profile : str, pathlib.Path or Profile
+        Shipped id (``"logistique-multimodale"``), path to a ``.toml`` file, or a profile
+        (returned unchanged).
+    extra_layers : sequence of str
+        Layer names accepted besides :data:`KNOWN_LAYERS`.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        Unknown id (with the shipped ids and a close match), unreadable TOML, invalid content.
+    """
+    if isinstance(profile, Profile):
+        return profile
+    shipped = _shipped()
+    path = Path(profile)
+    if str(profile) in shipped:
+        path = shipped[str(profile)]
+    elif path.suffix.lower() != ".toml" or not path.is_file():
+        raise ProfileError(
+            f"unknown profile {str(profile)!r}: neither a shipped profile nor a .toml file. "
+            f"Shipped profiles: {', '.join(shipped)}.{_suggest(str(profile), list(shipped))}"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}.") from exc
+    return profile_from_dict(data, source=str(path), extra_layers=extra_layers)
+
+
+def list_profiles() -> pd.DataFrame:
+    """The shipped profiles with their criteria and weights.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per profile: ``id``, ``name``, ``aggregation``, ``n_criteria``,
+        ``criteria`` (text "label (weight %)" joined by "; "), ``exclusions`` (labels),
+        ``weights`` (dict criterion id → normalised weight), ``description``.
+    """
+    rows = []
+    for pid in _shipped():
+        p = load_profile(pid)
+        rows.append(
+            {
+                "id": p.id,
+                "name": p.name,
+                "aggregation": p.aggregation,
+                "n_criteria": len(p.criteria),
+                "criteria": "; ".join(f"{c.label} ({c.weight:.0%})" for c in p.criteria),
+                "exclusions": "; ".join(e.label for e in p.exclusions),
+                "weights": {c.id: round(c.weight, 4) for c in p.criteria},
+                "description": p.description,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
+
+
+def _fr_number(value: float, decimals: int = 0) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", _NNBSP).replace(".", ",")
+
+
+def format_value(value: Any, unit: str, *, share_of: str = "") -> str:
+    """Format a raw measure for people, in French (``1,2 km``, ``63 %``, ``180 000 hab.``).
+
+    Parameters
+    ----------
+    value : Any
+        Raw value (number, boolean, text; ``nan`` gives ``"n.d."``).
+    unit : str
+        Unit of the raw value: ``m`` (distances: metres below 1 km, else km), ``share``
+        (0..1 shown as %), ``m²`` (ha above 1 ha), ``bool``, ``degrés``, ``hab.``, ``count``
+        or any other text appended after the number.
+    share_of : str
+        Text appended after a percentage (``"de la surface"``).
+
+    Returns
+    -------
+    str
+    """
+    if unit == "bool" or isinstance(value, bool | np.bool_):
+        return "oui" if bool(value) else "non"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if np.isnan(v):
+        return "n.d."
+    if np.isinf(v):
+        return "aucun" if unit == "m" else ("∞" if v > 0 else "-∞")
+    if unit == "m":
+        return f"{_fr_number(v)} m" if abs(v) < 1000 else f"{_fr_number(v / 1000, 1)} km"
+    if unit == "share":
+        return f"{_fr_number(100 * v)} %" + (f" {share_of}" if share_of else "")
+    if unit == "m²":
+        return f"{_fr_number(v)} m²" if abs(v) < 10_000 else f"{_fr_number(v / 10_000, 1)} ha"
+    if unit in ("degrés", "degrees", "°"):
+        return f"{_fr_number(v, 1)}°"
+    if unit == "count":
+        return _fr_number(v)
+    decimals = 0 if abs(v) >= 100 or float(v).is_integer() else 2
+    return f"{_fr_number(v, decimals)} {unit}".strip()

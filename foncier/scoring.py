@@ -1,0 +1,693 @@
+"""Score, rank and explain candidate sites for a project profile.
+
+The work is split so that the costly part runs once:
+
+1. :func:`measure_criteria` computes the raw value of every criterion and exclusion rule for
+   every site (distances in metres, shares of area, slopes in degrees, inhabitants …), with
+   :mod:`foncier.measures`. Criteria whose layer is not given are skipped and recorded.
+2. :func:`score_from_raw` turns raw values into 0..1 scores (:mod:`foncier.transforms`),
+   applies the exclusion rules (:mod:`foncier.exclusions`), aggregates
+   (:mod:`foncier.aggregation`) and ranks. It is cheap, so the sensitivity analysis re-runs
+   it (vectorised) thousands of times.
+
+:func:`score` does both and returns the sites with, for each criterion ``c``:
+``c__raw`` (raw value in the criterion's unit), ``c__score`` (0..1), ``c__weight``
+(normalised weight over the criteria actually scored), ``c__contrib`` (``weight × score``;
+for a weighted sum the contributions add up to the aggregated score, for OWA they use the
+effective weights so they still add up, for a weighted product they are indicative) and,
+for distance criteria, ``c__nearest`` (name of the nearest feature). Then ``score``
+(aggregated score × 100, 0..100, kept for excluded sites too), ``excluded``,
+``exclusion_reasons``, ``rank`` (1 = best non-excluded site; ``<NA>`` when excluded) and
+``why`` (one line in French for the top sites).
+
+Metadata go to ``result.attrs["foncier"]``: profile id and name, aggregation, the criteria
+scored (id, label, unit, layer, weight, transform), ``criteria_skipped`` and
+``exclusions_skipped`` (dicts with id, label, layer, reason), ``skipped`` (the same as
+readable lines, e.g. ``"Échangeur autoroutier : couche motorway_junctions non disponible"``),
+and the AHP consistency ratio when the weights come from AHP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from foncier.aggregation import aggregate, normalise_weights
+from foncier.exclusions import apply_exclusions
+from foncier.profiles import Criterion, Exclusion, Profile, format_value, load_profile
+from foncier.transforms import apply_transform
+from layers.crs import check_projected
+from layers.errors import CRSError, ProfileError, SchemaError
+from layers.geometry import repair_geometries
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from layers.raster import Raster
+
+__all__ = [
+    "RawMeasures",
+    "breakdown",
+    "criterion_scores",
+    "measure_criteria",
+    "rank",
+    "raw_from_scored",
+    "score",
+    "score_from_raw",
+]
+
+log = logging.getLogger(__name__)
+
+LayerMapping = Mapping[str, "gpd.GeoDataFrame | Raster | None"]
+
+_ZONAL: dict[str, Literal["mean", "max", "min"]] = {
+    "zonal_mean": "mean",
+    "zonal_max": "max",
+    "zonal_min": "min",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class RawMeasures:
+    """Raw values of a profile's criteria and exclusion rules, aligned on the sites' index.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        One column per criterion actually measured (id), raw values in the criterion's unit.
+    nearest : pandas.DataFrame
+        Name of the nearest feature for distance criteria (column = criterion id).
+    exclusion_values : pandas.DataFrame
+        One column per exclusion rule actually measured (id), raw values.
+    area_m2 : pandas.Series
+        Site areas, m² (projected CRS).
+    geometry : GeoSeries or None
+        Site geometries (for the minimum contiguous area rule).
+    criteria_skipped : tuple of dict
+        Criteria whose layer was not available: ``id, label, layer, reason``.
+    exclusions_skipped : tuple of dict
+        Exclusion rules whose layer was not available.
+    """
+
+    values: pd.DataFrame
+    nearest: pd.DataFrame
+    exclusion_values: pd.DataFrame
+    area_m2: pd.Series
+    geometry: gpd.GeoSeries | None = None
+    criteria_skipped: tuple[dict[str, Any], ...] = field(default=())
+    exclusions_skipped: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def index(self) -> pd.Index:
+        """The sites' index."""
+        return self.values.index
+
+
+def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
+    return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
+
+
+def _check_layer_crs(layer: Any, name: str, crs: Any) -> None:
+    from pyproj import CRS
+
+    layer_crs = getattr(layer, "crs", None)
+    if layer_crs is None:
+        raise CRSError(f"layer {name!r} has no CRS: set it (e.g. .set_crs('EPSG:2154')).")
+    if not CRS.from_user_input(layer_crs).equals(CRS.from_user_input(crs)):
+        raise CRSError(
+            f"layer {name!r} is in {CRS.from_user_input(layer_crs).to_string()} but the sites "
+            f"are in {CRS.from_user_input(crs).to_string()}: reproject it to the territory's CRS "
+            "(layer.to_crs(sites.crs)) before scoring."
+        )
+
+
+def _measure_rule(
+    rule: Criterion | Exclusion,
+    prepared: Any,
+    sites: gpd.GeoDataFrame,
+    layer: Any,
+) -> tuple[pd.Series, pd.Series | None]:
+    """Raw values (and nearest names for distances) of one rule."""
+    import geopandas as gpd
+
+    from foncier import measures
+
+    m = rule.measure
+    p = rule.params
+    if m == "area":
+        return pd.Series(measures.area_m2(prepared), index=sites.index, dtype=float), None
+    if m == "site_attribute":
+        if p["column"] not in sites.columns:
+            raise SchemaError(
+                f"{rule.id!r}: the sites have no column {p['column']!r} "
+                f"(columns: {', '.join(map(str, sites.columns))})."
+            )
+        return pd.Series(measures.site_attribute(prepared, p["column"]), index=sites.index), None
+    if m in _ZONAL:
+        if isinstance(layer, gpd.GeoDataFrame):
+            raise SchemaError(
+                f"{rule.id!r}: measure {m!r} needs a raster for layer {rule.layer!r}, "
+                "got a GeoDataFrame."
+            )
+        values = measures.zonal_stat(prepared, layer, stat=_ZONAL[m])
+        return pd.Series(np.asarray(values, dtype=float), index=sites.index), None
+    if not isinstance(layer, gpd.GeoDataFrame):
+        raise SchemaError(
+            f"{rule.id!r}: layer {rule.layer!r} must be a GeoDataFrame for measure {m!r}, "
+            f"got {type(layer).__name__}."
+        )
+    features = rule.select(layer)
+    if len(features) == 0:
+        log.warning(
+            "%s: layer %r has no feature%s: the criterion scores as if nothing were near.",
+            rule.id,
+            rule.layer,
+            f" matching {', '.join(map(str, rule.filters))}" if rule.filters else "",
+        )
+    if m == "distance":
+        name_column = p.get("name_column")
+        if name_column is None:
+            name_column = next((c for c in ("name", "nom") if c in features.columns), None)
+        frame = measures.distance_to(
+            prepared, features, max_distance=p.get("max_distance"), name_column=name_column
+        )
+        dist = pd.Series(np.asarray(frame["distance_m"], dtype=float), index=sites.index)
+        nearest = pd.Series(np.asarray(frame["nearest_name"], dtype=object), index=sites.index)
+        return dist, nearest
+    if m == "overlap_share":
+        return pd.Series(
+            np.asarray(measures.overlap_share(prepared, features), dtype=float), index=sites.index
+        ), None
+    if m == "intersects":
+        return pd.Series(
+            np.asarray(measures.intersects(prepared, features), dtype=bool), index=sites.index
+        ), None
+    if m in ("count_within", "sum_within"):
+        column = p.get("column")
+        if column is not None and column not in features.columns:
+            raise SchemaError(
+                f"{rule.id!r}: layer {rule.layer!r} has no column {column!r} "
+                f"(columns: {', '.join(map(str, features.columns))})."
+            )
+        # Polygon features (communes) count by their centroid, as measures.count_within does:
+        # "population within 20 km" = communes whose centre is within 20 km.
+        values = measures.count_within(
+            prepared, features, radius_m=float(p["radius_m"]), weight_column=column
+        )
+        return pd.Series(np.asarray(values, dtype=float), index=sites.index), None
+    if m == "nearest_attribute":
+        if p["column"] not in features.columns:
+            raise SchemaError(
+                f"{rule.id!r}: layer {rule.layer!r} has no column {p['column']!r} "
+                f"(columns: {', '.join(map(str, features.columns))})."
+            )
+        values = measures.nearest_attribute(
+            prepared, features, p["column"], max_distance=p.get("max_distance")
+        )
+        return pd.Series(np.asarray(values, dtype=object), index=sites.index), None
+    raise ProfileError(f"{rule.id!r}: unknown measure {m!r}.")
+
+
+def _check_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    if not isinstance(sites, gpd.GeoDataFrame):
+        raise SchemaError(f"sites must be a GeoDataFrame, got {type(sites).__name__}.")
+    check_projected(sites, "sites")
+    if not sites.index.is_unique:
+        raise SchemaError(
+            "the sites' index has duplicates: results are aligned on it, make it unique "
+            "(e.g. sites.reset_index(drop=True) or set_index('site_id'))."
+        )
+    return repair_geometries(sites, name="sites")
+
+
+def measure_criteria(
+    sites: gpd.GeoDataFrame,
+    layers: LayerMapping,
+    profile: str | Path | Profile,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> RawMeasures:
+    """Compute the raw value of every criterion and exclusion rule of a profile.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame
+        Candidate sites in a projected CRS (metres), with a unique index.
+    layers : mapping
+        Layer name → GeoDataFrame (same CRS as the sites) or :class:`layers.raster.Raster`
+        (``slope``, degrees). A name that is absent or maps to ``None`` is *missing*: its
+        criteria are skipped (logged, recorded). A layer given but empty is *not* missing:
+        distances are infinite, with a warning.
+    profile : str, Path or Profile
+        Profile id, TOML path or loaded profile.
+    progress : callable, optional
+        Called with the rule id after each measure (e.g. to advance a progress bar).
+
+    Returns
+    -------
+    RawMeasures
+
+    Raises
+    ------
+    CRSError
+        The sites or a layer have no CRS, a geographic CRS, or a CRS different from the sites'.
+    SchemaError
+        A column a rule needs is missing, or a layer has the wrong type.
+    """
+    from foncier import measures
+
+    prof = load_profile(profile)
+    sites = _check_sites(sites)
+    prepared = measures.prepare_sites(sites)
+    area = pd.Series(np.asarray(measures.area_m2(prepared), dtype=float), index=sites.index)
+
+    def run(
+        rules: tuple[Criterion, ...] | tuple[Exclusion, ...], kind: str
+    ) -> tuple[dict[str, pd.Series], dict[str, pd.Series], list[dict[str, Any]]]:
+        values: dict[str, pd.Series] = {}
+        nearest: dict[str, pd.Series] = {}
+        skipped: list[dict[str, Any]] = []
+        for rule in rules:
+            layer = layers.get(rule.layer) if rule.layer else None
+            if rule.layer and layer is None:
+                log.warning(
+                    "%s %r (%s): layer %r not available, skipped.",
+                    kind,
+                    rule.id,
+                    rule.label,
+                    rule.layer,
+                )
+                skipped.append(_skip_record(rule, "couche non disponible"))
+                continue
+            if layer is not None:
+                # Only the layers the profile uses are checked: extra entries do not matter.
+                _check_layer_crs(layer, str(rule.layer), sites.crs)
+            if rule.measure == "area":
+                values[rule.id] = area
+            else:
+                v, near = _measure_rule(rule, prepared, sites, layer)
+                values[rule.id] = v
+                if near is not None:
+                    nearest[rule.id] = near
+            if progress is not None:
+                progress(rule.id)
+        return values, nearest, skipped
+
+    crit_values, crit_nearest, crit_skipped = run(prof.criteria, "criterion")
+    ex_values, _, ex_skipped = run(prof.exclusions, "exclusion")
+    return RawMeasures(
+        values=pd.DataFrame(crit_values, index=sites.index),
+        nearest=pd.DataFrame(crit_nearest, index=sites.index),
+        exclusion_values=pd.DataFrame(ex_values, index=sites.index),
+        area_m2=area,
+        geometry=sites.geometry,
+        criteria_skipped=tuple(crit_skipped),
+        exclusions_skipped=tuple(ex_skipped),
+    )
+
+
+def _active(raw: RawMeasures, prof: Profile) -> list[Criterion]:
+    active = [c for c in prof.criteria if c.id in raw.values.columns]
+    if not active:
+        missing = sorted({str(c.layer) for c in prof.criteria})
+        raise ProfileError(
+            f"none of the criteria of profile {prof.id!r} could be measured: give at least one "
+            f"of the layers {', '.join(missing)}."
+        )
+    return active
+
+
+def criterion_scores(
+    raw: RawMeasures,
+    profile: Profile,
+    *,
+    stretch: np.ndarray | None = None,
+) -> np.ndarray:
+    """0..1 scores of the measured criteria.
+
+    Parameters
+    ----------
+    raw : RawMeasures
+        Output of :func:`measure_criteria`.
+    profile : Profile
+        The profile whose transforms apply.
+    stretch : numpy.ndarray, optional
+        Shape ``(draws, criteria)``: factor stretching each criterion's curve along its raw
+        axis (see :func:`foncier.transforms.apply_transform`), for the sensitivity analysis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(sites, criteria)``, or ``(draws, sites, criteria)`` with ``stretch``; criteria in
+        profile order, skipped ones left out.
+    """
+    active = _active(raw, profile)
+    cols = []
+    for j, c in enumerate(active):
+        values = raw.values[c.id]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            x: Any = values.to_numpy(dtype=float)
+        else:
+            x = values.to_numpy(dtype=object)
+        if stretch is None:
+            cols.append(apply_transform(x, c.transform))
+        else:
+            f = stretch[:, j][:, None]
+            s = apply_transform(x[None, :] if x.dtype != object else x, c.transform, stretch=f)
+            cols.append(np.broadcast_to(s, (stretch.shape[0], len(x))))
+    return np.stack(cols, axis=-1)
+
+
+def _effective_weights(scores: np.ndarray, weights: np.ndarray, prof: Profile) -> np.ndarray:
+    """Per-site weights whose product with the scores adds up to the aggregate (OWA)."""
+    if prof.aggregation != "owa":
+        return np.broadcast_to(weights, scores.shape)
+    k = scores.shape[1]
+    v = normalise_weights(prof.order_weights or np.ones(len(prof.criteria)))
+    # Order weights are given for all the profile's criteria; with skipped ones, keep the
+    # first k (best ranks) renormalised.
+    v = normalise_weights(v[:k])
+    position = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1, kind="stable")
+    uv = weights[None, :] * v[position]
+    total = uv.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(uv / total)
+
+
+def _order_weights(prof: Profile, k: int) -> list[float] | None:
+    if prof.aggregation != "owa":
+        return None
+    v = list(prof.order_weights or [1.0] * len(prof.criteria))
+    return [float(x) for x in normalise_weights(v[:k])]
+
+
+def _rank(score: pd.Series, excluded: pd.Series) -> pd.Series:
+    ranks = score.where(~excluded).rank(method="min", ascending=False)
+    return ranks.astype("Int64")
+
+
+def score_from_raw(
+    raw: RawMeasures,
+    profile: str | Path | Profile,
+    *,
+    top_n: int = 10,
+) -> pd.DataFrame:
+    """Transform, exclude, aggregate and rank from raw measures.
+
+    Parameters
+    ----------
+    raw : RawMeasures
+        Output of :func:`measure_criteria`.
+    profile : str, Path or Profile
+        The profile (the same one the raw values were measured for).
+    top_n : int
+        Number of best sites that get a ``why`` sentence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like the sites: the ``c__*`` columns, ``score`` (0..100), ``excluded``,
+        ``exclusion_reasons``, ``rank``, ``why``. ``attrs["foncier"]`` holds the metadata.
+    """
+    prof = load_profile(profile)
+    active = _active(raw, prof)
+    weights = normalise_weights([c.weight for c in active])
+    scores = criterion_scores(raw, prof)
+    nan_raw = raw.values[[c.id for c in active]].isna().sum()
+    for cid, count in nan_raw.items():
+        if count:
+            log.warning("%s: %d site(s) without a raw value score 0.", cid, int(count))
+    agg = aggregate(
+        scores, weights, method=prof.aggregation, order_weights=_order_weights(prof, len(active))
+    )
+    eff = _effective_weights(scores, weights, prof)
+    out = pd.DataFrame(index=raw.index)
+    for j, c in enumerate(active):
+        out[f"{c.id}__raw"] = raw.values[c.id]
+        if c.id in raw.nearest.columns:
+            out[f"{c.id}__nearest"] = raw.nearest[c.id]
+        out[f"{c.id}__score"] = scores[:, j]
+        out[f"{c.id}__weight"] = weights[j]
+        out[f"{c.id}__contrib"] = eff[:, j] * scores[:, j]
+    out["score"] = 100.0 * agg
+    ex = apply_exclusions(
+        raw.exclusion_values,
+        prof.exclusions,
+        geometries=raw.geometry,
+        area_m2=raw.area_m2,
+        min_contiguous_area_m2=prof.min_contiguous_area_m2,
+    )
+    out["excluded"] = ex["excluded"].to_numpy()
+    out["exclusion_reasons"] = ex["exclusion_reasons"].to_numpy()
+    out["rank"] = _rank(out["score"], out["excluded"])
+    out["why"] = _why(out, active, top_n=top_n)
+    skipped = [
+        f"{s['label']} : couche {s['layer']} non disponible"
+        for s in (*raw.criteria_skipped, *raw.exclusions_skipped)
+    ]
+    out.attrs["foncier"] = {
+        "profile": prof.id,
+        "profile_name": prof.name,
+        "aggregation": prof.aggregation,
+        "order_weights": _order_weights(prof, len(active)),
+        "criteria": [
+            {
+                "id": c.id,
+                "label": c.label,
+                "unit": c.unit,
+                "layer": c.layer,
+                "measure": c.measure,
+                "weight": float(w),
+                "profile_weight": c.weight,
+                "transform": dict(c.transform),
+                "filter": [str(f) for f in c.filters],
+            }
+            for c, w in zip(active, weights, strict=True)
+        ],
+        "exclusions": [
+            {"id": e.id, "label": e.label, "op": e.op, "value": e.value, "unit": e.unit}
+            for e in prof.exclusions
+            if e.id in raw.exclusion_values.columns
+        ],
+        "criteria_skipped": list(raw.criteria_skipped),
+        "exclusions_skipped": list(raw.exclusions_skipped),
+        "skipped": skipped,
+        "ahp": prof.ahp.as_dict() if prof.ahp is not None else None,
+        "top_n": top_n,
+        "n_sites": len(out),
+        "n_excluded": int(out["excluded"].sum()),
+    }
+    return out
+
+
+def _phrase(c: Criterion, raw: Any, nearest: Any) -> str:
+    value = format_value(raw, c.unit)
+    if c.measure == "distance":
+        # "Gare fret à 1,2 km (Compiègne)" when being near is what scores; "Distance à
+        # l'habitat : 1,2 km" when being far is.
+        near_is_good = bool(np.diff(apply_transform(np.array([0.0, 1e9]), c.transform))[0] < 0)
+        text = f"{c.label} à {value}" if near_is_good else f"{c.label} : {value}"
+        if isinstance(nearest, str) and nearest:
+            text += f" ({nearest})"
+        return text
+    return f"{c.label} : {value}"
+
+
+def _why(
+    out: pd.DataFrame, active: list[Criterion], *, top_n: int, n_reasons: int = 3
+) -> pd.Series:
+    """One French line per top site: its strongest contributions, best first."""
+    why = pd.Series("", index=out.index, dtype=object)
+    top = out.index[out["rank"].notna().to_numpy() & (out["rank"].fillna(0) <= top_n).to_numpy()]
+    if not len(top) or not active:
+        return why
+    contrib = out.loc[top, [f"{c.id}__contrib" for c in active]].to_numpy()
+    # A loop over the top sites only (top_n, typically 10), never over all sites.
+    for row, site in enumerate(top):
+        order = np.argsort(-contrib[row], kind="stable")[:n_reasons]
+        parts = []
+        for j in order:
+            if contrib[row, j] <= 0:
+                continue
+            c = active[j]
+            nearest = out.at[site, f"{c.id}__nearest"] if f"{c.id}__nearest" in out else None
+            parts.append(_phrase(c, out.at[site, f"{c.id}__raw"], nearest))
+        why.at[site] = ", ".join(parts) if parts else "aucun critère favorable"
+    return why
+
+
+def score(
+    sites: gpd.GeoDataFrame,
+    layers: LayerMapping,
+    profile: str | Path | Profile,
+    *,
+    top_n: int = 10,
+    progress: Callable[[str], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Score and rank candidate sites for a project profile.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame
+        Candidate sites in a projected CRS (metres; EPSG:2154 in metropolitan France) with a
+        unique index.
+    layers : mapping
+        Layer name → GeoDataFrame in the sites' CRS, or Raster (``slope``, degrees). Missing
+        layers skip their criteria (weights renormalised over the others; recorded in
+        ``attrs["foncier"]["criteria_skipped"]``).
+    profile : str, Path or Profile
+        Shipped profile id (see :func:`foncier.profiles.list_profiles`), TOML path or profile.
+    top_n : int
+        Number of best sites that get a ``why`` sentence.
+    progress : callable, optional
+        Called with each rule id once it is measured.
+
+    Returns
+    -------
+    GeoDataFrame
+        The sites' columns plus the score columns described in this module's docstring,
+        same index and order as ``sites``.
+
+    Examples
+    --------
+    >>> scored = score(sites, {"rail_freight_stations": gares, "substations": postes},
+    ...                "logistique-multimodale")  # doctest: +SKIP
+    >>> rank(scored, top_n=5)[["rank", "score", "why"]]  # doctest: +SKIP
+    """
+    prof = load_profile(profile)
+    raw = measure_criteria(sites, layers, prof, progress=progress)
+    table = score_from_raw(raw, prof, top_n=top_n)
+    clash = [c for c in table.columns if c in sites.columns]
+    base = sites.drop(columns=clash) if clash else sites
+    if clash:
+        log.warning("replacing existing column(s) of the sites: %s", clash)
+    result = base.join(table)
+    result.attrs["foncier"] = table.attrs["foncier"]
+    return result
+
+
+def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
+    """Sites sorted by rank (best first, excluded sites last).
+
+    Parameters
+    ----------
+    scored : DataFrame or GeoDataFrame
+        Output of :func:`score`.
+    top_n : int, optional
+        Keep only the ``top_n`` best non-excluded sites.
+
+    Returns
+    -------
+    DataFrame or GeoDataFrame
+        Same columns, sorted; metadata in ``attrs`` kept.
+    """
+    if "rank" not in scored.columns:
+        raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
+    out = scored.sort_values(["rank", "score"], ascending=[True, False], na_position="last")
+    if top_n is not None:
+        out = out[out["rank"].notna().to_numpy() & (out["rank"].fillna(0) <= top_n).to_numpy()]
+    out.attrs = dict(scored.attrs)
+    return out
+
+
+def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
+    """The score of one site, criterion by criterion.
+
+    Parameters
+    ----------
+    scored : DataFrame or GeoDataFrame
+        Output of :func:`score`.
+    site : index label
+        The site (a label of the sites' index).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per criterion: ``criterion`` (id), ``label``, ``raw``, ``unit``,
+        ``raw_text`` (formatted in French), ``nearest``, ``score`` (0..1), ``weight``,
+        ``contribution``. ``attrs`` holds the site's ``score``, ``rank``, ``excluded`` and
+        ``exclusion_reasons``.
+    """
+    meta = scored.attrs.get("foncier")
+    if not meta:
+        raise SchemaError("no foncier metadata in attrs: pass the result of foncier.score(...).")
+    if site not in scored.index:
+        raise KeyError(f"site {site!r} is not in the scored sites' index.")
+    row = scored.loc[site]
+    records = []
+    for c in meta["criteria"]:
+        cid = c["id"]
+        raw = row.get(f"{cid}__raw")
+        records.append(
+            {
+                "criterion": cid,
+                "label": c["label"],
+                "raw": raw,
+                "unit": c["unit"],
+                "raw_text": format_value(raw, c["unit"]),
+                "nearest": row.get(f"{cid}__nearest"),
+                "score": float(row[f"{cid}__score"]),
+                "weight": float(row[f"{cid}__weight"]),
+                "contribution": float(row[f"{cid}__contrib"]),
+            }
+        )
+    out = pd.DataFrame.from_records(records)
+    out.attrs = {
+        "site": site,
+        "score": float(row["score"]),
+        "rank": row["rank"],
+        "excluded": bool(row["excluded"]),
+        "exclusion_reasons": row["exclusion_reasons"],
+        "skipped": list(meta.get("skipped", [])),
+    }
+    return out
+
+
+def raw_from_scored(scored: pd.DataFrame, profile: str | Path | Profile) -> RawMeasures:
+    """Rebuild the raw measures from a scored table (to re-score without measuring again).
+
+    Exclusions are carried over as decided (``excluded`` column), not re-measured.
+
+    Parameters
+    ----------
+    scored : DataFrame or GeoDataFrame
+        Output of :func:`score`.
+    profile : str, Path or Profile
+        The profile it was scored with.
+
+    Returns
+    -------
+    RawMeasures
+        Raw criterion values and nearest names; no exclusion values (callers take the
+        ``excluded`` column of the scored table, as :func:`foncier.sensitivity.sensitivity`
+        does) and unknown areas.
+    """
+    prof = load_profile(profile)
+    cols = {c.id: scored[f"{c.id}__raw"] for c in prof.criteria if f"{c.id}__raw" in scored}
+    if not cols:
+        raise SchemaError(
+            f"no '<criterion>__raw' column of profile {prof.id!r} in the table: pass the result "
+            "of foncier.score(...) with the same profile."
+        )
+    nearest = {
+        c.id: scored[f"{c.id}__nearest"] for c in prof.criteria if f"{c.id}__nearest" in scored
+    }
+    meta = scored.attrs.get("foncier", {})
+    geometry = getattr(scored, "geometry", None) if hasattr(scored, "crs") else None
+    return RawMeasures(
+        values=pd.DataFrame(cols, index=scored.index),
+        nearest=pd.DataFrame(nearest, index=scored.index),
+        exclusion_values=pd.DataFrame(index=scored.index),
+        area_m2=pd.Series(np.nan, index=scored.index),
+        geometry=geometry,
+        criteria_skipped=tuple(meta.get("criteria_skipped", ())),
+        exclusions_skipped=tuple(meta.get("exclusions_skipped", ())),
+    )
