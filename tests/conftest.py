@@ -28,4 +28,3 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setattr(settings, "max_retries", 2)
     monkeypatch.setattr(settings, "backoff_s", 0.01)
     monkeypatch.setattr(settings, "timeout_s", 5.0)
-    yield

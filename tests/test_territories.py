@@ -25,7 +25,8 @@ PRESET_OF = {
 def reference(shared_data):
     """Member EPCI, commune counts and populations of the five territories (shared table)."""
     table: dict[str, dict] = defaultdict(lambda: {"epci": set(), "communes": 0, "population": 0})
-    with open(shared_data / "territoires" / "reference_territories_epci.csv", encoding="utf-8") as f:
+    path = shared_data / "territoires" / "reference_territories_epci.csv"
+    with open(path, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             ref = table[PRESET_OF[row["territoire_reference"]]]
             ref["epci"].add(row["epci_siren"])
@@ -90,9 +91,14 @@ def test_departement_and_overseas_crs():
 
 
 def test_keywords_make_a_union():
-    t = territory(epci=["246100663"], communes=["61001"])
-    assert "61001" in set(t.communes["insee"])
-    assert len(t.communes) == 31 + (0 if "61001" in set(territory("alencon").communes["insee"]) else 1)
+    # CU d'Alençon (31 communes) + Alménêches (61002), which is not a member
+    alencon = set(territory("alencon").communes["insee"])
+    assert "61002" not in alencon
+    t = territory(epci=["246100663"], communes=["61002"])
+    assert set(t.communes["insee"]) == alencon | {"61002"}
+    assert t.population == territory("alencon").population + int(
+        t.communes.loc[t.communes["insee"] == "61002", "population"].iloc[0]
+    )
 
 
 def test_unknown_id_suggests_close_matches():
