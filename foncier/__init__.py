@@ -1,5 +1,82 @@
-"""foncier: find and rank land for industrial projects in France."""
+"""foncier: find and rank land for industrial projects in France.
 
-from layers import _logging  # noqa: F401
+The job in a few calls (see the README)::
+
+    import foncier
+    t = foncier.territory("grand-compiegnois")
+    layers = foncier.load_layers(t)                      # embedded data, offline
+    sites = foncier.grid_sites(t, cell_size_m=1000)
+    scored = foncier.score(sites, layers, "logistique-multimodale")
+    foncier.siting_map(scored, territory=t, layers=layers)
+
+or all at once: ``foncier.siting_study("grand-compiegnois").map()``.
+
+Heavy libraries (folium, rasterio, dask, frictionless, selenium) are imported only by the
+functions that need them, so ``import foncier`` stays fast.
+"""
+
+from foncier.aggregation import ahp_weights
+from foncier.mapping import siting_map, territory_map
+from foncier.pipeline import SitingStudy, default_profile, siting_study
+from foncier.profiles import Profile, list_profiles, load_profile
+from foncier.scoring import breakdown, rank, score
+from foncier.sensitivity import sensitivity, weight_sweep
+from foncier.sites import grid_sites, sites_from_file, sites_from_parcels, sites_from_zae
+from layers import _logging  # noqa: F401  (NullHandler on the package loggers)
+from layers.catalog import LAYERS, available_layers, load_layer, load_layers
+from layers.errors import (
+    CRSError,
+    DataSourceError,
+    FoncierError,
+    GeometryError,
+    MissingDependencyError,
+    OfflineError,
+    ProfileError,
+    SchemaError,
+    TerritoryError,
+    UnknownTerritoryError,
+)
+from layers.settings import settings
+from layers.territories import Territory, presets, territory
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "LAYERS",
+    "CRSError",
+    "DataSourceError",
+    "FoncierError",
+    "GeometryError",
+    "MissingDependencyError",
+    "OfflineError",
+    "Profile",
+    "ProfileError",
+    "SchemaError",
+    "SitingStudy",
+    "Territory",
+    "TerritoryError",
+    "UnknownTerritoryError",
+    "__version__",
+    "ahp_weights",
+    "available_layers",
+    "breakdown",
+    "default_profile",
+    "grid_sites",
+    "list_profiles",
+    "load_layer",
+    "load_layers",
+    "load_profile",
+    "presets",
+    "rank",
+    "score",
+    "sensitivity",
+    "settings",
+    "sites_from_file",
+    "sites_from_parcels",
+    "sites_from_zae",
+    "siting_map",
+    "siting_study",
+    "territory",
+    "territory_map",
+    "weight_sweep",
+]

@@ -385,7 +385,7 @@ def _id_and_name(
         idx = admin.departement_index().set_index("code")
         deps = [c.strip().upper().zfill(2) for c in codes["departement"]]
         parts += [f"dep-{d}" for d in deps]
-        names += [f"{idx.loc[d, 'nom']} ({d})" for d in deps]
+        names += [f"{idx.loc[d, 'nom']!s} ({d})" for d in deps]
     if codes["insee"]:
         insee = [c.strip().upper() for c in codes["insee"]]
         parts += [f"com-{c}" for c in insee]

@@ -1,0 +1,366 @@
+"""The ``foncier`` command: territories, profiles, layers, siting maps and scores.
+
+Run ``foncier --help`` for the list of commands and ``foncier COMMAND --help`` for one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from layers.errors import FoncierError
+
+app = typer.Typer(
+    name="foncier",
+    help=(
+        "Find and rank land for industrial projects in France: territories, infrastructure, "
+        "constraints, scores and interactive maps."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+TerritoryArg = Annotated[
+    str,
+    typer.Argument(
+        help=(
+            "Preset id (grand-compiegnois, chalons-en-champagne, chartres-metropole, alencon, "
+            "soissonnais-valois), EPCI SIREN(s), commune INSEE code(s) or département code "
+            "(comma-separated), or a boundary file."
+        ),
+        show_default=False,
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile", "-p", help="Project profile id or TOML file (see `foncier profiles`)."
+    ),
+]
+SitesOpt = Annotated[
+    str,
+    typer.Option(
+        "--sites",
+        "-s",
+        help="Candidate sites: hex:<m> (hexagons), grid:<m> (squares) or a vector file.",
+    ),
+]
+OnlineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online/--offline",
+        help="Also load online layers (OpenStreetMap, IGN WFS); default: embedded data only.",
+    ),
+]
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source",
+        help="Source of a layer as LAYER=PATH, e.g. flood_zones=ppr.gpkg or slope=dem.tif "
+        "(repeatable).",
+    ),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the log.")]
+
+
+def _territory(spec: str) -> Any:
+    from layers.territories import territory
+
+    if "," in spec:
+        return territory([s.strip() for s in spec.split(",") if s.strip()])
+    return territory(spec)
+
+
+def _sources(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"--source {item!r}: expected LAYER=PATH.")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+@contextmanager
+def _progress(total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """A progress bar advanced by each step; yields ``advance(description)``."""
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("démarrage", total=total)
+
+        def advance(text: str) -> None:
+            bar.update(task, description=text, advance=1)
+
+        yield advance
+
+
+def _fail(exc: FoncierError) -> None:
+    console.print(f"[bold red]Error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def territories() -> None:
+    """List the preset territories (the five reference Territoires d'industrie)."""
+    from layers.territories import presets
+
+    table = Table(title="Territoires prédéfinis")
+    table.add_column("id", no_wrap=True)
+    for col in ("nom", "EPCI", "départements", "profil par défaut"):
+        table.add_column(col)
+    for p in presets().values():
+        table.add_row(p.id, p.name, str(len(p.epci)), ", ".join(p.departements), p.profile)
+    Console().print(table)
+
+
+@app.command()
+def profiles() -> None:
+    """List the project profiles with their criteria and weights."""
+    from foncier.profiles import list_profiles, load_profile
+
+    out = Console()
+    for pid in list_profiles()["id"]:
+        prof = load_profile(pid)
+        table = Table(title=f"{prof.id} — {prof.name}", title_justify="left")
+        for col in ("critère", "couche", "mesure", "poids"):
+            table.add_column(col)
+        for c in prof.criteria:
+            table.add_row(c.label, c.layer or "(site)", c.measure, f"{c.weight:.0%}")
+        for e in prof.exclusions:
+            table.add_row(f"[red]exclusion[/] {e.label}", e.layer or "(site)", e.measure, "—")
+        out.print(table)
+
+
+@app.command()
+def layers(
+    territory: TerritoryArg,
+    count: Annotated[
+        bool, typer.Option("--count/--no-count", help="Count the offline features.")
+    ] = True,
+) -> None:
+    """List the layers available offline (embedded) and online for a territory."""
+    from layers.catalog import available_layers
+
+    try:
+        t = _territory(territory)
+        table_df = available_layers(t, count=count)
+    except FoncierError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"Couches — {t.name}")
+    table.add_column("couche", no_wrap=True)
+    for col in ("hors ligne", "en ligne", "entités", "source"):
+        table.add_column(col)
+    for row in table_df.to_dict("records"):
+        needs = str(row["needs"])
+        online = "oui" if row["online"] else (f"fichier ({needs})" if needs else "—")
+        n = row.get("features")
+        table.add_row(
+            str(row["layer"]),
+            "[green]oui[/]" if row["offline"] else "—",
+            online,
+            "" if n is None or pd.isna(n) else str(n),
+            str(row["source"]),
+        )
+    Console().print(table)
+
+
+@app.command("map")
+def map_(
+    territory: TerritoryArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "carte.html"
+    ),
+    profile: ProfileOpt = None,
+    sites: SitesOpt = "hex:1000",
+    no_score: Annotated[
+        bool, typer.Option("--no-score", help="Plain territory map, without scoring.")
+    ] = False,
+    top: Annotated[int, typer.Option("--top", help="Number of sites labelled by rank.")] = 10,
+    draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also save a PNG picture (headless Chromium).")
+    ] = None,
+    self_contained: Annotated[
+        bool, typer.Option("--self-contained", help="Inline JS/CSS: the file needs no network.")
+    ] = False,
+    online: OnlineOpt = False,
+    source: SourceOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write an interactive siting map of a territory (HTML, optionally PNG)."""
+    _setup_logging(verbose)
+    from maps.export import save_html, save_png
+
+    try:
+        if no_score:
+            from foncier.mapping import territory_map
+
+            m = territory_map(_territory(territory))
+        else:
+            from foncier.pipeline import siting_study
+
+            with _progress() as advance:
+                study = siting_study(
+                    _territory(territory),
+                    profile=profile,
+                    sites=sites,
+                    sources=_sources(source),
+                    online=online,
+                    draws=draws,
+                    top_n=top,
+                    progress=advance,
+                )
+                advance("carte")
+                m = study.map()
+            _print_top(study, top)
+        path = save_html(m, output, self_contained=self_contained)
+        size = path.stat().st_size / 1e6
+        console.print(f"[green]Carte écrite :[/] {path} ({size:.1f} Mo)")
+        if png is not None:
+            out_png = save_png(path, png)
+            console.print(f"[green]Image écrite :[/] {out_png}")
+    except FoncierError as exc:
+        _fail(exc)
+
+
+def _print_top(study: Any, n: int) -> None:
+    best = study.top(n)
+    table = Table(title=f"{study.territory.name} — {study.profile.name}", title_justify="left")
+    for col in ("rang", "site", "commune", "score", "top-N", "pourquoi"):
+        table.add_column(col, overflow="fold")
+    for _, row in best.iterrows():
+        p_top = row.get("p_top_n")
+        table.add_row(
+            str(row["rank"]),
+            str(row.get("site_id", "")),
+            str(row.get("commune", "")),
+            f"{row['score']:.1f}",
+            "" if p_top is None else f"{p_top:.0%}",
+            str(row.get("why", "")),
+        )
+    console.print(table)
+    skipped = study.scored.attrs.get("foncier", {}).get("skipped", [])
+    if skipped:
+        console.print("[yellow]Non évalués :[/] " + " ; ".join(str(s) for s in skipped))
+
+
+@app.command()
+def score(
+    territory: TerritoryArg,
+    profile: ProfileOpt = None,
+    sites: SitesOpt = "hex:1000",
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Output file: .gpkg (with QGIS styles), .parquet or .csv."
+        ),
+    ] = Path("sites.gpkg"),
+    top: Annotated[int, typer.Option("--top", help="Size of the shortlist.")] = 10,
+    draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
+    online: OnlineOpt = False,
+    source: SourceOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score candidate sites for a project profile and write them with their breakdown."""
+    _setup_logging(verbose)
+    from foncier.exports import export_study
+    from foncier.pipeline import siting_study
+
+    try:
+        with _progress() as advance:
+            study = siting_study(
+                _territory(territory),
+                profile=profile,
+                sites=sites,
+                sources=_sources(source),
+                online=online,
+                draws=draws,
+                top_n=top,
+                progress=advance,
+            )
+            advance("écriture")
+            path = export_study(study, output)
+        _print_top(study, top)
+        console.print(f"[green]Sites écrits :[/] {path} ({len(study.scored)} sites)")
+    except FoncierError as exc:
+        _fail(exc)
+
+
+@app.command()
+def fetch(
+    territory: TerritoryArg,
+    layer: Annotated[
+        list[str] | None, typer.Option("--layer", "-l", help="Layer to fetch (repeatable).")
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Pre-fetch the online layers of a territory into the cache, for offline work later."""
+    _setup_logging(verbose)
+    from layers.catalog import LAYERS, load_layer
+    from layers.prefetch import prefetch
+
+    try:
+        t = _territory(territory)
+        names = layer or [n for n, i in LAYERS.items() if not i.offline and i.needs != "file"]
+        # ports and platforms: the OpenStreetMap part (the named sites are embedded)
+        loaders = [
+            (
+                n,
+                lambda tt, n=n: load_layer(
+                    tt, n, source="osm" if n in {"ports", "platforms"} else None
+                ),
+            )
+            for n in names
+        ]
+        columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("téléchargement", total=len(names))
+            results = prefetch(
+                t,
+                layers=loaders,
+                progress=lambda name, done, total: bar.update(
+                    task, completed=done, description=f"téléchargé : {name}"
+                ),
+            )
+    except FoncierError as exc:
+        _fail(exc)
+        return
+    for name, result in results.items():
+        if isinstance(result, Exception):
+            console.print(f"[red]{name}[/]: {result}")
+        else:
+            console.print(f"  {name}: {result} entités")
+    if any(isinstance(r, Exception) for r in results.values()):
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Entry point of the ``foncier`` console script."""
+    app()

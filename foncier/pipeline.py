@@ -1,0 +1,225 @@
+"""The main job in one call: territory → layers → sites → score → sensitivity → map.
+
+:func:`siting_study` chains the steps of ``DESIGN.md`` with sensible defaults, so that the
+command line, the notebooks and a one-line Python call do the same thing::
+
+    study = foncier.siting_study("grand-compiegnois")
+    study.top(10)
+    study.map()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from foncier.profiles import Profile, load_profile
+from foncier.scoring import rank, score
+from foncier.sensitivity import sensitivity
+from foncier.sites import parse_sites_spec
+from layers.catalog import LAYERS, Layer, load_layers
+from layers.territories import Territory, presets, territory
+
+if TYPE_CHECKING:
+    import folium
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DEFAULT_SITES",
+    "SitingStudy",
+    "default_profile",
+    "map_layers",
+    "profile_layers",
+    "siting_study",
+]
+
+log = logging.getLogger(__name__)
+
+#: Profile used when a territory has no preferred one.
+DEFAULT_PROFILE = "logistique-multimodale"
+#: Candidate sites when none are given: hexagons 1 km across (≈ 87 ha), clipped to the territory.
+DEFAULT_SITES = "hex:1000"
+
+#: Infrastructure layers drawn on a siting map besides the ones the profile uses.
+MAP_CONTEXT_LAYERS = (
+    "rail_freight_stations",
+    "rail_branches",
+    "ports",
+    "platforms",
+    "motorway_junctions",
+    "substations",
+    "aerodromes",
+    "named_sites",
+    "flood_zones",
+    "protected_areas",
+)
+
+
+def default_profile(where: Territory | str) -> str:
+    """The profile a siting map uses when none is asked for.
+
+    Parameters
+    ----------
+    where : Territory or str
+        A territory or a preset id.
+
+    Returns
+    -------
+    str
+        The preset's own profile (its leading industry) or :data:`DEFAULT_PROFILE`.
+    """
+    key = where.id if isinstance(where, Territory) else str(where)
+    preset = presets().get(key)
+    return preset.profile if preset is not None and preset.profile else DEFAULT_PROFILE
+
+
+def profile_layers(profile: Profile) -> list[str]:
+    """Names of the layers a profile's criteria and exclusions measure, in profile order."""
+    names: dict[str, None] = {}
+    for rule in (*profile.criteria, *profile.exclusions):
+        if rule.layer:
+            names.setdefault(rule.layer, None)
+    return list(names)
+
+
+def map_layers(layers: Mapping[str, Layer]) -> dict[str, gpd.GeoDataFrame]:
+    """The vector layers worth drawing on a map (no raster, no population table)."""
+    return {
+        name: layer
+        for name, layer in layers.items()
+        if isinstance(layer, gpd.GeoDataFrame) and name != "communes" and len(layer)
+    }
+
+
+@dataclass
+class SitingStudy:
+    """Everything one siting run produced, aligned on the sites' index.
+
+    Attributes
+    ----------
+    territory : Territory
+        The study area.
+    profile : Profile
+        The project profile used.
+    layers : dict
+        Layers loaded (name → GeoDataFrame in ``territory.crs`` or Raster).
+    scored : GeoDataFrame
+        Candidate sites with their score columns (see :mod:`foncier.scoring`).
+    sensitivity : DataFrame or None
+        Rank stability per site (``p_top_n``, ``rank_p05``, ``rank_p95`` …).
+    top_n : int
+        Size of the shortlist.
+    """
+
+    territory: Territory
+    profile: Profile
+    layers: dict[str, Layer]
+    scored: gpd.GeoDataFrame
+    sensitivity: pd.DataFrame | None = None
+    top_n: int = 10
+    skipped_layers: list[str] = field(default_factory=list)
+
+    def top(self, n: int | None = None) -> pd.DataFrame:
+        """The ``n`` best sites (default ``top_n``), best first, with their stability."""
+        best = rank(self.scored, top_n=n or self.top_n)
+        if self.sensitivity is not None:
+            extra = self.sensitivity.drop(columns=best.columns, errors="ignore")
+            best = best.join(extra)
+        return best
+
+    def map(self, **kwargs: Any) -> folium.Map:
+        """The siting map of this study (see :func:`foncier.mapping.siting_map`)."""
+        from foncier.mapping import siting_map
+
+        return siting_map(
+            self.scored,
+            territory=self.territory,
+            layers=map_layers(self.layers),
+            sensitivity=self.sensitivity,
+            top_n=kwargs.pop("top_n", self.top_n),
+            **kwargs,
+        )
+
+
+def siting_study(
+    where: Territory | str,
+    *,
+    profile: str | Path | Profile | None = None,
+    sites: str | gpd.GeoDataFrame = DEFAULT_SITES,
+    sources: Mapping[str, Any] | None = None,
+    online: bool = False,
+    margin_m: float | None = None,
+    draws: int = 200,
+    top_n: int = 10,
+    progress: Callable[[str], None] | None = None,
+) -> SitingStudy:
+    """Run the whole siting job for a territory and a project profile.
+
+    Parameters
+    ----------
+    where : Territory or str
+        Territory or anything :func:`layers.territory` accepts (preset id, SIREN …).
+    profile : str, Path or Profile, optional
+        Shipped profile id, TOML file or Profile (default: :func:`default_profile`).
+    sites : str or GeoDataFrame
+        Candidate sites: ``"hex:1000"``, ``"grid:500"``, a vector file, or a GeoDataFrame
+        in the territory's CRS.
+    sources : mapping, optional
+        Source per layer (``{"flood_zones": "ppr.gpkg", "slope": "dem.tif"}``).
+    online : bool
+        Also load online layers (OpenStreetMap, IGN WFS); default: embedded data only.
+    margin_m : float, optional
+        Margin around the territory for infrastructure, metres (default 30 km).
+    draws : int
+        Monte-Carlo draws of the sensitivity analysis (0 to skip it).
+    top_n : int
+        Size of the shortlist.
+    progress : callable, optional
+        Called with a short description of each step.
+
+    Returns
+    -------
+    SitingStudy
+    """
+
+    def step(text: str) -> None:
+        log.info(text)
+        if progress is not None:
+            progress(text)
+
+    t = territory(where)
+    prof = load_profile(profile or default_profile(t))
+    wanted = list(dict.fromkeys([*profile_layers(prof), *MAP_CONTEXT_LAYERS]))
+    wanted = [n for n in wanted if n in LAYERS]
+    step(f"couches : {', '.join(wanted)}")
+    loaded = load_layers(
+        t,
+        wanted,
+        sources=sources,
+        online=online,
+        margin_m=margin_m,
+        progress=lambda name, i, n: step(f"couche {name}") if name else None,
+    )
+    step("sites candidats")
+    candidates = sites if isinstance(sites, gpd.GeoDataFrame) else parse_sites_spec(sites)(t)
+    step(f"score de {len(candidates)} sites")
+    scored = score(candidates, loaded, prof, top_n=top_n, progress=lambda rid: step(rid))
+    sens = None
+    if draws > 0:
+        step(f"sensibilité ({draws} tirages)")
+        sens = sensitivity(None, scored, prof, n=draws, top_n=top_n)
+    return SitingStudy(
+        territory=t,
+        profile=prof,
+        layers=loaded,
+        scored=scored,
+        sensitivity=sens,
+        top_n=top_n,
+        skipped_layers=[n for n in wanted if n not in loaded],
+    )

@@ -1,0 +1,91 @@
+"""The ``foncier`` command as a user runs it."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from foncier.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("territories", "profiles", "layers", "map", "score", "fetch"):
+        assert command in result.output
+
+
+def test_territories_lists_the_presets():
+    result = runner.invoke(app, ["territories"])
+    assert result.exit_code == 0
+    for pid in (
+        "grand-compiegnois",
+        "chalons-en-champagne",
+        "chartres-metropole",
+        "alencon",
+        "soissonnais-valois",
+    ):
+        assert pid in result.output
+
+
+def test_profiles_lists_criteria_and_weights():
+    result = runner.invoke(app, ["profiles"])
+    assert result.exit_code == 0
+    assert "logistique-multimodale" in result.output
+    assert "Gare fret" in result.output
+    assert re.search(r"\d+%", result.output)
+
+
+def test_unknown_territory_fails_with_suggestions(tmp_path):
+    result = runner.invoke(app, ["map", "compiegne", "-o", str(tmp_path / "x.html")])
+    assert result.exit_code == 1
+    assert "grand-compiegnois" in result.output
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_layers_counts_offline_features():
+    result = runner.invoke(app, ["layers", "alencon"])
+    assert result.exit_code == 0
+    assert "rail_freight_stations" in result.output
+    assert "motorway_junctions" in result.output
+
+
+def test_plain_territory_map(tmp_path):
+    out = tmp_path / "alencon.html"
+    result = runner.invoke(app, ["map", "alencon", "--no-score", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Alençon" in html
+    assert out.stat().st_size < 3_000_000
+
+
+def test_siting_map_command(tmp_path):
+    out = tmp_path / "chartres.html"
+    result = runner.invoke(
+        app, ["map", "chartres-metropole", "--sites", "hex:2500", "--draws", "20", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Chartres" in html
+    assert "industrie-manufacturiere" in result.output or "Industrie" in html
+    assert out.stat().st_size < 3_000_000
+
+
+def test_bad_sites_option_is_a_clear_error(tmp_path):
+    result = runner.invoke(
+        app, ["map", "alencon", "--sites", "hex:-5", "-o", str(tmp_path / "x.html")]
+    )
+    assert result.exit_code == 1
+    assert "cell size" in result.output
+
+
+def test_fetch_refuses_offline_mode(monkeypatch):
+    from layers.settings import settings
+
+    monkeypatch.setattr(settings, "offline", True)
+    result = runner.invoke(app, ["fetch", "alencon"])
+    assert result.exit_code == 1
+    assert "offline" in result.output

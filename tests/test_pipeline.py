@@ -1,0 +1,120 @@
+"""The main job end to end on embedded data, and the layer catalogue."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from foncier.pipeline import default_profile, profile_layers, siting_study
+from layers import SchemaError
+from layers.catalog import LAYERS, available_layers, load_layers
+from layers.territories import territory
+
+
+@pytest.fixture(scope="module")
+def study():
+    return siting_study("grand-compiegnois", sites="hex:2000", draws=50)
+
+
+def test_default_profiles_follow_the_territory():
+    assert default_profile("grand-compiegnois") == "logistique-multimodale"
+    assert default_profile("soissonnais-valois") == "materiaux-biosources"
+    assert default_profile("60") == "logistique-multimodale"
+
+
+def test_logistics_ranks_the_longueil_port_area_first(study, shared_data):
+    # Independent check: the SNCF freight station of Longueil-Sainte-Marie, read from the raw
+    # SNCF file, and the port of Longueil-Sainte-Marie are in the same commune; the best
+    # multimodal logistics site must be close to that station.
+    raw = json.loads(
+        (shared_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
+    )
+    longueil = [
+        f["properties"]
+        for f in raw["features"]
+        if f["properties"]["libelle"].startswith("Longueil-Ste-Marie")
+        and f["properties"]["fret"] == "O"
+    ]
+    assert longueil
+    station = shapely.Point(float(longueil[0]["x_l93"]), float(longueil[0]["y_l93"]))
+    best = study.top(1).iloc[0]
+    assert shapely.distance(best.geometry, station) < 3000
+    assert "Longueil" in best["why"]
+
+
+def test_missing_layers_are_reported_not_fatal(study):
+    meta = study.scored.attrs["foncier"]
+    skipped_layers = {s["layer"] for s in meta["criteria_skipped"]}
+    assert "motorway_junctions" in skipped_layers  # online only: not loaded offline
+    active = [c for c in meta["criteria"] if c["layer"] not in skipped_layers]
+    assert sum(c["weight"] for c in active) == pytest.approx(1.0)
+    assert "motorway_junctions" in study.skipped_layers
+
+
+def test_sensitivity_aligned_on_sites(study):
+    assert study.sensitivity is not None
+    assert study.sensitivity.index.equals(study.scored.index)
+    top = study.top(10)
+    assert len(top) == 10
+    assert top["p_top_n"].between(0, 1).all()
+
+
+def test_study_map_contains_the_scored_sites(study):
+    m = study.map()
+    html = m.get_root().render()
+    assert "Grand Compiégnois" in html
+    assert "Gares fret SNCF" in html
+
+
+def test_profile_layers_in_profile_order():
+    from foncier.profiles import load_profile
+
+    names = profile_layers(load_profile("logistique-multimodale"))
+    assert names[0] == "rail_freight_stations"
+    assert "flood_zones" in names
+
+
+def test_catalogue_loads_embedded_layers_in_territory_crs():
+    t = territory("chartres-metropole")
+    loaded = load_layers(t, ["rail_freight_stations", "substations", "communes"])
+    assert set(loaded) == {"rail_freight_stations", "substations", "communes"}
+    for layer in loaded.values():
+        assert layer.crs == t.crs
+    pop = loaded["communes"]
+    # the labour pool reaches 30 km beyond the perimeter: more communes than members,
+    # all the members flagged, and their population equal to the territory's
+    assert len(pop) > len(t.communes)
+    assert pop["in_territory"].sum() == len(t.communes)
+    assert pop.loc[pop["in_territory"], "population"].sum() == t.population
+
+
+def test_catalogue_skips_what_needs_a_file_or_the_web():
+    t = territory("chartres-metropole")
+    loaded = load_layers(t, ["flood_zones", "motorway_junctions", "aerodromes"])
+    assert set(loaded) == {"aerodromes"}
+    with pytest.raises(SchemaError, match="Unknown layer"):
+        load_layers(t, ["railways"])
+
+
+def test_catalogue_table_lists_every_layer():
+    table = available_layers()
+    assert set(table["layer"]) == set(LAYERS)
+    offline = set(table.loc[table["offline"], "layer"])
+    assert {"rail_freight_stations", "substations", "aerodromes", "communes"} <= offline
+    assert "motorway_junctions" not in offline
+
+
+def test_flood_zones_from_a_file_exclude_sites(shared_data):
+    # A territory in the Romanche valley (Isère) with the real PPR: sites in flood zones are
+    # excluded with their reason.
+    ppr = shared_data / "constraints" / "ppr_cnig_38DDT20200002_isere.gpkg"
+    outline = gpd.read_file(ppr, layer="n_perimetre_pprn").to_crs(2154)
+    from layers.territories import Territory
+
+    zone = Territory.from_perimeter(outline.geometry.iloc[0], crs="EPSG:2154", name="PPR")
+    result = siting_study(zone, sites="grid:500", sources={"flood_zones": ppr}, draws=0)
+    reasons = result.scored.loc[result.scored["excluded"], "exclusion_reasons"]
+    assert reasons.str.contains("inondable").any()
