@@ -314,6 +314,45 @@ def score(
 
 
 @app.command()
+def fiches(
+    territory: TerritoryArg,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the site sheets (HTML).")
+    ] = Path("fiches"),
+    profile: ProfileOpt = None,
+    sites: SitesOpt = "hex:1000",
+    top: Annotated[int, typer.Option("--top", help="Number of sites with a sheet.")] = 10,
+    draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print each sheet to PDF.")] = False,
+    online: OnlineOpt = False,
+    source: SourceOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write a one-page sheet ("fiche site") for each of the best sites, plus an index."""
+    _setup_logging(verbose)
+    from foncier.fiche import site_sheets
+    from foncier.pipeline import siting_study
+
+    try:
+        with _progress() as advance:
+            study = siting_study(
+                _territory(territory),
+                profile=profile,
+                sites=sites,
+                sources=_sources(source),
+                online=online,
+                draws=draws,
+                top_n=top,
+                progress=advance,
+            )
+            advance("fiches")
+            paths = site_sheets(study, output, top_n=top, pdf=pdf)
+        console.print(f"[green]Fiches écrites :[/] {len(paths)} fichiers dans {output}")
+    except FoncierError as exc:
+        _fail(exc)
+
+
+@app.command()
 def fetch(
     territory: TerritoryArg,
     layer: Annotated[

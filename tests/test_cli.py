@@ -89,3 +89,16 @@ def test_fetch_refuses_offline_mode(monkeypatch):
     result = runner.invoke(app, ["fetch", "alencon"])
     assert result.exit_code == 1
     assert "offline" in result.output
+
+
+def test_fiches_command_writes_one_sheet_per_top_site(tmp_path):
+    out = tmp_path / "fiches"
+    result = runner.invoke(
+        app,
+        ["fiches", "alencon", "--sites", "hex:3000", "--top", "3", "--draws", "0", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    sheets = sorted(out.glob("fiche_*.html"))
+    assert len(sheets) == 3
+    assert (out / "index.html").exists()
+    assert "Alençon" in sheets[0].read_text(encoding="utf-8")
