@@ -1,0 +1,498 @@
+"""The maps people attach to a file: the territory map and the siting map.
+
+:func:`territory_map` shows a territory (outline, member EPCI, communes with their INSEE
+code and population). :func:`siting_map` adds the infrastructure and constraint layers and
+the scored candidate sites: coloured by score classes, excluded sites in grey with their
+reason, the top N labelled by rank, and a popup that explains each score (criterion, raw
+value with its unit, 0..1 score, weight, contribution, nearest named infrastructure, rank
+robustness).
+
+Rendering is done by the generic :mod:`maps` package; this module only knows what the
+columns of a scored table mean. Folium is imported when a map is made, not with
+``import foncier``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from layers.crs import require_crs
+from layers.errors import SchemaError
+from layers.territories import Territory
+
+if TYPE_CHECKING:
+    import folium
+    import geopandas as gpd
+
+__all__ = ["site_popups", "siting_map", "territory_map"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_SOURCE = "Limites : IGN Admin Express / INSEE COG (Licence Ouverte 2.0)"
+_DEFAULT_BASEMAPS = ("ign_plan", "osm", "ign_ortho", "plain")
+_NAME_COLUMNS = ("nom", "name", "site_nom", "libelle", "label", "nom_poste", "libelle_gare")
+_REQUIRED = ("site_id", "score", "rank", "excluded")
+# Drawing order: areas first (under the sites), lines above them, points on top.
+_KIND_ORDER = {"polygon": 0, "line": 1, "point": 2}
+# Constraint zones are drawn above the sites (in a click-through pane) so that a reader
+# sees which sites they cover.
+_OVER_SITES = ("flood_zones", "hazard_zones", "protected_areas")
+
+
+def _resolve_territory(territory: Territory | str) -> Territory:
+    if isinstance(territory, Territory):
+        return territory
+    from layers.territories import territory as resolve  # the lead's resolver, lazily
+
+    return resolve(territory)
+
+
+def _fr(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def _add_territory_layers(m: folium.Map, terr: Territory) -> None:
+    import folium
+
+    from maps.titles import add_sources
+    from maps.vector import add_polygons
+
+    add_sources(m, [ADMIN_SOURCE])
+    communes = terr.communes
+    if len(communes):
+        communes = communes.copy()
+        communes["population"] = pd.to_numeric(communes["population"], errors="coerce")
+        add_polygons(
+            m,
+            communes,
+            style="communes",
+            tooltip="nom",
+            popup={"Commune": "nom", "Code INSEE": "insee", "Population": "population"},
+            simplify_m=15.0,
+            source_column=None,
+        )
+    if len(terr.epci):
+        group = add_polygons(
+            m,
+            terr.epci,
+            style="epci",
+            tooltip="nom",
+            popup={
+                "EPCI": "nom",
+                "SIREN": "siren",
+                "Type": "type",
+                "Communes": "n_communes",
+                "Population": "population",
+            },
+            simplify_m=20.0,
+            source_column=None,
+        )
+        # Names of the EPCI written on the map (a handful: one marker each).
+        import html
+
+        import shapely
+
+        points = shapely.point_on_surface(terr.epci.to_crs(4326).geometry.to_numpy())
+        for name, pt in zip(terr.epci["nom"].tolist(), points, strict=True):
+            folium.Marker(
+                location=[round(pt.y, 5), round(pt.x, 5)],
+                icon=folium.DivIcon(
+                    html=(
+                        '<div style="font:bold 11px Arial,Helvetica,sans-serif;color:#333;'
+                        "text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;white-space:nowrap;"
+                        'transform:translate(-50%,-50%);display:inline-block">'
+                        f"{html.escape(str(name))}</div>"
+                    ),
+                    icon_size=(0, 0),
+                    class_name="foncier-icon",
+                ),
+                interactive=False,
+            ).add_to(group)
+    outline = terr.outline()
+    add_polygons(m, outline, style="territory", tooltip="name", simplify_m=20.0, source_column=None)
+
+
+def territory_map(
+    territory: Territory | str,
+    *,
+    basemaps: Sequence[str] = _DEFAULT_BASEMAPS,
+    title: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """Return an interactive map of a territory: outline, member EPCI, communes.
+
+    Parameters
+    ----------
+    territory : Territory or str
+        A :class:`~layers.territories.Territory` or a spec understood by
+        :func:`layers.territories.territory` (``"grand-compiegnois"``, SIRENs …).
+    basemaps : sequence of str
+        Basemap keys, the first shown (``"ign_plan"``, ``"osm"``, ``"ign_ortho"``,
+        ``"plain"``).
+    title : str, optional
+        Title of the map (default: the territory's name).
+    m : folium.Map, optional
+        Map to add the layers to, instead of a new one.
+
+    Returns
+    -------
+    folium.Map
+        Displays inline in Jupyter; save it with :func:`maps.export.save_html`.
+    """
+    from maps.base import base_map, finish_map
+
+    terr = _resolve_territory(territory)
+    n_c, n_e = len(terr.communes), len(terr.epci)
+    parts = []
+    if n_e:
+        parts.append(f"{n_e} EPCI")
+    if n_c:
+        parts.append(f"{n_c} communes")
+        pop = pd.to_numeric(terr.communes["population"], errors="coerce").sum()
+        if pop > 0:
+            parts.append(f"{_fr(float(pop), 0)} habitants")
+    parts.append(f"{_fr(terr.area_km2, 0)} km²")
+    m = base_map(
+        terr.outline(),
+        title=title or terr.name,
+        subtitle=" · ".join(parts),
+        basemaps=basemaps,
+        m=m,
+    )
+    _add_territory_layers(m, terr)
+    return finish_map(m)
+
+
+def _name_column(gdf: pd.DataFrame) -> str | None:
+    return next((c for c in _NAME_COLUMNS if c in gdf.columns), None)
+
+
+def _robustness(row: Mapping[Any, Any], top_n: int) -> str | None:
+    p = row.get("p_top_n")
+    if p is None or pd.isna(p):
+        return None
+    text = f"Robustesse : dans le top {top_n} dans {_fr(100 * float(p), 0)} % des tirages"
+    lo, hi = row.get("rank_p05"), row.get("rank_p95")
+    if lo is not None and hi is not None and not (pd.isna(lo) or pd.isna(hi)):
+        lo_i, hi_i = round(float(lo)), round(float(hi))
+        text += f", rang {lo_i}" if lo_i == hi_i else f", rang {lo_i}–{hi_i}"
+    return text
+
+
+def _skipped_lines(meta: Mapping[str, Any]) -> list[str]:
+    items = meta.get("criteria_skipped") or meta.get("skipped") or []
+    out = []
+    for s in items:
+        if isinstance(s, Mapping):
+            label = s.get("label") or s.get("id") or "?"
+            reason = s.get("reason") or (f"couche {s['layer']} absente" if s.get("layer") else "")
+            out.append(f"{label} ({reason})" if reason else str(label))
+        else:
+            out.append(str(s))
+    return out
+
+
+def site_popups(
+    scored: pd.DataFrame,
+    *,
+    sensitivity: pd.DataFrame | None = None,
+    top_n: int = 10,
+) -> pd.Series:
+    """Return the popup HTML of every scored site: the full explanation of its score.
+
+    Each popup has the rank and score, a table criterion | raw value with unit | score
+    0..1 | weight | contribution (points out of 100), the nearest named infrastructure
+    with its distance, the exclusion reasons, the rank robustness when a sensitivity
+    analysis is given, and the criteria that could not be evaluated. Every text is
+    escaped.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`foncier.scoring.score` (see its columns and ``attrs["foncier"]``).
+    sensitivity : DataFrame, optional
+        Output of :func:`foncier.sensitivity.sensitivity` on the same index
+        (``p_top_n``, ``rank_p05``, ``rank_p95``).
+    top_n : int
+        The N of "top N" in the robustness sentence (default: the sensitivity's own).
+
+    Returns
+    -------
+    pandas.Series
+        HTML strings aligned on ``scored.index``.
+    """
+    from foncier.profiles import format_value
+    from maps.popups import html_table
+
+    meta: Mapping[str, Any] = scored.attrs.get("foncier", {}) or {}
+    criteria = [c for c in meta.get("criteria", []) if f"{c['id']}__score" in scored.columns]
+    skipped = _skipped_lines(meta)
+    if sensitivity is not None:
+        top_n = int((sensitivity.attrs.get("sensitivity") or {}).get("top_n", top_n))
+        sens = sensitivity.reindex(scored.index)
+    name_col = _name_column(scored)
+    header = ["Critère", "Valeur", "Note 0–1", "Poids", "Contribution"]
+    records = scored.to_dict("records")
+    sens_records = sens.to_dict("records") if sensitivity is not None else [{}] * len(scored)
+    out = []
+    for row, srow in zip(records, sens_records, strict=True):
+        rank = row.get("rank")
+        excluded = bool(row.get("excluded"))
+        site = str(row.get("site_id"))
+        name = row.get(name_col) if name_col else None
+        title = f"Site {site}" + (f" – {name}" if name is not None and not pd.isna(name) else "")
+        score = float(row["score"])
+        if excluded or rank is None or pd.isna(rank):
+            head = f"Exclu · score {_fr(score, 1)} / 100"
+        else:
+            head = f"Rang {int(rank)} · score {_fr(score, 1)} / 100"
+        rows = []
+        nearest_lines = []
+        for c in criteria:
+            cid, unit = c["id"], str(c.get("unit", ""))
+            raw = row.get(f"{cid}__raw")
+            rows.append(
+                (
+                    str(c.get("label", cid)),
+                    format_value(raw, unit),
+                    _fr(float(row[f"{cid}__score"]), 2),
+                    f"{_fr(100 * float(row[f'{cid}__weight']), 0)} %",
+                    f"{_fr(100 * float(row[f'{cid}__contrib']), 1)} pts",
+                )
+            )
+            near = row.get(f"{cid}__nearest")
+            if near is not None and not pd.isna(near) and str(near):
+                nearest_lines.append(f"{c.get('label', cid)} : {near} ({format_value(raw, unit)})")
+        footer = [head]
+        if nearest_lines:
+            footer.append("Le plus proche — " + " ; ".join(nearest_lines))
+        reasons = row.get("exclusion_reasons")
+        if excluded:
+            footer.append(f"Exclu : {reasons if reasons and not pd.isna(reasons) else 'oui'}")
+        robust = _robustness(srow, top_n)
+        if robust and not excluded:
+            footer.append(robust)
+        if skipped:
+            footer.append("Non évalués : " + " ; ".join(skipped))
+        out.append(html_table(title, header, rows, css_class="foncier-breakdown", footer=footer))
+    return pd.Series(out, index=scored.index, dtype=object)
+
+
+def _site_tooltips(
+    sites: pd.DataFrame, *, sensitivity: pd.DataFrame | None, top_n: int
+) -> list[str]:
+    """One line per site shown on hover: rank and score, or why it was excluded."""
+    if sensitivity is not None:
+        top_n = int((sensitivity.attrs.get("sensitivity") or {}).get("top_n", top_n))
+        p_top = sensitivity.reindex(sites.index).get("p_top_n")
+    else:
+        p_top = None
+    p_values = p_top.tolist() if p_top is not None else [None] * len(sites)
+    out = []
+    for label, excluded, rank, score, reasons, p in zip(
+        sites["_label"],
+        sites["excluded"],
+        sites["rank"],
+        sites["score"],
+        sites.get("exclusion_reasons", pd.Series([""] * len(sites), index=sites.index)),
+        p_values,
+        strict=True,
+    ):
+        if excluded or pd.isna(rank):
+            why = reasons if isinstance(reasons, str) and reasons else "exclu"
+            out.append(f"{label} – exclu : {why}")
+            continue
+        text = f"{label} – rang {int(rank)}, score {_fr(float(score), 1)}"
+        if p is not None and not pd.isna(p):
+            text += f" (top {top_n} dans {_fr(100 * float(p), 0)} % des tirages)"
+        out.append(text)
+    return out
+
+
+def _kind(gdf: gpd.GeoDataFrame, style_kind: str | None) -> str:
+    if style_kind == "point":
+        # Stations, ports, platforms … keep their icon even when given as areas.
+        return "point"
+    types = set(gdf.geom_type.dropna().unique().tolist())
+    if types and types <= {"Point", "MultiPoint"}:
+        return "point"
+    if types and types <= {"LineString", "MultiLineString"}:
+        return "line"
+    if types:
+        return "polygon"
+    return style_kind or "point"
+
+
+def siting_map(
+    scored: gpd.GeoDataFrame,
+    *,
+    territory: Territory | str,
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    top_n: int = 10,
+    title: str | None = None,
+    m: folium.Map | None = None,
+    basemaps: Sequence[str] = _DEFAULT_BASEMAPS,
+    attributions: Mapping[str, str] | None = None,
+    scheme: str = "Quantiles",
+    k: int = 5,
+    cmap: str = "YlGnBu",
+    date: dt.date | None = None,
+) -> folium.Map:
+    """Return the siting map: territory, infrastructure, and candidate sites by score.
+
+    Parameters
+    ----------
+    scored : GeoDataFrame
+        Scored sites (:func:`foncier.scoring.score`), in the territory's projected CRS:
+        ``site_id``, ``score`` (0..100), ``rank``, ``excluded``, ``exclusion_reasons`` and
+        the per-criterion columns ``c__raw``, ``c__score``, ``c__weight``, ``c__contrib``,
+        ``c__nearest``.
+    territory : Territory or str
+        The territory (outline, EPCI, communes are drawn).
+    layers : mapping of str to GeoDataFrame, optional
+        Infrastructure and constraint layers to show, by layer name
+        (``"rail_freight_stations"``, ``"flood_zones"`` …); each gets its style, icon and
+        legend entry; a ``source`` column is listed in the title block.
+    sensitivity : DataFrame, optional
+        Rank robustness (:func:`foncier.sensitivity.sensitivity`), shown in the popups.
+    top_n : int
+        Number of sites labelled by rank.
+    title : str, optional
+        Map title (default: ``"<territory> – sites candidats"``).
+    m : folium.Map, optional
+        Map to add to instead of a new one.
+    basemaps : sequence of str
+        Basemap keys, the first shown.
+    attributions : mapping of str to str, optional
+        Source / licence text by layer name, for layers without a ``source`` column.
+    scheme, k, cmap : str, int, str
+        Score classes (mapclassify scheme, number of classes) and branca colormap.
+    date : datetime.date, optional
+        Date printed in the subtitle (default: today).
+
+    Returns
+    -------
+    folium.Map
+
+    Raises
+    ------
+    CRSError
+        When ``scored`` or a layer has no CRS.
+    SchemaError
+        When ``scored`` lacks the columns of a scored table.
+    """
+    from maps.base import base_map, finish_map
+    from maps.choropleth import add_choropleth
+    from maps.labels import add_rank_labels
+    from maps.styles import layer_style
+    from maps.titles import add_sources
+    from maps.vector import add_lines, add_points, add_polygons
+
+    require_crs(scored, "scored sites")
+    missing = [c for c in _REQUIRED if c not in scored.columns]
+    if missing:
+        raise SchemaError(
+            f"scored sites lack the columns {missing}: pass the output of foncier.score(...)"
+        )
+    terr = _resolve_territory(territory)
+    meta: Mapping[str, Any] = scored.attrs.get("foncier", {}) or {}
+    profile_name = str(meta.get("profile_name") or meta.get("profile") or "")
+    when = (date or dt.date.today()).strftime("%d/%m/%Y")
+    subtitle = " · ".join(
+        p
+        for p in (
+            f"Profil : {profile_name}" if profile_name else "",
+            f"{int(scored['rank'].notna().sum())} sites classés, "
+            f"{int(scored['excluded'].astype(bool).sum())} exclus",
+            when,
+        )
+        if p
+    )
+    m = base_map(
+        terr.outline(),
+        title=title or f"{terr.name} – sites candidats",
+        subtitle=subtitle,
+        basemaps=basemaps,
+        m=m,
+    )
+    _add_territory_layers(m, terr)
+
+    ordered = []
+    for name, gdf in (layers or {}).items():
+        require_crs(gdf, f"layer {name!r}")
+        ordered.append((_KIND_ORDER[_kind(gdf, layer_style(name).kind)], name, gdf))
+    ordered.sort(key=lambda t: t[0])
+    attributions = dict(attributions or {})
+
+    def add_layer(kind: int, name: str, gdf: gpd.GeoDataFrame) -> None:
+        style = layer_style(name)
+        label_col = _name_column(gdf)
+        if name in attributions:
+            add_sources(m, [f"{style.label} : {attributions[name]}"])
+        popup = {"Nom": label_col} if label_col else None
+        common: dict[str, Any] = {"style": style, "tooltip": label_col, "popup": popup}
+        if kind == 0 and name in _OVER_SITES:
+            add_polygons(m, gdf, style=style, pane="foncier-constraints")
+        elif kind == 0:
+            add_polygons(m, gdf, **common)
+        elif kind == 1:
+            add_lines(m, gdf, **common)
+        else:
+            add_points(m, gdf, **common)
+
+    # Areas under the sites, lines and points above them.
+    for kind, name, gdf in ordered:
+        if kind == 0 and name not in _OVER_SITES:
+            add_layer(kind, name, gdf)
+
+    sites = scored.copy()
+    sites["_popup_html"] = site_popups(scored, sensitivity=sensitivity, top_n=top_n).to_numpy()
+    sites["excluded"] = sites["excluded"].astype(bool)
+    label_col = _name_column(sites)
+    legend_title = "Score (0–100)" + (f", profil {profile_name}" if profile_name else "")
+    sites["_label"] = [
+        f"Site {sid}" + (f" – {nm}" if label_col and nm is not None and not pd.isna(nm) else "")
+        for sid, nm in zip(
+            sites["site_id"].astype(str),
+            sites[label_col] if label_col else [None] * len(sites),
+            strict=True,
+        )
+    ]
+    sites["_tooltip_badge"] = [
+        f"{lab} · score {_fr(float(sc), 1)}"
+        for lab, sc in zip(sites["_label"], sites["score"], strict=True)
+    ]
+    sites["_tooltip"] = _site_tooltips(sites, sensitivity=sensitivity, top_n=top_n)
+    add_choropleth(
+        m,
+        sites,
+        "score",
+        scheme=scheme,
+        k=k,
+        cmap=cmap,
+        excluded="excluded",
+        label_column="_label",
+        tooltip_column="_tooltip",
+        popup_html_column="_popup_html",
+        legend_title=legend_title,
+        name="Sites candidats (score)",
+        id_column="site_id",
+        excluded_label="Site exclu (voir la raison dans la fiche)",
+    )
+    for kind, name, gdf in ordered:
+        if kind > 0 or name in _OVER_SITES:
+            add_layer(kind, name, gdf)
+    if top_n > 0:
+        ranked = sites.loc[sites["rank"].notna()]
+        add_rank_labels(m, ranked, n=top_n, label_column="_tooltip_badge")
+    n_nan = int(np.isnan(sites["score"].to_numpy(dtype=float, na_value=np.nan)).sum())
+    if n_nan:
+        log.warning("%d site(s) without a score are drawn as excluded", n_nan)
+    return finish_map(m)

@@ -1,0 +1,231 @@
+"""One style per infrastructure or constraint layer: colour, icon, line dash, French label.
+
+Icons are inline SVG (a shape and a one-letter glyph), so maps need no icon font and a
+self-contained HTML file makes no request for one. Colours are sober and distinct: the
+scored sites use a sequential ramp (see :mod:`maps.choropleth`), so the infrastructure
+keeps to darker, saturated hues that stand out on it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+__all__ = [
+    "LAYER_STYLES",
+    "LayerStyle",
+    "icon_svg",
+    "layer_style",
+    "leaflet_style",
+    "legend_swatch",
+]
+
+Kind = Literal["point", "line", "polygon"]
+Shape = Literal["circle", "square", "diamond", "triangle", "star"]
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """How one layer is drawn.
+
+    Attributes
+    ----------
+    kind : {"point", "line", "polygon"}
+        Geometry kind the style is made for.
+    label : str
+        Legend and layer-control label (French, as shown to users).
+    color : str
+        Main colour (CSS hex): icon fill, line colour or polygon outline.
+    fill_color : str or None
+        Polygon fill colour (default: ``color``).
+    fill_opacity : float
+        Polygon fill opacity, 0..1.
+    weight : float
+        Line or outline width, CSS pixels.
+    dash : str or None
+        SVG dash pattern of lines and outlines (``"6 4"``), ``None`` for solid.
+    shape : str
+        Point icon shape: circle, square, diamond, triangle or star.
+    glyph : str
+        One or two characters drawn on the point icon.
+    """
+
+    kind: Kind
+    label: str
+    color: str
+    fill_color: str | None = None
+    fill_opacity: float = 0.25
+    weight: float = 2.0
+    dash: str | None = None
+    shape: Shape = "circle"
+    glyph: str = ""
+
+
+#: Styles of the layers ``foncier`` loads, keyed by layer name.
+LAYER_STYLES: dict[str, LayerStyle] = {
+    "rail_freight_stations": LayerStyle(
+        "point", "Gares fret SNCF", "#5b2c83", shape="square", glyph="F"
+    ),
+    "rail_stations": LayerStyle("point", "Gares voyageurs", "#7b7bb0", shape="circle", glyph="G"),
+    "rail_lines": LayerStyle("line", "Voies ferrées", "#3a3a3a", weight=2.5),
+    "rail_branches": LayerStyle(
+        "line", "Embranchements ferroviaires (ITE)", "#5b2c83", weight=2.5, dash="5 4"
+    ),
+    "ports": LayerStyle("point", "Ports", "#1b5e9c", shape="diamond", glyph="P"),
+    "waterways": LayerStyle("line", "Voies navigables", "#3f8fd2", weight=3.0),
+    "platforms": LayerStyle(
+        "point", "Plateformes industrielles", "#8c3b0c", shape="square", glyph="I"
+    ),
+    "motorway_junctions": LayerStyle(
+        "point", "Échangeurs autoroutiers", "#c0262d", shape="circle", glyph="A"
+    ),
+    "trunk_roads": LayerStyle("line", "Routes à grande circulation", "#d9641e", weight=2.0),
+    "substations": LayerStyle(
+        "point", "Postes électriques RTE", "#e08a00", shape="triangle", glyph="E"
+    ),
+    "aerodromes": LayerStyle("point", "Aérodromes", "#2f4f4f", shape="circle", glyph="✈"),
+    "named_sites": LayerStyle("point", "Sites nommés", "#222222", shape="star"),
+    "flood_zones": LayerStyle(
+        "polygon", "Zones inondables", "#2171b5", "#6baed6", fill_opacity=0.35, weight=1.0
+    ),
+    "hazard_zones": LayerStyle(
+        "polygon", "Zones d'aléas (PPR)", "#c2410c", "#fd8d3c", fill_opacity=0.3, weight=1.0
+    ),
+    "protected_areas": LayerStyle(
+        "polygon",
+        "Espaces naturels protégés",
+        "#238b45",
+        "#74c476",
+        fill_opacity=0.25,
+        weight=1.5,
+        dash="4 3",
+    ),
+    "zae": LayerStyle(
+        "polygon", "Zones d'activités (ZAE)", "#6a51a3", "#9e9ac8", fill_opacity=0.2, weight=1.5
+    ),
+    "friches": LayerStyle(
+        "polygon", "Friches", "#8c6d1f", "#d8b365", fill_opacity=0.35, weight=1.5, dash="3 3"
+    ),
+    # The territory itself, drawn under everything else.
+    "territory": LayerStyle(
+        "polygon", "Périmètre du territoire", "#1a1a1a", fill_opacity=0.0, weight=3.0
+    ),
+    "epci": LayerStyle(
+        "polygon", "Intercommunalités (EPCI)", "#555555", fill_opacity=0.0, weight=2.0, dash="8 4"
+    ),
+    "communes": LayerStyle(
+        "polygon", "Communes", "#8a8a8a", "#ffffff", fill_opacity=0.05, weight=0.8
+    ),
+}
+
+_DEFAULT_COLORS = ("#4d4d4d", "#7f3b08", "#2d004b", "#00441b", "#67001f")
+
+
+def layer_style(name: str, *, kind: Kind | None = None, label: str | None = None) -> LayerStyle:
+    """Return the style of layer ``name``, or a neutral style for a layer without one.
+
+    Parameters
+    ----------
+    name : str
+        Layer name (``"rail_freight_stations"``, ``"flood_zones"`` …).
+    kind : {"point", "line", "polygon"}, optional
+        Geometry kind, used for a layer without a predefined style.
+    label : str, optional
+        Label that replaces the predefined one.
+
+    Returns
+    -------
+    LayerStyle
+    """
+    style = LAYER_STYLES.get(name)
+    if style is None:
+        color = _DEFAULT_COLORS[sum(map(ord, name)) % len(_DEFAULT_COLORS)]
+        style = LayerStyle(kind or "point", name.replace("_", " ").capitalize(), color)
+    if label is not None:
+        style = replace(style, label=label)
+    return style
+
+
+def _shape_svg(shape: str, size: int, fill: str) -> str:
+    s = size
+    stroke = 'stroke="#ffffff" stroke-width="1.5"'
+    if shape == "square":
+        return (
+            f'<rect x="1.5" y="1.5" width="{s - 3}" height="{s - 3}" rx="3" '
+            f'fill="{fill}" {stroke}/>'
+        )
+    if shape == "diamond":
+        h = s / 2
+        return f'<polygon points="{h},1 {s - 1},{h} {h},{s - 1} 1,{h}" fill="{fill}" {stroke}/>'
+    if shape == "triangle":
+        return f'<polygon points="{s / 2},1 {s - 1},{s - 2} 1,{s - 2}" fill="{fill}" {stroke}/>'
+    if shape == "star":
+        c, r1, r2 = s / 2, s / 2 - 1, s / 5
+        pts = []
+        for i in range(10):
+            r = r1 if i % 2 == 0 else r2
+            a = math.pi / 5 * i - math.pi / 2
+            pts.append(f"{c + r * math.cos(a):.1f},{c + r * math.sin(a):.1f}")
+        return f'<polygon points="{" ".join(pts)}" fill="{fill}" {stroke}/>'
+    return f'<circle cx="{s / 2}" cy="{s / 2}" r="{s / 2 - 1.5}" fill="{fill}" {stroke}/>'
+
+
+def icon_svg(style: LayerStyle, *, size: int = 22) -> str:
+    """Inline SVG of a point icon (shape, colour, white glyph), safe to put in HTML.
+
+    Parameters
+    ----------
+    style : LayerStyle
+        Style of the layer.
+    size : int
+        Width and height, CSS pixels.
+    """
+    glyph = ""
+    if style.glyph:
+        y = size * (0.68 if style.shape == "triangle" else 0.5)
+        glyph = (
+            f'<text x="{size / 2}" y="{y:.1f}" dy="0.35em" text-anchor="middle" '
+            f'font-family="Arial,Helvetica,sans-serif" font-size="{size * 0.5:.0f}" '
+            f'font-weight="bold" fill="#ffffff">{html.escape(style.glyph)}</text>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" style="filter:drop-shadow(0 1px 1px rgba(0,0,0,.45))">'
+        f"{_shape_svg(style.shape, size, html.escape(style.color))}{glyph}</svg>"
+    )
+
+
+def legend_swatch(style: LayerStyle) -> str:
+    """Small inline SVG that stands for ``style`` in a legend (icon, line or filled box)."""
+    if style.kind == "point":
+        return icon_svg(style, size=18)
+    dash = f' stroke-dasharray="{html.escape(style.dash)}"' if style.dash else ""
+    color = html.escape(style.color)
+    if style.kind == "line":
+        return (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="26" height="14" viewBox="0 0 26 14">'
+            f'<line x1="1" y1="7" x2="25" y2="7" stroke="{color}" '
+            f'stroke-width="{max(style.weight, 2)}"{dash}/></svg>'
+        )
+    fill = html.escape(style.fill_color or style.color)
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="26" height="16" viewBox="0 0 26 16">'
+        f'<rect x="1.5" y="1.5" width="23" height="13" fill="{fill}" '
+        f'fill-opacity="{max(style.fill_opacity, 0.05)}" stroke="{color}" '
+        f'stroke-width="{min(max(style.weight, 1), 3)}"{dash}/></svg>'
+    )
+
+
+def leaflet_style(style: LayerStyle) -> dict[str, Any]:
+    """Leaflet path options (``color``, ``weight``, ``dashArray``, ``fillColor`` …) of a style."""
+    out: dict[str, Any] = {"color": style.color, "weight": style.weight, "opacity": 0.9}
+    if style.dash:
+        out["dashArray"] = style.dash
+    if style.kind == "polygon":
+        out["fillColor"] = style.fill_color or style.color
+        out["fillOpacity"] = style.fill_opacity
+    else:
+        out["fill"] = False
+    return out
