@@ -31,10 +31,8 @@ import logging
 import os
 import re
 import sqlite3
-import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +44,7 @@ import shapely
 from foncier.measures import distance_to
 from layers.crs import check_projected, require_crs, to_crs
 from layers.errors import CRSError, FoncierError, SchemaError
+from layers.files import atomic_path
 from layers.zae import CNIG_SITE_COLUMNS, validate_sites_economiques
 
 if TYPE_CHECKING:
@@ -98,23 +97,6 @@ _CSV_OPTIONS: dict[str, Any] = {"sep": ";", "decimal": ",", "encoding": "utf-8-s
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` when all went well.
-
-    The temporary file lives in the same folder so that ``os.replace`` is an atomic rename;
-    on any error it is removed (with the SQLite side files a GeoPackage may leave).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
-            leftover.unlink(missing_ok=True)
 
 
 def _study_crs(study: SitingStudy) -> Any:
@@ -598,7 +580,7 @@ def write_geopackage(
 
     out = Path(path)
     todo = _gpkg_layers(study, layers=layers)
-    with _atomic_target(out) as tmp:
+    with atomic_path(out) as tmp:
         for name, gdf, _qml, _description in todo:
             pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
         _write_layer_styles(
@@ -639,7 +621,7 @@ def write_geoparquet(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     table = pq.read_table(io.BytesIO(buffer.getvalue()))
     meta = dict(table.schema.metadata or {})
     meta[b"foncier"] = json.dumps(study_metadata(study), ensure_ascii=False, default=str).encode()
-    with _atomic_target(out) as tmp:
+    with atomic_path(out) as tmp:
         pq.write_table(table.replace_schema_metadata(meta), tmp)
     log.info("GeoParquet saved to %s (%d sites)", out, len(sites))
     return out
@@ -683,7 +665,7 @@ def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     table.insert(position, "lat", lat)
     table.insert(position, "lon", lon)
     table = table.map(_scalar_text) if len(table) else table
-    with _atomic_target(out) as tmp:
+    with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, **_CSV_OPTIONS)
     log.info("CSV saved to %s (%d sites)", out, len(table))
     return out

@@ -31,11 +31,12 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from foncier.exports import _atomic_target, _feature_label, _features, study_metadata
+from foncier.exports import _feature_label, _features, study_metadata
 from foncier.measures import distance_to
 from foncier.scoring import breakdown, rank
 from layers.crs import check_projected
 from layers.errors import SchemaError
+from layers.files import atomic_path
 
 if TYPE_CHECKING:
     from foncier.pipeline import SitingStudy
@@ -519,7 +520,7 @@ identifiant du site : {_e(row.get("site_id", label))}</div>
 """
     if path is not None:
         out = Path(path)
-        with _atomic_target(out) as tmp:
+        with atomic_path(out) as tmp:
             tmp.write_text(page, encoding="utf-8")
         log.info("site sheet saved to %s", out)
     return page
@@ -587,7 +588,7 @@ def site_sheets(
 {"".join(rows)}</table></div></body></html>
 """
     index_path = out_dir / "index.html"
-    with _atomic_target(index_path) as tmp:
+    with atomic_path(index_path) as tmp:
         tmp.write_text(index, encoding="utf-8")
     written = [*sheets, index_path]
     if pdf:

@@ -27,7 +27,6 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,6 +49,7 @@ from layers.cnig import (
 )
 from layers.crs import require_crs, to_crs
 from layers.errors import CRSError, DataSourceError, GeometryError, SchemaError
+from layers.files import atomic_path
 from layers.geometry import repair_geometries
 
 if TYPE_CHECKING:
@@ -554,10 +554,7 @@ def write_sites_economiques(
 def _write_gpkg(tables: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
     import pyogrio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A .gpkg suffix keeps GDAL from warning about the extension of the temporary file.
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
-    try:
+    with atomic_path(path) as tmp:
         shutil.copyfile(_TEMPLATE, tmp)
         for table in CNIG_TABLES:
             if table not in tables or len(tables[table]) == 0:
@@ -571,9 +568,6 @@ def _write_gpkg(tables: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
                 append=True,
                 promote_to_multi=_GPKG_GEOMETRY[table].startswith("Multi"),
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("wrote %s (%s)", path, {t: len(g) for t, g in tables.items()})
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layers.errors import FoncierError, MissingDependencyError
+from layers.files import write_bytes_atomic
 from maps.browser import CHROMIUM_FLAGS, chromium_path
 
 if TYPE_CHECKING:
@@ -141,18 +142,6 @@ def inline_assets(page: str) -> str:
     return _LINK_RE.sub(link, _SCRIPT_RE.sub(script, page))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_html(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = False) -> Path:
     """Save ``m`` as one HTML file, written atomically.
 
@@ -175,7 +164,7 @@ def save_html(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bo
     page = render_html(m)
     if self_contained:
         page = inline_assets(page)
-    _write_atomic(out, page.encode("utf-8"))
+    write_bytes_atomic(out, page.encode("utf-8"))
     log.info("map saved to %s (%.0f kB)", out, out.stat().st_size / 1000)
     return out
 
@@ -301,6 +290,6 @@ def save_png(
                 f"Chromium could not draw the map (exit {proc.returncode}): "
                 f"{proc.stderr.strip()[-800:]}"
             )
-        _write_atomic(out, target.read_bytes())
+        write_bytes_atomic(out, target.read_bytes())
     log.info("picture saved to %s", out)
     return out
