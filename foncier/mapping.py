@@ -434,12 +434,21 @@ def siting_map(
     def add_layer(kind: int, name: str, gdf: gpd.GeoDataFrame) -> None:
         style = layer_style(name)
         label_col = _name_column(gdf)
+        # A given attribution replaces the raw values of the layer's ``source`` column.
+        source_column = None if name in attributions else "source"
         if name in attributions:
             add_sources(m, [f"{style.label} : {attributions[name]}"])
         popup = {"Nom": label_col} if label_col else None
-        common: dict[str, Any] = {"style": style, "tooltip": label_col, "popup": popup}
+        common: dict[str, Any] = {
+            "style": style,
+            "tooltip": label_col,
+            "popup": popup,
+            "source_column": source_column,
+        }
         if kind == 0 and name in _OVER_SITES:
-            add_polygons(m, gdf, style=style, pane="foncier-constraints")
+            add_polygons(
+                m, gdf, style=style, pane="foncier-constraints", source_column=source_column
+            )
         elif kind == 0:
             add_polygons(m, gdf, **common)
         elif kind == 1:
