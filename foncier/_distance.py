@@ -1,0 +1,609 @@
+"""Exact nearest-feature distances for many sites at once, without a Python loop per site.
+
+The engine behind :func:`foncier.measures.distance_to`. Every feature layer is broken into
+elementary *pieces* (line segments of lines and polygon rings, zero-length segments for
+points). The sites are grouped in square cells; for each cell centre ``q`` the exact distance
+``D_q`` to the nearest piece is found with a ``shapely.STRtree`` and every piece within
+``D_q + 2 h + 2 r`` of ``q`` (``h`` the half-diagonal of the cell, ``r`` the largest site
+radius in the cell) is a candidate for all sites of the cell: a site whose centroid ``c``
+lies within ``h`` of ``q`` and whose vertices lie within ``r`` of ``c`` cannot be nearest to
+any other piece. The cell's list is sorted by distance to ``q`` and each site takes the
+prefix it needs (``d(q, p) <= U + |c - q| + 2 r`` with ``U`` the centroid's distance to the
+cell's nearest piece). For each site the candidates are then narrowed with the bounds
+``d(c, p) - r <= d(site, p) <= d(c, p) + r`` and exact distances are computed in numpy
+(site vertex to piece, piece end to site edge, crossing test, piece inside the site) only
+for the pieces that can still be nearest. A site inside a polygon feature (no boundary
+crossing) is found with one point-in-polygon test of its first vertex.
+
+All coordinates are in one projected CRS in metres; the callers check that.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Segments", "nearest_exact", "segments_of"]
+
+#: Distances below this (metres) are reported as 0: they are rounding noise of touching
+#: geometries, so that "distance 0" and "intersects" agree.
+ZERO_TOLERANCE_M = 1e-6
+
+#: Rows (pair × site edge) handled at once by the exact step; bounds the temporary memory
+#: to a few hundred MB whatever the number of sites.
+_CHUNK_ROWS = 2_000_000
+
+#: Target number of sites per cell (see nearest_exact).
+_SITES_PER_CELL = 16.0
+
+_POINT_TYPES = (0, 4)
+_LINE_TYPES = (1, 2, 5)
+_POLYGON_TYPES = (3, 6)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Elementary segments of a geometry array, grouped by owner.
+
+    Attributes
+    ----------
+    x0, y0, x1, y1 : numpy.ndarray
+        Segment ends (metres). Points are zero-length segments.
+    owner : numpy.ndarray
+        Position (0-based) of the geometry each segment comes from, sorted ascending.
+    """
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    owner: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.owner.size)
+
+    def offsets(self, n_owners: int) -> np.ndarray:
+        """CSR offsets: segments of owner ``i`` are ``offsets[i]:offsets[i + 1]``."""
+        counts = np.bincount(self.owner, minlength=n_owners)
+        out = np.zeros(n_owners + 1, dtype=np.int64)
+        np.cumsum(counts, out=out[1:])
+        return out
+
+
+def segments_of(geoms: np.ndarray) -> Segments:
+    """Break geometries into segments (rings of polygons, lines, and points as 0-length).
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Any mix of points, lines and polygons (multi-parts and collections allowed);
+        missing or empty geometries give no segment.
+
+    Returns
+    -------
+    Segments
+        Segments sorted by owner position.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(geoms)
+    types[shapely.is_empty(geoms)] = -1
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    # Points and multipoints: one 0-length segment per point.
+    pts = np.flatnonzero(np.isin(types, _POINT_TYPES))
+    if pts.size:
+        xy, idx = shapely.get_coordinates(geoms[pts], return_index=True)
+        chunks.append((xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1], pts[idx]))
+    # Lines and polygons go through the ragged-array encoding: coordinates plus offsets,
+    # built in C without one Python object per ring.
+    # Fast path: a line, or a polygon without holes, is one coordinate sequence, so its
+    # segments join consecutive coordinates of the same geometry.
+    simple = (types == 1) | ((types == 3) & (shapely.get_num_interior_rings(geoms) == 0))
+    sel = np.flatnonzero(simple)
+    if sel.size:
+        xy, idx = shapely.get_coordinates(geoms[sel], return_index=True)
+        same = idx[:-1] == idx[1:]
+        chunks.append(
+            (
+                xy[:-1, 0][same],
+                xy[:-1, 1][same],
+                xy[1:, 0][same],
+                xy[1:, 1][same],
+                sel[idx[:-1][same]],
+            )
+        )
+    for family in ((5,), _POLYGON_TYPES):
+        sel = np.flatnonzero(np.isin(types, family) & ~simple)
+        if sel.size:
+            chunks.append(_ragged_segments(geoms[sel], sel))
+    # Anything else (linear rings, collections) is split into parts first.
+    other = np.flatnonzero(np.isin(types, (2, 7)))
+    if other.size:
+        parts, idx = shapely.get_parts(geoms[other], return_index=True)
+        parts = np.where(
+            shapely.get_type_id(parts) == 2,
+            shapely.linestrings(
+                shapely.get_coordinates(parts),
+                indices=np.repeat(np.arange(parts.size), shapely.get_num_coordinates(parts)),
+            )
+            if (shapely.get_type_id(parts) == 2).any()
+            else parts,
+            parts,
+        )
+        sub = segments_of(parts)
+        chunks.append((sub.x0, sub.y0, sub.x1, sub.y1, other[idx[sub.owner]]))
+    if not chunks:
+        empty = np.empty(0)
+        return Segments(empty, empty, empty, empty, np.empty(0, dtype=np.int64))
+    own = np.concatenate([c[4] for c in chunks]).astype(np.int64)
+    if len(chunks) == 1 and (own.size < 2 or bool(np.all(own[1:] >= own[:-1]))):
+        c = chunks[0]
+        return Segments(c[0], c[1], c[2], c[3], own)
+    order = np.argsort(own, kind="stable")
+    return Segments(
+        np.concatenate([c[0] for c in chunks])[order],
+        np.concatenate([c[1] for c in chunks])[order],
+        np.concatenate([c[2] for c in chunks])[order],
+        np.concatenate([c[3] for c in chunks])[order],
+        own[order],
+    )
+
+
+def _ragged_segments(
+    geoms: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of lines or polygons (one family) from ``shapely.to_ragged_array``."""
+    _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    # offsets[0] delimits the innermost coordinate sequences (lines or rings); each further
+    # level groups the previous one, the last level giving the geometries.
+    seq_owner = np.arange(offsets[0].size - 1)
+    for level in offsets[1:]:
+        groups = np.repeat(np.arange(level.size - 1), np.diff(level))
+        seq_owner = groups[seq_owner]
+    seq_of_coord = np.repeat(np.arange(offsets[0].size - 1), np.diff(offsets[0]))
+    same = seq_of_coord[:-1] == seq_of_coord[1:]
+    x, y = coords[:, 0], coords[:, 1]
+    return (
+        x[:-1][same],
+        y[:-1][same],
+        x[1:][same],
+        y[1:][same],
+        positions[seq_owner[seq_of_coord[:-1][same]]],
+    )
+
+
+def point_segment_distance(
+    px: np.ndarray,
+    py: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+) -> np.ndarray:
+    """Euclidean distance from points to segments, element-wise (metres)."""
+    # In-place arithmetic: this runs on millions of rows, temporaries dominate its cost.
+    dx = np.subtract(x1, x0)
+    dy = np.subtract(y1, y0)
+    ux = np.subtract(px, x0)
+    uy = np.subtract(py, y0)
+    l2 = dx * dx
+    l2 += dy * dy
+    t = ux * dx
+    t += uy * dy
+    degenerate = l2 == 0
+    l2[degenerate] = 1.0
+    t /= l2
+    t[degenerate] = 0.0
+    np.clip(t, 0.0, 1.0, out=t)
+    dx *= t
+    dy *= t
+    ux -= dx
+    uy -= dy
+    ux *= ux
+    uy *= uy
+    ux += uy
+    return np.sqrt(ux, out=ux)
+
+
+def _segments_cross(
+    ax: np.ndarray,
+    ay: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+) -> np.ndarray:
+    """Proper crossing of segments ab and cd (touching cases are caught by end distances)."""
+    o1 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    o2 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+    o3 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx)
+    o4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
+    return (o1 * o2 < 0) & (o3 * o4 < 0)
+
+
+def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR expansion: for each row ``i`` the indices ``starts[i] .. starts[i]+counts[i]-1``.
+
+    Returns the row of each output and the expanded index.
+    """
+    total = int(counts.sum())
+    row = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    if total == 0:
+        return row, np.empty(0, dtype=np.int64)
+    first = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    within = np.arange(total, dtype=np.int64) - np.repeat(first, counts)
+    return row, np.repeat(starts.astype(np.int64), counts) + within
+
+
+def exact_pair_distance(
+    pair_site: np.ndarray,
+    pair_piece: np.ndarray,
+    *,
+    site_edges: Segments,
+    site_offsets: np.ndarray,
+    site_areal: np.ndarray,
+    site_cx: np.ndarray,
+    site_cy: np.ndarray,
+    site_radius: np.ndarray,
+    pieces: Segments,
+) -> np.ndarray:
+    """Exact distance between each (site, piece) pair, in metres.
+
+    The distance between a site (its edges, plus its interior when it is a polygon) and a
+    segment is 0 when they cross or when the segment lies inside the site, else the
+    smallest of the site vertex → segment and segment end → site edge distances. The
+    costly parts are only evaluated where they can matter: a segment end is measured
+    against the edges only when it can beat the vertices (``|end - c| - r`` below their
+    best), crossing and inside tests only when the segment comes within ``r`` of the
+    centroid ``c``.
+    """
+    n_pairs = pair_site.size
+    out = np.full(n_pairs, np.inf)
+    if n_pairs == 0:
+        return out
+    counts = site_offsets[pair_site + 1] - site_offsets[pair_site]
+    cum = np.cumsum(counts)
+    # Cut the pairs into chunks of about _CHUNK_ROWS expanded rows.
+    bounds = np.searchsorted(cum, np.arange(_CHUNK_ROWS, int(cum[-1]), _CHUNK_ROWS))
+    edges_of_chunk = np.unique(np.concatenate([[0], bounds, [n_pairs]]))
+    for lo, hi in itertools.pairwise(edges_of_chunk):
+        sl = slice(int(lo), int(hi))
+        ps, pp, cnt = pair_site[sl], pair_piece[sl], counts[sl]
+        m = hi - lo
+        # Per pair: the piece, the site's centroid and radius.
+        px0, py0, px1, py1 = pieces.x0[pp], pieces.y0[pp], pieces.x1[pp], pieces.y1[pp]
+        scx, scy, rad = site_cx[ps], site_cy[ps], site_radius[ps]
+        row, edge = _expand(site_offsets[ps], cnt)
+        ax, ay = site_edges.x0[edge], site_edges.y0[edge]
+        # Site vertices → piece (edge starts cover every vertex of a closed ring). A point
+        # feature (0-length piece) is closest to an edge, never farther than the vertices:
+        # it goes straight to the end → edge step below.
+        point_piece = (px0 == px1) & (py0 == py1)
+        res = np.full(m, np.inf)
+        seg_rows = ~point_piece[row]
+        if seg_rows.any():
+            r_v = row[seg_rows]
+            d = point_segment_distance(
+                ax[seg_rows], ay[seg_rows], px0[r_v], py0[r_v], px1[r_v], py1[r_v]
+            )
+            _min_by_row(res, r_v, d)
+        open_rows = ~site_areal[ps][row] & seg_rows
+        if open_rows.any():
+            # Lines and points: the last vertex is only an edge end.
+            r_o = row[open_rows]
+            e_o = edge[open_rows]
+            d_o = point_segment_distance(
+                site_edges.x1[e_o], site_edges.y1[e_o], px0[r_o], py0[r_o], px1[r_o], py1[r_o]
+            )
+            _min_by_row(res, r_o, d_o)
+        # Piece ends → site edges, where an end can still be the closest point.
+        for ex, ey, skip in ((px0, py0, None), (px1, py1, point_piece)):
+            need = np.hypot(ex - scx, ey - scy) - rad < res
+            if skip is not None:
+                need &= ~skip
+            sel = need[row]
+            if sel.any():
+                r_s = row[sel]
+                e_s = edge[sel]
+                d_s = point_segment_distance(
+                    ex[r_s],
+                    ey[r_s],
+                    site_edges.x0[e_s],
+                    site_edges.y0[e_s],
+                    site_edges.x1[e_s],
+                    site_edges.y1[e_s],
+                )
+                _min_by_row(res, r_s, d_s)
+        # Crossing and "piece inside the site": only for pieces within r of the centroid.
+        near = point_segment_distance(scx, scy, px0, py0, px1, py1) <= rad * (1 + 1e-9) + 1e-9
+        sel = near[row] & (res[row] > 0)
+        if sel.any():
+            r_s = row[sel]
+            e_s = edge[sel]
+            sax, say = site_edges.x0[e_s], site_edges.y0[e_s]
+            sbx, sby = site_edges.x1[e_s], site_edges.y1[e_s]
+            cx, cy, dx, dy = px0[r_s], py0[r_s], px1[r_s], py1[r_s]
+            crossing = _segments_cross(sax, say, sbx, sby, cx, cy, dx, dy)
+            res[r_s[crossing]] = 0.0
+            # Even-odd ray casting of one piece end against the site's rings (holes and
+            # multi-parts included).
+            areal = site_areal[ps][r_s]
+            straddle = (say > cy) != (sby > cy)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x_cross = sax + (cy - say) * (sbx - sax) / (sby - say)
+            hit = straddle & (cx < x_cross) & areal
+            inside = (np.bincount(r_s, weights=hit, minlength=m) % 2) == 1
+            res[inside] = 0.0
+        out[sl] = res
+    out[out < ZERO_TOLERANCE_M] = 0.0
+    return out
+
+
+def _min_by_row(res: np.ndarray, row: np.ndarray, values: np.ndarray) -> None:
+    """``res[r] = min(res[r], values[row == r])`` for rows sorted ascending (no loop)."""
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    if starts.size:
+        who = row[starts]
+        res[who] = np.minimum(res[who], np.minimum.reduceat(values, starts))
+
+
+def _group_min(
+    group: np.ndarray, values: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum of ``values`` per group and the position of its first occurrence.
+
+    ``group`` must be sorted ascending. Ties go to the lowest position, which keeps results
+    independent of how the sites are chunked or partitioned.
+    """
+    best = np.full(n_groups, np.inf)
+    arg = np.full(n_groups, -1, dtype=np.int64)
+    if group.size == 0:
+        return best, arg
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    who = group[starts]
+    best[who] = np.minimum.reduceat(values, starts)
+    hits = np.flatnonzero(values == best[group])
+    first = hits[np.r_[True, group[hits[1:]] != group[hits[:-1]]]]
+    arg[group[first]] = first
+    return best, arg
+
+
+def nearest_exact(
+    *,
+    site_cx: np.ndarray,
+    site_cy: np.ndarray,
+    site_radius: np.ndarray,
+    site_edges: Segments,
+    site_areal: np.ndarray,
+    site_first_x: np.ndarray,
+    site_first_y: np.ndarray,
+    feature_geoms: np.ndarray,
+    max_distance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distance from each site to the nearest feature, and that feature's position.
+
+    Parameters
+    ----------
+    site_cx, site_cy : numpy.ndarray
+        Site centroids (metres).
+    site_radius : numpy.ndarray
+        Largest distance from each centroid to the site's vertices (metres).
+    site_edges : Segments
+        Edges of the sites (owner = site position).
+    site_areal : numpy.ndarray of bool
+        Whether each site is a polygon (its interior counts).
+    site_first_x, site_first_y : numpy.ndarray
+        One vertex of each site, used to detect sites lying inside a polygon feature.
+    feature_geoms : numpy.ndarray of shapely geometries
+        Features, all in the sites' CRS.
+    max_distance : float, optional
+        Distances above this (metres) are reported as ``inf`` with position -1, and
+        the search stops there.
+
+    Returns
+    -------
+    distance : numpy.ndarray
+        Metres; 0 when the site touches or overlaps the feature, ``inf`` when no feature
+        is within ``max_distance`` or there is none.
+    position : numpy.ndarray of int64
+        Position of the nearest feature in ``feature_geoms``, -1 when none.
+    """
+    n = site_cx.size
+    dist = np.full(n, np.inf)
+    pos = np.full(n, -1, dtype=np.int64)
+    pieces = segments_of(feature_geoms)
+    if n == 0 or len(pieces) == 0:
+        return dist, pos
+    limit = np.inf if max_distance is None else float(max_distance)
+
+    # 1. Cells of sites. About 16 sites a cell (measured best between 2 and 64) balances
+    # the number of tree queries against the number of candidate pairs.
+    xmin, xmax = float(site_cx.min()), float(site_cx.max())
+    ymin, ymax = float(site_cy.min()), float(site_cy.max())
+    extent = max((xmax - xmin) * (ymax - ymin), 1.0)
+    size = float(np.clip(np.sqrt(extent * _SITES_PER_CELL / n), 25.0, 5_000.0))
+    ix = np.floor((site_cx - xmin) / size).astype(np.int64)
+    iy = np.floor((site_cy - ymin) / size).astype(np.int64)
+    cell_key = ix * (int((ymax - ymin) / size) + 2) + iy
+    cells, site_cell = np.unique(cell_key, return_inverse=True)
+    n_cells = cells.size
+    # Cell centre: from the first site of each cell (ix, iy recovered from that site).
+    first_site = np.zeros(n_cells, dtype=np.int64)
+    first_site[site_cell[::-1]] = np.arange(n - 1, -1, -1)
+    qx = xmin + (ix[first_site] + 0.5) * size
+    qy = ymin + (iy[first_site] + 0.5) * size
+    half_diag = size * np.sqrt(0.5)
+    cell_rmax = np.zeros(n_cells)
+    np.maximum.at(cell_rmax, site_cell, site_radius)
+
+    # 2. Candidate pieces of each cell.
+    piece_geoms = shapely.linestrings(
+        np.stack(
+            [np.stack([pieces.x0, pieces.x1], axis=1), np.stack([pieces.y0, pieces.y1], axis=1)],
+            axis=2,
+        )
+    )
+    tree = shapely.STRtree(piece_geoms)
+    q_pts = shapely.points(qx, qy)
+    near_idx, near_d = tree.query_nearest(q_pts, return_distance=True, all_matches=False)
+    d_q = np.full(n_cells, np.inf)
+    d_q[near_idx[0]] = near_d
+    reach = np.minimum(d_q + 2 * half_diag + 2 * cell_rmax, limit + half_diag + cell_rmax)
+    active = d_q - half_diag - cell_rmax <= limit
+    cell_ids = np.flatnonzero(active)
+    c_cell, c_piece = tree.query(
+        q_pts[cell_ids], predicate="dwithin", distance=reach[cell_ids] * (1 + 1e-9) + 1e-6
+    )
+    c_cell = cell_ids[c_cell]
+    # Sort each cell's candidates by their distance to the cell centre, so that each site
+    # takes only the prefix it needs (the list is shared, the prefix is per site).
+    dq = point_segment_distance(
+        qx[c_cell],
+        qy[c_cell],
+        pieces.x0[c_piece],
+        pieces.y0[c_piece],
+        pieces.x1[c_piece],
+        pieces.y1[c_piece],
+    )
+    order = np.lexsort((c_piece, dq, c_cell))
+    c_cell, c_piece, dq = c_cell[order], c_piece[order], dq[order]
+    cand_count = np.bincount(c_cell, minlength=n_cells)
+    cand_start = np.zeros(n_cells, dtype=np.int64)
+    np.cumsum(cand_count[:-1], out=cand_start[1:])
+    # One sorted key for every (cell, distance) so that a single searchsorted finds each
+    # site's prefix; distances are far below `span`, rounding stays under a millimetre.
+    span = float(dq.max()) + 1.0 if dq.size else 1.0
+    key = c_cell * span + dq
+
+    # Per site: U = distance from the centroid to the cell's nearest piece bounds the
+    # centroid's nearest distance; a piece p can be nearest to the site only if
+    # d(c, p) <= U + 2 r, hence d(q, p) <= U + |c - q| + 2 r.
+    has_cand = cand_count[site_cell] > 0
+    first = cand_start[site_cell[has_cand]]
+    p_q = c_piece[first]
+    u = np.full(n, np.inf)
+    u[has_cand] = point_segment_distance(
+        site_cx[has_cand],
+        site_cy[has_cand],
+        pieces.x0[p_q],
+        pieces.y0[p_q],
+        pieces.x1[p_q],
+        pieces.y1[p_q],
+    )
+    off = np.hypot(site_cx - qx[site_cell], site_cy - qy[site_cell])
+    thresh = np.minimum(u + off + 2 * site_radius, limit + off + site_radius) + 1e-3
+    per_site = np.zeros(n, dtype=np.int64)
+    end = np.searchsorted(
+        key, site_cell[has_cand] * span + np.minimum(thresh[has_cand], span - 1e-3), side="right"
+    )
+    per_site[has_cand] = np.maximum(end - first, 0)
+    per_site = np.minimum(per_site, cand_count[site_cell])
+
+    log.debug(
+        "nearest: %d sites, %d cells of %.0f m, %d cell candidates, %.1f pairs a site",
+        n,
+        n_cells,
+        size,
+        c_cell.size,
+        per_site.sum() / max(n, 1),
+    )
+    site_offsets = site_edges.offsets(n)
+    # 3. Per chunk of sites: centroid bounds, then exact distances where needed.
+    cum = np.cumsum(per_site)
+    cuts = np.searchsorted(cum, np.arange(4 * _CHUNK_ROWS, int(cum[-1]) + 1, 4 * _CHUNK_ROWS))
+    chunk_edges = np.unique(np.concatenate([[0], cuts, [n]]))
+    for lo, hi in itertools.pairwise(chunk_edges):
+        sites = np.arange(lo, hi, dtype=np.int64)
+        row, slot = _expand(cand_start[site_cell[sites]], per_site[sites])
+        if row.size == 0:
+            continue
+        piece = c_piece[slot]
+        site = sites[row]
+        dc = point_segment_distance(
+            site_cx[site],
+            site_cy[site],
+            pieces.x0[piece],
+            pieces.y0[piece],
+            pieces.x1[piece],
+            pieces.y1[piece],
+        )
+        m = hi - lo
+        _, best = _group_min(row, dc, m)
+        has = best >= 0
+        # Stage A: exact distance to the piece nearest to the centroid.
+        exact_a = np.full(m, np.inf)
+        exact_a[has] = exact_pair_distance(
+            site[best[has]],
+            piece[best[has]],
+            site_edges=site_edges,
+            site_offsets=site_offsets,
+            site_areal=site_areal,
+            site_cx=site_cx,
+            site_cy=site_cy,
+            site_radius=site_radius,
+            pieces=pieces,
+        )
+        # Stage B: any other piece whose lower bound beats it.
+        r = site_radius[site]
+        maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
+        maybe[best[has]] = False
+        rows_b = np.flatnonzero(maybe)
+        exact_b = exact_pair_distance(
+            site[rows_b],
+            piece[rows_b],
+            site_edges=site_edges,
+            site_offsets=site_offsets,
+            site_areal=site_areal,
+            site_cx=site_cx,
+            site_cy=site_cy,
+            site_radius=site_radius,
+            pieces=pieces,
+        )
+        log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
+        all_rows = np.concatenate([best[has], rows_b])
+        all_d = np.concatenate([exact_a[has], exact_b])
+        keep = np.argsort(all_rows, kind="stable")
+        all_rows, all_d = all_rows[keep], all_d[keep]
+        d_min, arg = _group_min(row[all_rows], all_d, m)
+        ok = arg >= 0
+        dist[lo:hi][ok] = d_min[ok]
+        pos[lo:hi][ok] = pieces.owner[piece[all_rows[arg[ok]]]]
+
+    # 4. Sites inside a polygon feature without crossing its boundary.
+    areal_features = np.isin(shapely.get_type_id(feature_geoms), (*_POLYGON_TYPES, 7))
+    if areal_features.any():
+        poly_pos = np.flatnonzero(areal_features)
+        poly_tree = shapely.STRtree(feature_geoms[poly_pos])
+        # Only the sites of cells whose square (grown by the sites' radius, since a vertex
+        # may stick out of the cell) meets a polygon's bounding box can be inside one: one
+        # box query per cell instead of one point query per site.
+        half = size / 2 + cell_rmax
+        cell_hit = np.zeros(n_cells, dtype=bool)
+        hit_cells = poly_tree.query(shapely.box(qx - half, qy - half, qx + half, qy + half))[0]
+        cell_hit[hit_cells] = True
+        candidates = np.flatnonzero((dist > 0) & cell_hit[site_cell])
+        if candidates.size:
+            hit_site, hit_poly = poly_tree.query(
+                shapely.points(site_first_x[candidates], site_first_y[candidates]),
+                predicate="intersects",
+            )
+            if hit_site.size:
+                order = np.lexsort((hit_poly, hit_site))
+                hit_site, hit_poly = hit_site[order], hit_poly[order]
+                first = np.flatnonzero(np.r_[True, hit_site[1:] != hit_site[:-1]])
+                inside = candidates[hit_site[first]]
+                dist[inside] = 0.0
+                pos[inside] = poly_pos[hit_poly[first]]
+
+    far = dist > limit
+    dist[far] = np.inf
+    pos[far] = -1
+    return dist, pos

@@ -1,0 +1,878 @@
+"""Measures: raw values per candidate site, with units, aligned on the sites' index.
+
+Each function takes the candidate sites (a GeoDataFrame, a GeoSeries or the
+:class:`PreparedSites` made once by :func:`prepare_sites`) and one layer, and returns a
+Series or DataFrame with the sites' index, like momepy. Sites and layers must share one
+projected CRS in metres (the territory's CRS, e.g. EPSG:2154): nothing is reprojected
+here, a mismatch raises :class:`~layers.errors.CRSError` naming both CRS.
+
+Nothing loops over sites in Python: distances use the exact engine of
+:mod:`foncier._distance` (cells + STRtree candidates, numpy exact distances), overlaps use
+zones cut on a grid so that only the sites crossing a zone boundary are intersected, zonal
+statistics sample pixel centres, counts use a KD-tree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from foncier._distance import Segments, nearest_exact, segments_of
+from layers.crs import check_projected
+from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
+from layers.geometry import repair_geometries
+
+if TYPE_CHECKING:
+    from affine import Affine
+
+    from layers.raster import Raster
+
+__all__ = [
+    "PreparedSites",
+    "PreparedZones",
+    "area_m2",
+    "count_within",
+    "distance_to",
+    "intersects",
+    "nearest_attribute",
+    "overlap_share",
+    "prepare_sites",
+    "prepare_zones",
+    "site_attribute",
+    "zonal_stat",
+]
+
+log = logging.getLogger(__name__)
+
+Stat = Literal["mean", "max", "min", "median"]
+
+_POLYGON_TYPES = (3, 6)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedSites:
+    """Per-site invariants computed once and shared by every measure.
+
+    Build it with :func:`prepare_sites`; every measure accepts it in place of the sites.
+
+    Attributes
+    ----------
+    index : pandas.Index
+        Index of the sites; every result is aligned on it.
+    crs : pyproj.CRS
+        Projected CRS (metres) of the sites.
+    geometry : numpy.ndarray
+        Shapely geometries (repaired when they were invalid).
+    cx, cy : numpy.ndarray
+        Centroids (metres).
+    radius : numpy.ndarray
+        Largest distance from the centroid to a vertex of the site (metres): the whole site
+        lies within this distance of its centroid.
+    bounds : numpy.ndarray
+        ``(n, 4)`` array of ``minx, miny, maxx, maxy`` (metres).
+    area : numpy.ndarray
+        Area in m² (0 for points and lines).
+    edges : Segments
+        Edges of the sites (rings of polygons, segments of lines, points as 0-length).
+    areal : numpy.ndarray of bool
+        Whether each site is a polygon.
+    first_x, first_y : numpy.ndarray
+        One vertex of each site.
+    frame : GeoDataFrame
+        The (repaired) sites with their attribute columns.
+    """
+
+    index: pd.Index
+    crs: CRS
+    geometry: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    radius: np.ndarray
+    bounds: np.ndarray
+    area: np.ndarray
+    edges: Segments
+    areal: np.ndarray
+    first_x: np.ndarray
+    first_y: np.ndarray
+    frame: gpd.GeoDataFrame
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+
+def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> PreparedSites:
+    """Compute the per-site invariants once (centroid, radius, bounds, area, edges).
+
+    Parameters
+    ----------
+    sites : GeoDataFrame or GeoSeries
+        Candidate sites (polygons, or points / lines) in a projected CRS in metres.
+        Invalid geometries are repaired with a logged warning; missing or empty ones raise
+        :class:`~layers.errors.GeometryError`. A :class:`PreparedSites` is returned as is.
+
+    Returns
+    -------
+    PreparedSites
+        Invariants in the sites' CRS, aligned on the sites' index.
+
+    Raises
+    ------
+    CRSError
+        When the sites have no CRS or a geographic one.
+    """
+    if isinstance(sites, PreparedSites):
+        return sites
+    if isinstance(sites, gpd.GeoSeries):
+        sites = sites.to_frame("geometry").set_geometry("geometry", crs=sites.crs)
+    if not isinstance(sites, gpd.GeoDataFrame):
+        raise GeometryError(
+            f"sites must be a GeoDataFrame, GeoSeries or PreparedSites, not {type(sites).__name__}."
+        )
+    crs = check_projected(sites, "sites")
+    if len(sites):
+        sites = repair_geometries(sites, name="sites")
+    geoms = sites.geometry.to_numpy()
+    n = geoms.size
+    centroids = shapely.centroid(geoms)
+    cx = shapely.get_x(centroids) if n else np.empty(0)
+    cy = shapely.get_y(centroids) if n else np.empty(0)
+    edges = segments_of(geoms)
+    radius = np.zeros(n)
+    first_x = np.full(n, np.nan)
+    first_y = np.full(n, np.nan)
+    owner = edges.owner
+    if owner.size:
+        # Edge starts and ends cover every vertex; each site's edges are one run of
+        # `owner`, the first edge starting at a vertex of the site.
+        d = np.maximum(
+            np.hypot(edges.x0 - cx[owner], edges.y0 - cy[owner]),
+            np.hypot(edges.x1 - cx[owner], edges.y1 - cy[owner]),
+        )
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        radius[owner[first]] = np.maximum.reduceat(d, first)
+        first_x[owner[first]] = edges.x0[first]
+        first_y[owner[first]] = edges.y0[first]
+    bounds = shapely.bounds(geoms).reshape(n, 4)
+    return PreparedSites(
+        index=sites.index,
+        crs=crs,
+        geometry=geoms,
+        cx=np.asarray(cx, dtype=float),
+        cy=np.asarray(cy, dtype=float),
+        radius=radius,
+        bounds=bounds,
+        area=shapely.area(geoms),
+        edges=edges,
+        areal=np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES),
+        first_x=first_x,
+        first_y=first_y,
+        frame=sites,
+    )
+
+
+def _check_layer(
+    prepared: PreparedSites, layer: gpd.GeoDataFrame | gpd.GeoSeries, name: str
+) -> gpd.GeoDataFrame:
+    """Check that ``layer`` shares the sites' projected CRS; return it as a GeoDataFrame."""
+    if isinstance(layer, gpd.GeoSeries):
+        layer = layer.to_frame("geometry").set_geometry("geometry", crs=layer.crs)
+    if not isinstance(layer, gpd.GeoDataFrame):
+        raise GeometryError(f"{name} must be a GeoDataFrame or GeoSeries, not {type(layer)}.")
+    crs = check_projected(layer, name)
+    if not crs.equals(prepared.crs):
+        raise CRSError(
+            f"{name} is in {crs.to_string()} but the sites are in {prepared.crs.to_string()}. "
+            f"Reproject {name} with .to_crs(sites.crs) (or load it for the same territory) "
+            "before measuring: measures never reproject silently."
+        )
+    if len(layer):
+        layer = repair_geometries(layer, name=name, drop_empty=True)
+    return layer
+
+
+def distance_to(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    features: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    max_distance: float | None = None,
+    name_column: str | None = "name",
+    id_column: str | None = None,
+) -> pd.DataFrame:
+    """Exact distance from each site to the nearest feature of a layer, and which feature.
+
+    Distances are measured between the geometries themselves (the site's polygon, not its
+    centroid), exact to floating-point precision (well under 1 m) against
+    ``shapely.distance`` on the same pair.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites (polygons or points) in a projected CRS in metres.
+    features : GeoDataFrame or GeoSeries
+        Points, lines or polygons in the same CRS as the sites.
+    max_distance : float, optional
+        Search radius in metres: sites farther than this from every feature get ``inf``.
+        Speeds up the search on large layers.
+    name_column : str, optional
+        Column of ``features`` giving the ``nearest_name``. When the default ``"name"`` is
+        absent, ``nearest_name`` is missing; any other absent column is an error.
+    id_column : str, optional
+        Column giving ``nearest_id`` (default: the features' index label).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like the sites, columns ``distance_m`` (metres, float: 0 when the site
+        touches or overlaps a feature, ``inf`` beyond ``max_distance`` or when the layer is
+        empty), ``nearest_name`` and ``nearest_id`` (missing when no feature is in reach).
+
+    Raises
+    ------
+    CRSError
+        When sites or features lack a projected CRS, or their CRS differ.
+    SchemaError
+        When ``name_column`` (other than the default) or ``id_column`` is not a column.
+    """
+    prepared = prepare_sites(sites)
+    layer = _check_layer(prepared, features, "features")
+    names = _column_or_none(layer, name_column, default="name")
+    ids = layer.index.to_numpy() if id_column is None else _column(layer, id_column).to_numpy()
+    n = len(prepared)
+    dist, pos = _nearest(prepared, layer, max_distance)
+    found = pos >= 0
+    nearest_name = np.full(n, None, dtype=object)
+    nearest_id = np.full(n, None, dtype=object)
+    if names is not None:
+        nearest_name[found] = names.to_numpy()[pos[found]]
+    nearest_id[found] = ids[pos[found]]
+    return pd.DataFrame(
+        {"distance_m": dist, "nearest_name": nearest_name, "nearest_id": nearest_id},
+        index=prepared.index,
+    )
+
+
+def nearest_attribute(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    features: gpd.GeoDataFrame,
+    column: str,
+    *,
+    max_distance: float | None = None,
+) -> pd.Series:
+    """An attribute of the nearest feature (e.g. the voltage in kV of the nearest substation).
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites in a projected CRS in metres.
+    features : GeoDataFrame
+        Layer in the same CRS, holding ``column``.
+    column : str
+        Column of ``features`` to read (its units are those of the layer).
+    max_distance : float, optional
+        Search radius in metres; sites with no feature in reach get a missing value.
+
+    Returns
+    -------
+    Series
+        Indexed like the sites, named ``column``, with the nearest feature's value.
+    """
+    prepared = prepare_sites(sites)
+    layer = _check_layer(prepared, features, "features")
+    values = _column(layer, column).to_numpy()
+    _dist, pos = _nearest(prepared, layer, max_distance)
+    found = pos >= 0
+    out = pd.Series(pd.NA, index=prepared.index, dtype=object, name=column)
+    out.iloc[np.flatnonzero(found)] = values[pos[found]]
+    return out.infer_objects()
+
+
+def _nearest(
+    prepared: PreparedSites, layer: gpd.GeoDataFrame, max_distance: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest distance (metres) and feature position for each site."""
+    if max_distance is not None and not max_distance >= 0:
+        raise ProfileError(f"max_distance must be >= 0 metres, got {max_distance!r}.")
+    n = len(prepared)
+    if len(layer) == 0:
+        log.warning("the feature layer is empty; every distance is inf.")
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    return nearest_exact(
+        site_cx=prepared.cx,
+        site_cy=prepared.cy,
+        site_radius=prepared.radius,
+        site_edges=prepared.edges,
+        site_areal=prepared.areal,
+        site_first_x=prepared.first_x,
+        site_first_y=prepared.first_y,
+        feature_geoms=layer.geometry.to_numpy(),
+        max_distance=max_distance,
+    )
+
+
+def site_attribute(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites, column: str
+) -> pd.Series:
+    """An attribute of the site itself (e.g. the CNIG vacancy rate in %, brownfield status).
+
+    Parameters
+    ----------
+    sites : GeoDataFrame or PreparedSites
+        Candidate sites holding ``column``.
+    column : str
+        Column to read; units are those of the column.
+
+    Returns
+    -------
+    Series
+        The column, indexed like the sites.
+
+    Raises
+    ------
+    SchemaError
+        When the column does not exist.
+    """
+    frame = sites.frame if isinstance(sites, PreparedSites) else sites
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(
+            f"sites have no attribute columns (got a {type(frame).__name__}); pass the "
+            f"GeoDataFrame holding {column!r}."
+        )
+    return _column(frame, column).rename(column)
+
+
+def area_m2(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> pd.Series:
+    """Area of each site in m² (0 for points and lines), in the sites' projected CRS.
+
+    Returns
+    -------
+    Series
+        Named ``area_m2``, indexed like the sites.
+    """
+    prepared = prepare_sites(sites)
+    return pd.Series(prepared.area, index=prepared.index, name="area_m2")
+
+
+# --------------------------------------------------------------------------------------
+# Overlap with zones
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedZones:
+    """A zone layer dissolved and cut on a square grid, ready for overlap measures.
+
+    Overlapping zones are merged first (``shapely.union_all``) so that an area covered by
+    two zones counts once. The union is then cut into grid cells of ``cell_size`` metres
+    (like PostGIS ``ST_Subdivide``): cells wholly inside the zones are flagged ``full`` and
+    the sites lying inside one of them need no geometric operation.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        CRS of the zones.
+    pieces : numpy.ndarray
+        Polygonal pieces of the union, one or more per cell.
+    cell : numpy.ndarray of int64
+        Cell key of each piece, sorted ascending.
+    full : numpy.ndarray of bool
+        Whether the piece is its whole cell.
+    origin : tuple of float
+        Lower-left corner ``(x, y)`` of cell ``(0, 0)`` (metres).
+    cell_size : float
+        Side of a cell (metres).
+    n_rows : int
+        Number of cell rows (used in cell keys).
+    """
+
+    crs: CRS
+    pieces: np.ndarray
+    cell: np.ndarray
+    full: np.ndarray
+    origin: tuple[float, float]
+    cell_size: float
+    n_rows: int
+
+    def __len__(self) -> int:
+        return int(self.pieces.size)
+
+
+def prepare_zones(
+    zones: gpd.GeoDataFrame | gpd.GeoSeries | PreparedZones,
+    *,
+    cell_size: float | None = None,
+) -> PreparedZones:
+    """Dissolve a zone layer (flood zone, Natura 2000 …) and cut it on a grid.
+
+    Parameters
+    ----------
+    zones : GeoDataFrame or GeoSeries
+        Polygons in a projected CRS in metres. Non-polygonal features are ignored.
+    cell_size : float, optional
+        Side of the grid cells in metres. By default about 1/150 of the zones' extent,
+        between 200 m and 5 km; it depends only on the zones, so results do not depend on
+        how the sites are split.
+
+    Returns
+    -------
+    PreparedZones
+        Reusable by :func:`overlap_share` and :func:`intersects` for many site batches.
+    """
+    if isinstance(zones, PreparedZones):
+        return zones
+    if isinstance(zones, gpd.GeoSeries):
+        zones = zones.to_frame("geometry").set_geometry("geometry", crs=zones.crs)
+    crs = check_projected(zones, "zones")
+    if len(zones):
+        zones = repair_geometries(zones, name="zones", drop_empty=True)
+    geoms = zones.geometry.to_numpy()
+    polys = geoms[np.isin(shapely.get_type_id(geoms), (*_POLYGON_TYPES, 7))]
+    union = shapely.union_all(polys) if polys.size else shapely.Polygon()
+    parts = shapely.get_parts(union)
+    parts = parts[np.isin(shapely.get_type_id(parts), _POLYGON_TYPES)]
+    parts = parts[shapely.area(parts) > 0]
+    if parts.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return PreparedZones(
+            crs, np.empty(0, dtype=object), empty, empty.astype(bool), (0.0, 0.0), 1.0, 1
+        )
+    pb = shapely.bounds(parts)
+    x0, y0 = float(pb[:, 0].min()), float(pb[:, 1].min())
+    x1, y1 = float(pb[:, 2].max()), float(pb[:, 3].max())
+    if cell_size is None:
+        cell_size = float(np.clip(max(x1 - x0, y1 - y0) / 150.0, 200.0, 5_000.0))
+    g = float(cell_size)
+    n_rows = int(np.floor((y1 - y0) / g)) + 1
+    ix0 = np.floor((pb[:, 0] - x0) / g).astype(np.int64)
+    ix1 = np.floor((pb[:, 2] - x0) / g).astype(np.int64)
+    iy0 = np.floor((pb[:, 1] - y0) / g).astype(np.int64)
+    iy1 = np.floor((pb[:, 3] - y0) / g).astype(np.int64)
+    part_idx, cx, cy = _cells_of_boxes(ix0, ix1, iy0, iy1)
+    boxes = shapely.box(x0 + cx * g, y0 + cy * g, x0 + (cx + 1) * g, y0 + (cy + 1) * g)
+    pieces = shapely.intersection(parts[part_idx], boxes)
+    # Keep polygonal results only: a part touching a cell along an edge gives a line.
+    pieces_parts, owner = shapely.get_parts(pieces, return_index=True)
+    keep = np.isin(shapely.get_type_id(pieces_parts), _POLYGON_TYPES) & (
+        shapely.area(pieces_parts) > 0
+    )
+    pieces_parts, owner = pieces_parts[keep], owner[keep]
+    key = cx[owner] * n_rows + cy[owner]
+    full = np.abs(shapely.area(pieces_parts) - g * g) <= 1e-9 * g * g
+    order = np.argsort(key, kind="stable")
+    return PreparedZones(
+        crs=crs,
+        pieces=pieces_parts[order],
+        cell=key[order],
+        full=full[order],
+        origin=(x0, y0),
+        cell_size=g,
+        n_rows=n_rows,
+    )
+
+
+def _cells_of_boxes(
+    ix0: np.ndarray, ix1: np.ndarray, iy0: np.ndarray, iy1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every grid cell ``(cx, cy)`` covered by each box of cell ranges, with the box id."""
+    nx = ix1 - ix0 + 1
+    ny = iy1 - iy0 + 1
+    counts = nx * ny
+    owner = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    first = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    k = np.arange(int(counts.sum()), dtype=np.int64) - first[owner]
+    return owner, ix0[owner] + k // ny[owner], iy0[owner] + k % ny[owner]
+
+
+def _site_zone_pairs(
+    prepared: PreparedSites, zones: PreparedZones
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (site, piece) whose cells overlap, and whether the site's box is in that cell."""
+    n = len(prepared)
+    if n == 0 or len(zones) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty.astype(bool)
+    g = zones.cell_size
+    ox, oy = zones.origin
+    b = prepared.bounds
+    max_col = int(zones.cell.max() // zones.n_rows)
+    ix0 = np.floor((b[:, 0] - ox) / g)
+    ix1 = np.floor((b[:, 2] - ox) / g)
+    iy0 = np.floor((b[:, 1] - oy) / g)
+    iy1 = np.floor((b[:, 3] - oy) / g)
+    # Sites wholly outside the grid have no pair; the others are clipped to it.
+    inside = (ix1 >= 0) & (ix0 <= max_col) & (iy1 >= 0) & (iy0 <= zones.n_rows - 1)
+    sites = np.flatnonzero(inside)
+    jx0 = np.clip(ix0[sites], 0, max_col).astype(np.int64)
+    jx1 = np.clip(ix1[sites], 0, max_col).astype(np.int64)
+    jy0 = np.clip(iy0[sites], 0, zones.n_rows - 1).astype(np.int64)
+    jy1 = np.clip(iy1[sites], 0, zones.n_rows - 1).astype(np.int64)
+    single = (ix0[sites] == ix1[sites]) & (iy0[sites] == iy1[sites])
+    owner, cx, cy = _cells_of_boxes(jx0, jx1, jy0, jy1)
+    key = cx * zones.n_rows + cy
+    lo = np.searchsorted(zones.cell, key, side="left")
+    hi = np.searchsorted(zones.cell, key, side="right")
+    row, piece = _expand_ranges(lo, hi - lo)
+    site = sites[owner[row]]
+    return site, piece, single[owner[row]]
+
+
+def _expand_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    row = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    first = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    within = np.arange(int(counts.sum()), dtype=np.int64) - first[row]
+    return row, starts[row] + within
+
+
+def overlap_share(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    zones: gpd.GeoDataFrame | gpd.GeoSeries | PreparedZones,
+) -> pd.Series:
+    """Share (0..1) of each site's area inside the union of the zones.
+
+    Zones that overlap are merged first, so an area covered twice counts once. Sites wholly
+    inside a cell that the zones cover completely get 1 without any geometric operation;
+    only the sites that cross a zone boundary are intersected (vectorised GEOS calls).
+    For point and line sites (no area) the share is 1 when they touch a zone, else 0.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites in a projected CRS in metres.
+    zones : GeoDataFrame, GeoSeries or PreparedZones
+        Polygons (flood zone, Natura 2000 …) in the same CRS.
+
+    Returns
+    -------
+    Series
+        Named ``overlap_share``, float in 0..1, indexed like the sites; 0 everywhere (with
+        a logged warning) when the zone layer is empty.
+    """
+    prepared = prepare_sites(sites)
+    prep_zones = _prepared_zones(prepared, zones)
+    n = len(prepared)
+    share = np.zeros(n)
+    if len(prep_zones) == 0:
+        log.warning("overlap_share: the zone layer is empty; every share is 0.")
+        return pd.Series(share, index=prepared.index, name="overlap_share")
+    site, piece, single = _site_zone_pairs(prepared, prep_zones)
+    area_in = np.zeros(site.size)
+    whole = single & prep_zones.full[piece]
+    area_in[whole] = prepared.area[site[whole]]
+    rest = np.flatnonzero(~whole)
+    if rest.size:
+        area_in[rest] = shapely.area(
+            shapely.intersection(prepared.geometry[site[rest]], prep_zones.pieces[piece[rest]])
+        )
+    covered = np.bincount(site, weights=area_in, minlength=n)
+    areal = prepared.area > 0
+    share[areal] = np.clip(covered[areal] / prepared.area[areal], 0.0, 1.0)
+    if (~areal).any():
+        touching = _intersects_array(prepared, prep_zones)
+        share[~areal] = touching[~areal].astype(float)
+    return pd.Series(share, index=prepared.index, name="overlap_share")
+
+
+def intersects(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    zones: gpd.GeoDataFrame | gpd.GeoSeries | PreparedZones,
+) -> pd.Series:
+    """Whether each site touches or overlaps any zone.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites in a projected CRS in metres.
+    zones : GeoDataFrame, GeoSeries or PreparedZones
+        Polygons in the same CRS.
+
+    Returns
+    -------
+    Series of bool
+        Named ``intersects``, indexed like the sites; all False (with a logged warning)
+        when the zone layer is empty.
+    """
+    prepared = prepare_sites(sites)
+    prep_zones = _prepared_zones(prepared, zones)
+    if len(prep_zones) == 0:
+        log.warning("intersects: the zone layer is empty; no site intersects it.")
+    hit = _intersects_array(prepared, prep_zones)
+    return pd.Series(hit, index=prepared.index, name="intersects")
+
+
+def _prepared_zones(
+    prepared: PreparedSites, zones: gpd.GeoDataFrame | gpd.GeoSeries | PreparedZones
+) -> PreparedZones:
+    crs = zones.crs if isinstance(zones, PreparedZones) else check_projected(zones, "zones")
+    if not crs.equals(prepared.crs):
+        raise CRSError(
+            f"zones are in {crs.to_string()} but the sites are in {prepared.crs.to_string()}. "
+            "Reproject the zones with .to_crs(sites.crs) before measuring: measures never "
+            "reproject silently."
+        )
+    return prepare_zones(zones)
+
+
+def _intersects_array(prepared: PreparedSites, zones: PreparedZones) -> np.ndarray:
+    n = len(prepared)
+    hit = np.zeros(n, dtype=bool)
+    if len(zones) == 0:
+        return hit
+    site, piece, single = _site_zone_pairs(prepared, zones)
+    whole = single & zones.full[piece]
+    hit[site[whole]] = True
+    rest = np.flatnonzero(~whole & ~hit[site])
+    if rest.size:
+        touch = shapely.intersects(prepared.geometry[site[rest]], zones.pieces[piece[rest]])
+        hit[site[rest][touch]] = True
+    return hit
+
+
+# --------------------------------------------------------------------------------------
+# Zonal statistics
+
+
+def zonal_stat(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    raster: Raster,
+    *,
+    stat: Stat = "mean",
+) -> pd.Series:
+    """A statistic of a raster over each site (e.g. mean or max slope in degrees).
+
+    The raster is sampled at the pixel centres that fall inside each site (no polygon is
+    rasterised). A site too small to contain any pixel centre, and a point or line site,
+    takes the value of the pixel under its centroid. Missing pixels (``nan``) are ignored.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites in a projected CRS in metres.
+    raster : layers.raster.Raster
+        North-up raster in the same CRS as the sites.
+    stat : {"mean", "max", "min", "median"}
+        Statistic of the sampled values.
+
+    Returns
+    -------
+    Series
+        Named ``"{stat}_{raster.name}"``, in ``raster.units``, indexed like the sites;
+        ``nan`` where the site lies off the raster or only over missing pixels.
+    """
+    if stat not in ("mean", "max", "min", "median"):
+        raise ProfileError(f"stat must be 'mean', 'max', 'min' or 'median', not {stat!r}.")
+    prepared = prepare_sites(sites)
+    rcrs = CRS.from_user_input(raster.crs) if raster.crs is not None else None
+    if rcrs is None:
+        raise CRSError(f"raster {raster.name!r} has no CRS.")
+    if not rcrs.equals(prepared.crs):
+        raise CRSError(
+            f"raster {raster.name!r} is in {rcrs.to_string()} but the sites are in "
+            f"{prepared.crs.to_string()}. Warp the raster to the sites' CRS first: measures "
+            "never reproject silently."
+        )
+    t = raster.transform
+    if t.b != 0 or t.d != 0:
+        raise SchemaError(
+            f"raster {raster.name!r} is rotated (transform {tuple(t)[:6]}); warp it to a "
+            "north-up grid first."
+        )
+    name = f"{stat}_{raster.name}"
+    n = len(prepared)
+    values = np.asarray(raster.array, dtype=float)
+    rows, cols = values.shape
+    out = np.full(n, np.nan)
+    if n == 0:
+        return pd.Series(out, index=prepared.index, name=name)
+    b = prepared.bounds
+    # Column j has its centre at x = c + (j + 0.5) a; row i at y = f + (i + 0.5) e.
+    jx_a = (b[:, 0] - t.c) / t.a - 0.5
+    jx_b = (b[:, 2] - t.c) / t.a - 0.5
+    iy_a = (b[:, 1] - t.f) / t.e - 0.5
+    iy_b = (b[:, 3] - t.f) / t.e - 0.5
+    j0 = np.clip(np.ceil(np.minimum(jx_a, jx_b)), 0, cols)
+    j1 = np.clip(np.floor(np.maximum(jx_a, jx_b)), -1, cols - 1)
+    i0 = np.clip(np.ceil(np.minimum(iy_a, iy_b)), 0, rows)
+    i1 = np.clip(np.floor(np.maximum(iy_a, iy_b)), -1, rows - 1)
+    ncol = np.maximum(j1 - j0 + 1, 0).astype(np.int64)
+    nrow = np.maximum(i1 - i0 + 1, 0).astype(np.int64)
+    counts = np.where(prepared.areal, ncol * nrow, 0)
+    site_s, val_s = _sample_inside(prepared, values, t, j0, i0, ncol, counts)
+    sampled = np.bincount(site_s, minlength=n) > 0
+    # Fallback: the pixel under the centroid for sites with no pixel centre inside.
+    need = np.flatnonzero(~sampled)
+    if need.size:
+        cj = np.floor((prepared.cx[need] - t.c) / t.a).astype(np.int64)
+        ci = np.floor((prepared.cy[need] - t.f) / t.e).astype(np.int64)
+        on = (cj >= 0) & (cj < cols) & (ci >= 0) & (ci < rows)
+        v = values[ci[on], cj[on]]
+        ok = ~np.isnan(v)
+        site_s = np.concatenate([site_s, need[on][ok]])
+        val_s = np.concatenate([val_s, v[ok]])
+    if site_s.size:
+        order = np.lexsort((val_s, site_s))
+        site_s, val_s = site_s[order], val_s[order]
+        starts = np.flatnonzero(np.r_[True, site_s[1:] != site_s[:-1]])
+        ends = np.r_[starts[1:], site_s.size]
+        who = site_s[starts]
+        if stat == "mean":
+            out[who] = np.add.reduceat(val_s, starts) / (ends - starts)
+        elif stat == "min":
+            out[who] = val_s[starts]
+        elif stat == "max":
+            out[who] = val_s[ends - 1]
+        else:
+            lo_mid = starts + (ends - starts - 1) // 2
+            hi_mid = starts + (ends - starts) // 2
+            out[who] = (val_s[lo_mid] + val_s[hi_mid]) / 2.0
+    return pd.Series(out, index=prepared.index, name=name)
+
+
+def _sample_inside(
+    prepared: PreparedSites,
+    values: np.ndarray,
+    t: Affine,
+    j0: np.ndarray,
+    i0: np.ndarray,
+    ncol: np.ndarray,
+    counts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the non-missing pixels whose centre lies inside each site (chunked)."""
+    n = counts.size
+    cum = np.cumsum(counts)
+    chunk = 5_000_000
+    cuts = (
+        np.searchsorted(cum, np.arange(chunk, int(cum[-1]) + 1, chunk))
+        if n
+        else np.empty(0, dtype=np.int64)
+    )
+    edges = np.unique(np.concatenate([[0], cuts, [n]])).astype(np.int64)
+    sites_out, vals_out = [], []
+    a, c, e, f = t.a, t.c, t.e, t.f
+    for lo, hi in itertools.pairwise(edges):
+        idx = np.arange(lo, hi, dtype=np.int64)
+        row, k = _expand_ranges(np.zeros(idx.size, dtype=np.int64), counts[idx])
+        site = idx[row]
+        jj = j0[site].astype(np.int64) + k % ncol[site]
+        ii = i0[site].astype(np.int64) + k // ncol[site]
+        inside = shapely.contains_xy(
+            prepared.geometry[site], c + (jj + 0.5) * a, f + (ii + 0.5) * e
+        )
+        v = values[ii[inside], jj[inside]]
+        ok = ~np.isnan(v)
+        sites_out.append(site[inside][ok])
+        vals_out.append(v[ok])
+    if not sites_out:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(sites_out), np.concatenate(vals_out)
+
+
+# --------------------------------------------------------------------------------------
+# Counts and sums within a radius
+
+
+def count_within(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites,
+    features: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    radius_m: float,
+    weight_column: str | None = None,
+) -> pd.Series:
+    """Count features, or sum one of their columns, within a radius of each site.
+
+    Distances go from the site's **centroid** to each feature's point (its centroid for
+    lines and polygons), so this suits radii of 1 km and more where the site's own size
+    does not matter (labour pool: population of communes within 20 km; firms within 5 km).
+    A feature exactly at ``radius_m`` counts.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame, GeoSeries or PreparedSites
+        Candidate sites in a projected CRS in metres.
+    features : GeoDataFrame or GeoSeries
+        Features in the same CRS.
+    radius_m : float
+        Radius in metres (> 0).
+    weight_column : str, optional
+        Numeric column of ``features`` to sum (e.g. ``"population"``); missing values count
+        as 0. Without it, features are counted.
+
+    Returns
+    -------
+    Series
+        Indexed like the sites: ``count_within_{radius}m`` (int) or
+        ``sum_{weight_column}_within_{radius}m`` (float, in the column's units).
+    """
+    from scipy.spatial import cKDTree
+
+    if not radius_m > 0:
+        raise ProfileError(f"radius_m must be > 0 metres, got {radius_m!r}.")
+    prepared = prepare_sites(sites)
+    layer = _check_layer(prepared, features, "features")
+    label = f"{radius_m:g}m"
+    n = len(prepared)
+    weights = None
+    if weight_column is not None:
+        col = _column(layer, weight_column)
+        if not pd.api.types.is_numeric_dtype(col):
+            raise SchemaError(
+                f"weight_column {weight_column!r} is not numeric (dtype {col.dtype}); "
+                "convert it with pd.to_numeric first."
+            )
+        weights = np.nan_to_num(col.to_numpy(dtype=float), nan=0.0)
+        name = f"sum_{weight_column}_within_{label}"
+    else:
+        name = f"count_within_{label}"
+    if len(layer) == 0 or n == 0:
+        if len(layer) == 0:
+            log.warning("count_within: the feature layer is empty; every count is 0.")
+        zeros = np.zeros(n) if weights is not None else np.zeros(n, dtype=np.int64)
+        return pd.Series(zeros, index=prepared.index, name=name)
+    geoms = layer.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    pts = np.where(is_point, geoms, shapely.centroid(geoms))
+    xy = shapely.get_coordinates(pts)
+    tree = cKDTree(xy)
+    centres = np.column_stack([prepared.cx, prepared.cy])
+    if weights is None:
+        counts = tree.query_ball_point(centres, r=radius_m, return_length=True)
+        return pd.Series(np.asarray(counts, dtype=np.int64), index=prepared.index, name=name)
+    total = np.zeros(n)
+    step = 50_000
+    for lo in range(0, n, step):
+        # One batch of sites at a time bounds the memory of the (site, feature) pairs; the
+        # pairs come straight from the two trees as arrays, without per-site lists.
+        pairs = cKDTree(centres[lo : lo + step]).sparse_distance_matrix(
+            tree, radius_m, output_type="ndarray"
+        )
+        total[lo : lo + step] = np.bincount(
+            pairs["i"], weights=weights[pairs["j"]], minlength=min(step, n - lo)
+        )
+    return pd.Series(total, index=prepared.index, name=name)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+
+
+def _column(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        raise SchemaError(
+            f"column {column!r} not found; available columns: {', '.join(map(str, frame.columns))}."
+        )
+    return frame[column]
+
+
+def _column_or_none(frame: pd.DataFrame, column: str | None, *, default: str) -> pd.Series | None:
+    if column is None:
+        return None
+    if column not in frame.columns and column == default:
+        return None
+    return _column(frame, column)

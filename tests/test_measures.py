@@ -1,0 +1,461 @@
+"""Measures: exact distances, overlap shares, zonal statistics, counts, attributes."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import CRS
+from shapely.geometry import LineString, Point, Polygon, box
+
+from foncier import measures
+from layers.errors import CRSError, FoncierError, ProfileError, SchemaError
+from layers.raster import Raster
+
+L93 = "EPSG:2154"
+
+
+def gdf(geoms, crs=L93, **cols):
+    return gpd.GeoDataFrame(cols, geometry=list(geoms), crs=crs)
+
+
+def unit_square(x=0.0, y=0.0, size=1.0):
+    return box(x, y, x + size, y + size)
+
+
+# --------------------------------------------------------------------------------------
+# Distances on hand-made geometries
+
+
+def test_distance_3_4_5_triangle_from_square_corner():
+    # Nearest point of the unit square to (4, 5) is its corner (1, 1): sqrt(3² + 4²) = 5.
+    res = measures.distance_to(gdf([unit_square()]), gdf([Point(4, 5)], name=["gare"]))
+    assert res.loc[0, "distance_m"] == pytest.approx(5.0, abs=1e-9)
+    assert res.loc[0, "nearest_name"] == "gare"
+    assert res.loc[0, "nearest_id"] == 0
+
+
+def test_point_inside_site_gives_zero():
+    res = measures.distance_to(gdf([unit_square(size=10)]), gdf([Point(3, 7)]))
+    assert res["distance_m"].tolist() == [0.0]
+
+
+def test_line_crossing_site_gives_zero_although_its_vertices_are_far():
+    line = LineString([(-100, 5), (100, 5)])
+    res = measures.distance_to(gdf([unit_square(size=10)]), gdf([line]))
+    assert res["distance_m"].tolist() == [0.0]
+
+
+def test_nearest_to_the_middle_of_a_segment_is_perpendicular():
+    # Segment y = 5 from x = -1000 to 1000: both vertices are ~1000 m away, the
+    # perpendicular from the square's top edge (y = 1) is 4 m.
+    line = LineString([(-1000, 5), (1000, 5)])
+    far_point = Point(0, 30)
+    res = measures.distance_to(
+        gdf([unit_square()]), gdf([far_point, line], name=["point", "ligne"])
+    )
+    assert res.loc[0, "distance_m"] == pytest.approx(4.0, abs=1e-9)
+    assert res.loc[0, "nearest_name"] == "ligne"
+    assert res.loc[0, "nearest_id"] == 1
+
+
+def test_site_inside_a_polygon_feature_and_in_its_hole():
+    outer = box(-1000, -1000, 1000, 1000)
+    hole = box(-100, -100, 100, 100)
+    zone = Polygon(outer.exterior.coords, [hole.exterior.coords])
+    sites = gdf([unit_square(500, 500, 10), unit_square(-5, -5, 10), Point(0, 0)])
+    res = measures.distance_to(sites, gdf([zone]))
+    # Deep inside the zone: 0 although its boundary is ~490 m away; inside the hole:
+    # distance to the hole's ring (100 - 5 = 95 m; the point at the centre: 100 m).
+    assert res["distance_m"].tolist() == pytest.approx([0.0, 95.0, 100.0])
+
+
+def test_feature_inside_the_site_gives_zero():
+    small = box(40, 40, 41, 41)
+    res = measures.distance_to(
+        gdf([unit_square(size=100)]), gdf([small, LineString([(10, 10), (20, 20)])])
+    )
+    assert res["distance_m"].tolist() == [0.0]
+
+
+def test_max_distance_and_ids_from_a_column():
+    sites = gdf([unit_square(), unit_square(1000, 0)])
+    feats = gdf([Point(11, 0.5)], code=["P1"], name=["poste"])
+    res = measures.distance_to(sites, feats, max_distance=50, id_column="code")
+    assert res.loc[0, "distance_m"] == pytest.approx(10.0)
+    assert res.loc[0, "nearest_id"] == "P1"
+    assert np.isinf(res.loc[1, "distance_m"])
+    assert pd.isna(res.loc[1, "nearest_name"])
+    assert pd.isna(res.loc[1, "nearest_id"])
+
+
+def test_results_keep_the_sites_index():
+    sites = gpd.GeoDataFrame(
+        geometry=[unit_square(0, 0), unit_square(10, 0)], index=["zae-b", "zae-a"], crs=L93
+    )
+    feats = gpd.GeoDataFrame(geometry=[Point(14, 0.5)], index=["gare-x"], crs=L93)
+    res = measures.distance_to(sites, feats)
+    assert list(res.index) == ["zae-b", "zae-a"]
+    assert res["distance_m"].tolist() == pytest.approx([13.0, 3.0])
+    assert res["nearest_id"].tolist() == ["gare-x", "gare-x"]
+
+
+def test_empty_layer_gives_inf_and_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="foncier.measures"):
+        res = measures.distance_to(gdf([unit_square()]), gdf([]))
+    assert np.isinf(res["distance_m"]).all()
+    assert "empty" in caplog.text
+
+
+def test_point_sites():
+    sites = gdf([Point(0, 0), Point(10, 10)])
+    res = measures.distance_to(sites, gdf([LineString([(3, -10), (3, 10)])]))
+    assert res["distance_m"].tolist() == pytest.approx([3.0, 7.0])
+
+
+def test_invalid_site_is_repaired_with_a_warning(caplog):
+    bowtie = Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    with caplog.at_level(logging.WARNING):
+        res = measures.distance_to(gdf([bowtie]), gdf([Point(20, 5)]))
+    assert "invalid" in caplog.text
+    assert res.loc[0, "distance_m"] == pytest.approx(10.0)
+
+
+# --------------------------------------------------------------------------------------
+# Random layers versus brute force
+
+
+def random_polygons(rng, n, *, box_m, rmin, rmax, nv=8):
+    c = rng.uniform(0, box_m, (n, 2))
+    ang = np.linspace(0, 2 * np.pi, nv, endpoint=False) + rng.uniform(0, 0.5, (n, nv))
+    rad = rng.uniform(rmin, rmax, (n, nv))
+    x = c[:, 0, None] + rad * np.cos(ang)
+    y = c[:, 1, None] + rad * np.sin(ang)
+    return shapely.polygons(np.stack([x, y], axis=2))
+
+
+def random_lines(rng, n, *, box_m, steps=30, step_m=300):
+    start = rng.uniform(0, box_m, (n, 1, 2))
+    walk = start + rng.normal(0, step_m, (n, steps, 2)).cumsum(axis=1)
+    return shapely.linestrings(walk)
+
+
+@pytest.fixture(scope="module")
+def random_sites():
+    rng = np.random.default_rng(42)
+    geoms = random_polygons(rng, 3000, box_m=20_000, rmin=10, rmax=60)
+    # A few point sites in the mix.
+    geoms[:50] = shapely.points(rng.uniform(0, 20_000, (50, 2)))
+    return gdf(geoms)
+
+
+@pytest.mark.parametrize("kind", ["points", "lines", "polygons", "mixed"])
+def test_random_layers_match_brute_force(random_sites, kind):
+    rng = np.random.default_rng({"points": 1, "lines": 2, "polygons": 3, "mixed": 4}[kind])
+    if kind == "points":
+        feats = shapely.points(rng.uniform(0, 20_000, (150, 2)))
+    elif kind == "lines":
+        feats = random_lines(rng, 12, box_m=20_000)
+    elif kind == "polygons":
+        feats = random_polygons(rng, 120, box_m=20_000, rmin=100, rmax=900)
+    else:
+        feats = np.concatenate(
+            [
+                shapely.points(rng.uniform(0, 20_000, (40, 2))),
+                random_lines(rng, 4, box_m=20_000),
+                random_polygons(rng, 40, box_m=20_000, rmin=100, rmax=900),
+            ]
+        )
+    names = [f"f{i}" for i in range(len(feats))]
+    layer = gdf(feats, name=names)
+    res = measures.distance_to(random_sites, layer)
+    # Brute force: every site against every feature with GEOS.
+    s = random_sites.geometry.to_numpy()
+    full = shapely.distance(s[:, None], np.asarray(feats)[None, :])
+    ref = full.min(axis=1)
+    assert np.abs(res["distance_m"].to_numpy() - ref).max() <= 1.0
+    # Also exact in practice, far below the 1 m requirement.
+    assert np.abs(res["distance_m"].to_numpy() - ref).max() < 1e-6
+    assert ((res["distance_m"].to_numpy() == 0) == (ref == 0)).all()
+    # The nearest feature is right wherever the runner-up is more than 1 m farther.
+    second = np.partition(full, 1, axis=1)[:, 1]
+    clear = second - ref > 1.0
+    expected = np.asarray(names)[full.argmin(axis=1)]
+    assert (res["nearest_name"].to_numpy()[clear] == expected[clear]).all()
+    assert clear.mean() > 0.9
+
+
+def test_random_layer_with_max_distance(random_sites):
+    rng = np.random.default_rng(7)
+    feats = random_lines(rng, 5, box_m=20_000)
+    res = measures.distance_to(random_sites, gdf(feats), max_distance=800)
+    ref = shapely.distance(random_sites.geometry.to_numpy()[:, None], feats[None, :]).min(axis=1)
+    near = ref <= 800
+    assert np.abs(res["distance_m"].to_numpy()[near] - ref[near]).max() < 1e-6
+    assert np.isinf(res["distance_m"].to_numpy()[~near]).all()
+    assert near.sum() > 100
+    assert (~near).sum() > 100
+
+
+def test_prepared_sites_give_the_same_results(random_sites):
+    rng = np.random.default_rng(9)
+    feats = gdf(shapely.points(rng.uniform(0, 20_000, (30, 2))))
+    prepared = measures.prepare_sites(random_sites)
+    a = measures.distance_to(prepared, feats)
+    b = measures.distance_to(random_sites, feats)
+    pd.testing.assert_frame_equal(a, b)
+    assert measures.prepare_sites(prepared) is prepared
+
+
+# --------------------------------------------------------------------------------------
+# Properties
+
+# Millimetre coordinates: GEOS itself is wrong on subnormal floats, which are no land data.
+coord = st.integers(-1_000_000, 1_000_000).map(lambda v: v / 1000)
+size = st.integers(500, 300_000).map(lambda v: v / 1000)
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=coord, y=coord, w=size, h=size, ax=coord, ay=coord, bx=coord, by=coord)
+def test_property_distance_matches_shapely(x, y, w, h, ax, ay, bx, by):
+    site = box(x, y, x + w, y + h)
+    seg = LineString([(ax, ay), (bx, by)]) if (ax, ay) != (bx, by) else Point(ax, ay)
+    d = measures.distance_to(gdf([site]), gdf([seg]))["distance_m"].iloc[0]
+    assert d >= 0
+    assert d == pytest.approx(shapely.distance(site, seg), abs=1e-6)
+    if site.intersects(seg):
+        assert d == 0
+    if d == 0:
+        assert shapely.distance(site, seg) < 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=size, y=coord, w=size, h=size, shift=st.integers(0, 5_000_000).map(lambda v: v / 1000))
+def test_property_monotone_when_moved_away(x, y, w, h, shift):
+    # Feature: the long vertical segment x = 0; the site lies to its right, so moving it
+    # right by `shift` adds exactly `shift` to the distance.
+    line = gdf([LineString([(0, -1e5), (0, 1e5)])])
+    d0 = measures.distance_to(gdf([box(x, y, x + w, y + h)]), line)["distance_m"].iloc[0]
+    d1 = measures.distance_to(gdf([box(x + shift, y, x + shift + w, y + h)]), line)[
+        "distance_m"
+    ].iloc[0]
+    assert d1 >= d0
+    assert d1 - d0 == pytest.approx(shift, abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Overlap
+
+
+def test_half_covered_square_has_share_one_half():
+    sites = gdf([unit_square(size=100)])
+    zones = gdf([box(50, -50, 200, 200)])
+    assert measures.overlap_share(sites, zones).iloc[0] == pytest.approx(0.5)
+    assert bool(measures.intersects(sites, zones).iloc[0])
+
+
+def test_overlapping_zones_are_not_counted_twice():
+    sites = gdf([unit_square(size=100)])
+    zones = gdf([box(50, -50, 200, 200), box(50, -10, 150, 110)])
+    assert measures.overlap_share(sites, zones).iloc[0] == pytest.approx(0.5)
+
+
+def test_share_inside_outside_and_points():
+    zone = box(0, 0, 10_000, 10_000)
+    sites = gdf(
+        [unit_square(5000, 5000, 10), unit_square(20_000, 0, 10), Point(5, 5), Point(-5, 5)],
+    )
+    share = measures.overlap_share(sites, gdf([zone]))
+    assert share.tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0])
+    assert measures.intersects(sites, gdf([zone])).tolist() == [True, False, True, False]
+
+
+def test_random_shares_match_shapely(random_sites):
+    rng = np.random.default_rng(11)
+    zones = random_polygons(rng, 60, box_m=20_000, rmin=300, rmax=2500)
+    share = measures.overlap_share(random_sites, gdf(zones)).to_numpy()
+    union = shapely.union_all(zones)
+    geoms = random_sites.geometry.to_numpy()
+    area = shapely.area(geoms)
+    inter = shapely.area(shapely.intersection(geoms, union))
+    areal = area > 0
+    expected = inter[areal] / area[areal]
+    assert np.abs(share[areal] - expected).max() < 1e-9
+    assert ((share > 0) & (share < 1)).sum() > 20  # boundary sites were exercised
+    hit = measures.intersects(random_sites, gdf(zones)).to_numpy()
+    assert (hit == shapely.intersects(geoms, union)).all()
+
+
+def test_empty_zone_layer_gives_zero_share(caplog):
+    with caplog.at_level(logging.WARNING, logger="foncier.measures"):
+        share = measures.overlap_share(gdf([unit_square()]), gdf([]))
+    assert share.tolist() == [0.0]
+    assert "empty" in caplog.text
+
+
+def test_prepared_zones_are_reusable():
+    zones = measures.prepare_zones(gdf([box(50, -50, 200, 200)]))
+    a = measures.overlap_share(gdf([unit_square(size=100)]), zones)
+    b = measures.overlap_share(gdf([unit_square(100, 0, 100)]), zones)
+    assert (a.iloc[0], b.iloc[0]) == pytest.approx((0.5, 1.0))
+
+
+# --------------------------------------------------------------------------------------
+# Zonal statistics
+
+
+@pytest.fixture
+def raster4():
+    # 4 × 4 pixels of 10 m, values 1..16 row by row from the north-west corner (0, 40).
+    values = np.arange(1, 17, dtype=float).reshape(4, 4)
+    values[3, 3] = np.nan
+    return Raster(
+        values, Affine(10, 0, 0, 0, -10, 40), CRS.from_user_input(L93), "slope", "degrees"
+    )
+
+
+def test_zonal_stats_over_pixel_centres(raster4):
+    # Box (0, 20)-(20, 40) holds the centres of pixels 1, 2, 5, 6.
+    sites = gdf([box(0, 20, 20, 40), box(20, 0, 40, 20)])
+    # Second site: pixels 11, 12, 15 and the missing 16: mean 38 / 3.
+    assert measures.zonal_stat(sites, raster4, stat="mean").tolist() == pytest.approx([3.5, 38 / 3])
+    assert measures.zonal_stat(sites, raster4, stat="max").tolist() == pytest.approx([6.0, 15.0])
+    assert measures.zonal_stat(sites, raster4, stat="min").tolist() == pytest.approx([1.0, 11.0])
+    assert measures.zonal_stat(sites, raster4, stat="median").tolist() == pytest.approx([3.5, 12.0])
+    assert measures.zonal_stat(sites, raster4).name == "mean_slope"
+
+
+def test_zonal_stat_small_site_point_and_off_raster(raster4):
+    # A 2 m square holds no pixel centre: it takes the pixel under its centroid (row 1,
+    # column 2 → value 7); a point takes its pixel; a site off the raster gets nan.
+    sites = gdf([box(21, 21, 23, 23), Point(25, 5), unit_square(500, 500, 10)])
+    got = measures.zonal_stat(sites, raster4).to_numpy()
+    assert got[:2].tolist() == [7.0, 15.0]
+    assert np.isnan(got[2])
+
+
+def test_zonal_stat_checks_crs_and_stat(raster4):
+    with pytest.raises(CRSError, match="EPSG:3857"):
+        measures.zonal_stat(gdf([unit_square()], crs="EPSG:3857"), raster4)
+    with pytest.raises(ProfileError, match="stat"):
+        measures.zonal_stat(gdf([unit_square()]), raster4, stat="sum")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------
+# Counts and sums within a radius
+
+
+def test_count_and_sum_within_radius():
+    sites = gdf([unit_square(-0.5, -0.5), unit_square(99.5, -0.5)])  # centroids (0,0), (100,0)
+    communes = gdf(
+        [Point(30, 40), Point(0, -50), Point(60, 80), Point(200, 0)],
+        population=[100, 20, 3, 4000],
+    )
+    # From (0, 0): distances 50, 50, 100, 200. From (100, 0): 80.6, 111.8, 89.4, 100.
+    count = measures.count_within(sites, communes, radius_m=50)
+    assert count.tolist() == [2, 0]
+    total = measures.count_within(sites, communes, radius_m=100, weight_column="population")
+    assert total.tolist() == pytest.approx([123.0, 4103.0])
+    assert total.name == "sum_population_within_100m"
+
+
+def test_count_within_uses_polygon_centroids_and_checks_weights():
+    sites = gdf([Point(0, 0)])
+    communes = gdf([box(-10, -10, 10, 10), box(990, -10, 1010, 10)], nom=["a", "b"])
+    assert measures.count_within(sites, communes, radius_m=999).tolist() == [1]
+    with pytest.raises(SchemaError, match="numeric"):
+        measures.count_within(sites, communes, radius_m=10, weight_column="nom")
+    with pytest.raises(SchemaError, match="population"):
+        measures.count_within(sites, communes, radius_m=10, weight_column="population")
+    with pytest.raises(ProfileError):
+        measures.count_within(sites, communes, radius_m=0)
+
+
+# --------------------------------------------------------------------------------------
+# Attributes and areas
+
+
+def test_attributes_and_area():
+    sites = gdf([unit_square(size=100), unit_square(1000, 0, 50)], taux_vacance=[12.5, 0.0])
+    substations = gdf([Point(-10, 0), Point(1100, 0)], tension=[63, 225], name=["A", "B"])
+    assert measures.area_m2(sites).tolist() == pytest.approx([10_000.0, 2_500.0])
+    assert measures.site_attribute(sites, "taux_vacance").tolist() == [12.5, 0.0]
+    assert measures.site_attribute(measures.prepare_sites(sites), "taux_vacance").tolist() == [
+        12.5,
+        0.0,
+    ]
+    volts = measures.nearest_attribute(sites, substations, "tension")
+    assert volts.tolist() == [63, 225]
+    limited = measures.nearest_attribute(sites, substations, "tension", max_distance=20)
+    assert limited.iloc[0] == 63
+    assert pd.isna(limited.iloc[1])
+    with pytest.raises(SchemaError, match="tension"):
+        measures.site_attribute(sites, "tension")
+    with pytest.raises(SchemaError, match="nom_poste"):
+        measures.distance_to(sites, substations, name_column="nom_poste")
+
+
+# --------------------------------------------------------------------------------------
+# CRS discipline
+
+
+def test_sites_without_crs():
+    with pytest.raises(CRSError, match="no CRS"):
+        measures.distance_to(gpd.GeoDataFrame(geometry=[unit_square()]), gdf([Point(0, 0)]))
+
+
+def test_geographic_crs_is_refused():
+    with pytest.raises(CRSError, match="geographic"):
+        measures.area_m2(gdf([unit_square()], crs="EPSG:4326"))
+    with pytest.raises(CRSError, match="geographic"):
+        measures.distance_to(gdf([unit_square()]), gdf([Point(0, 0)], crs="EPSG:4326"))
+
+
+def test_mismatched_crs_names_both():
+    sites = gdf([unit_square()])
+    other = gdf([Point(0, 0)], crs="EPSG:32631")
+    for call in (
+        lambda: measures.distance_to(sites, other),
+        lambda: measures.overlap_share(sites, gdf([unit_square()], crs="EPSG:32631")),
+        lambda: measures.intersects(sites, gdf([unit_square()], crs="EPSG:32631")),
+        lambda: measures.count_within(sites, other, radius_m=10),
+    ):
+        with pytest.raises(CRSError) as info:
+            call()
+        assert "EPSG:32631" in str(info.value)
+        assert "EPSG:2154" in str(info.value)
+        assert isinstance(info.value, FoncierError)
+
+
+def test_no_sites_gives_empty_results(raster4):
+    sites = gdf([])
+    feats = gdf([Point(0, 0)], population=[5])
+    assert measures.distance_to(sites, feats).shape == (0, 3)
+    assert measures.overlap_share(sites, gdf([unit_square()])).size == 0
+    assert measures.zonal_stat(sites, raster4).size == 0
+    assert measures.count_within(sites, feats, radius_m=10, weight_column="population").size == 0
+
+
+def test_multipart_sites_and_collection_features():
+    from shapely.geometry import GeometryCollection, MultiPolygon
+
+    site = MultiPolygon([unit_square(0, 0, 10), unit_square(100, 0, 10)])
+    feats = gdf(
+        [
+            GeometryCollection([Point(130, 5), LineString([(-50, 40), (-50, 60)])]),
+            MultiPolygon([box(-30, -30, -20, -20), box(55, 100, 60, 120)]),
+        ],
+        name=["collection", "multi"],
+    )
+    res = measures.distance_to(gdf([site]), feats)
+    expected = shapely.distance(site, np.asarray(feats.geometry)).min()
+    assert expected == pytest.approx(20.0)  # the point (130, 5) to the right part
+    assert res.loc[0, "distance_m"] == pytest.approx(expected)
+    assert res.loc[0, "nearest_name"] == "collection"
