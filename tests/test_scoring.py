@@ -368,8 +368,8 @@ def test_score_from_raw_reuses_measures(sites, station, substations):
 
 
 def test_shipped_profile_on_embedded_like_layers(sites, station, substations):
-    # Offline case: only stations, substations, named sites and communes exist.
-    named = gpd.GeoDataFrame(
+    # Offline case: only stations, substations, named ports and communes exist.
+    ports = gpd.GeoDataFrame(
         {"name": ["Port de Longueil"], "kind": ["port"]},
         geometry=[shapely.Point(3050, 2000)],
         crs=L93,
@@ -378,7 +378,7 @@ def test_shipped_profile_on_embedded_like_layers(sites, station, substations):
     layers = {
         "rail_freight_stations": station,
         "substations": substations,
-        "named_sites": named,
+        "ports": ports,
         "communes": communes,
     }
     out = score(
