@@ -1,0 +1,235 @@
+"""Scoring beyond one machine: the same per-site function over a partitioned parcel file.
+
+A national parcel file does not fit in memory, but every measure of foncier depends only
+on the site and the layers, so a ``dask_geopandas.GeoDataFrame`` can be scored partition by
+partition with the very function used in memory (for instance ``foncier.score``), on the
+local threads, a :func:`local_cluster` or any ``dask.distributed`` cluster. The layers are
+put in the task graph once (one ``dask.delayed`` key), so each worker receives them once
+instead of once per partition. Results are identical to the in-memory run.
+
+``dask``, ``dask_geopandas`` and ``distributed`` are optional (``pip install
+foncier[dask]``) and imported only when these functions are called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from layers.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    import dask_geopandas
+    import distributed
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = ["local_cluster", "map_sites", "partition_sites", "score_dask"]
+
+log = logging.getLogger(__name__)
+
+
+def _require_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import dask_geopandas  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "scoring a partitioned GeoDataFrame needs dask and dask-geopandas: "
+            "install them with `pip install foncier[dask]`."
+        ) from exc
+
+
+def partition_sites(sites: gpd.GeoDataFrame, *, npartitions: int) -> dask_geopandas.GeoDataFrame:
+    """Split an in-memory GeoDataFrame of sites into a dask GeoDataFrame.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame
+        Candidate sites (any CRS; the measures check it).
+    npartitions : int
+        Number of partitions (>= 1).
+
+    Returns
+    -------
+    dask_geopandas.GeoDataFrame
+        The same rows, index and CRS, in ``npartitions`` partitions.
+    """
+    _require_dask()
+    import dask_geopandas
+
+    if npartitions < 1:
+        raise ValueError(f"npartitions must be >= 1, got {npartitions}.")
+    return dask_geopandas.from_geopandas(sites, npartitions=npartitions)
+
+
+def _apply(
+    partition: gpd.GeoDataFrame,
+    payload: Any,
+    score_func: Callable[..., Any],
+) -> Any:
+    args, kwargs = payload
+    return score_func(partition, *args, **kwargs)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _active_client() -> Any:
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def map_sites(
+    func: Callable[..., gpd.GeoDataFrame | pd.DataFrame | pd.Series],
+    sites: dask_geopandas.GeoDataFrame,
+    *args: Any,
+    meta: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Apply a per-site function to every partition of a dask GeoDataFrame, lazily.
+
+    ``func(partition, *args, **kwargs)`` must return a result aligned on the partition's
+    index (a GeoDataFrame, DataFrame or Series), like every measure of foncier and
+    ``foncier.score``. ``args`` and ``kwargs`` (the layers, the profile …) are shipped
+    once: scattered to every worker when a ``dask.distributed`` client is active, else
+    wrapped in one ``dask.delayed`` object (a single key of the graph).
+
+    Parameters
+    ----------
+    func : callable
+        Function scoring one in-memory partition. With a process-based cluster it must be
+        picklable (a module-level function).
+    sites : dask_geopandas.GeoDataFrame
+        Partitioned candidate sites, in the CRS expected by ``func``.
+    *args, **kwargs
+        Passed to ``func`` after the partition.
+    meta : optional
+        Empty object of the result's type and columns. By default ``func`` is run once on
+        the empty ``sites._meta``; if that fails, on the first row of the first partition
+        (which computes that partition once).
+
+    Returns
+    -------
+    dask DataFrame, GeoDataFrame or Series
+        Lazy result with the sites' index; call ``.compute()`` (or use :func:`score_dask`).
+    """
+    _require_dask()
+    import dask
+
+    client = _active_client()
+    payload: Any
+    if client is not None:
+        # With a dask.distributed client the layers are scattered to every worker once,
+        # instead of travelling inside the task graph.
+        # Wrapping the future in a delayed call makes it a dependency of each partition
+        # task, resolved from the worker's local copy.
+        future = client.scatter([(args, kwargs)], broadcast=True)[0]
+        payload = dask.delayed(_identity, pure=True)(future)
+    else:
+        payload = dask.delayed((args, kwargs), pure=True, traverse=False)
+    if meta is None:
+        meta = _infer_meta(func, sites, args, kwargs)
+    return sites.map_partitions(_apply, payload, score_func=func, meta=meta)
+
+
+def _infer_meta(
+    func: Callable[..., Any],
+    sites: dask_geopandas.GeoDataFrame,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    try:
+        return func(sites._meta, *args, **kwargs)
+    except Exception as exc:  # any failure on 0 rows: fall back to one real row
+        log.debug("meta from the empty frame failed (%s); using the first row", exc)
+    head = sites.partitions[0].compute().head(1)
+    return func(head, *args, **kwargs).iloc[:0]
+
+
+def score_dask(
+    func: Callable[..., gpd.GeoDataFrame | pd.DataFrame | pd.Series],
+    sites: dask_geopandas.GeoDataFrame,
+    *args: Any,
+    scheduler: str | None = None,
+    meta: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Score a partitioned GeoDataFrame and collect the result in memory.
+
+    Same as ``map_sites(func, sites, *args, **kwargs).compute(scheduler=scheduler)``.
+
+    Parameters
+    ----------
+    func : callable
+        Per-partition function, e.g. ``foncier.score``.
+    sites : dask_geopandas.GeoDataFrame
+        Partitioned candidate sites.
+    *args, **kwargs
+        Passed to ``func`` (layers, profile …), shipped once.
+    scheduler : str, optional
+        ``"synchronous"``, ``"threads"``, ``"processes"``; by default the active
+        ``dask.distributed`` client if any, else threads.
+    meta : optional
+        See :func:`map_sites`.
+
+    Returns
+    -------
+    GeoDataFrame, DataFrame or Series
+        The concatenated result, indexed like the sites, equal to ``func`` run on all the
+        sites in memory.
+    """
+    lazy = map_sites(func, sites, *args, meta=meta, **kwargs)
+    if scheduler is None:
+        return lazy.compute()
+    return lazy.compute(scheduler=scheduler)
+
+
+def local_cluster(
+    n_workers: int = 2,
+    *,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    **kwargs: Any,
+) -> distributed.Client:
+    """Start a ``dask.distributed`` cluster on this machine and return its client.
+
+    The client owns the cluster: closing it (or leaving a ``with`` block) stops the workers.
+    While it is open, it is the default scheduler of :func:`score_dask`.
+
+    Parameters
+    ----------
+    n_workers : int
+        Number of workers.
+    threads_per_worker : int
+        Threads per worker (1 suits the numpy/GEOS work of the measures).
+    processes : bool
+        Workers in separate processes (true parallelism) or threads of this process.
+    **kwargs
+        Passed to ``distributed.LocalCluster`` (e.g. ``memory_limit="4GB"``).
+
+    Returns
+    -------
+    distributed.Client
+    """
+    try:
+        import distributed
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "a local cluster needs the distributed package: `pip install foncier[dask]`."
+        ) from exc
+    kwargs.setdefault("dashboard_address", None)
+    return distributed.Client(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=processes,
+        **kwargs,
+    )
