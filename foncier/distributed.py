@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-__all__ = ["local_cluster", "map_sites", "partition_sites", "score_dask"]
+__all__ = ["local_cluster", "map_sites", "partition_sites", "score_dask", "score_partitioned"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,91 @@ def score_dask(
     if scheduler is None:
         return lazy.compute()
     return lazy.compute(scheduler=scheduler)
+
+
+def _raw_table(partition: gpd.GeoDataFrame, layers: Any, profile: Any) -> pd.DataFrame:
+    """Raw measures of one partition as one flat table (``v:``, ``n:``, ``x:`` columns)."""
+    import pandas as pd
+
+    from foncier.scoring import measure_criteria
+
+    raw = measure_criteria(partition, layers, profile)
+    parts = [
+        raw.values.add_prefix("v:"),
+        raw.nearest.add_prefix("n:"),
+        raw.exclusion_values.add_prefix("x:"),
+        raw.area_m2.rename("area_m2").to_frame(),
+    ]
+    return pd.concat(parts, axis=1)
+
+
+def score_partitioned(
+    sites: dask_geopandas.GeoDataFrame,
+    layers: Any,
+    profile: Any,
+    *,
+    top_n: int = 10,
+    scheduler: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Score a partitioned GeoDataFrame exactly as :func:`foncier.score` scores it in memory.
+
+    The raw measures (the costly part: distances, overlaps, zonal statistics) run partition
+    by partition on the workers, with the layers shipped once; transforms, exclusions,
+    aggregation and ranks then run once over all the sites, so ranks, ``why`` sentences and
+    the minimum contiguous area are global, not per partition. ``foncier.score`` calls this
+    when it is given a ``dask_geopandas.GeoDataFrame``.
+
+    Parameters
+    ----------
+    sites : dask_geopandas.GeoDataFrame
+        Partitioned candidate sites in a projected CRS (metres), unique index.
+    layers : mapping
+        Layer name → GeoDataFrame or Raster, in the sites' CRS.
+    profile : str, Path or Profile
+        Project profile.
+    top_n : int
+        Number of best sites that get a ``why`` sentence.
+    scheduler : str, optional
+        Dask scheduler (default: the active ``dask.distributed`` client, else threads).
+
+    Returns
+    -------
+    GeoDataFrame
+        In memory: the sites with their score columns, equal to the in-memory ``score``.
+    """
+    from foncier.profiles import load_profile
+    from foncier.scoring import RawMeasures, measure_criteria, score_from_raw
+
+    _require_dask()
+    prof = load_profile(profile)
+    # Which rules are skipped depends only on the layers given: find out on one row.
+    head = sites.partitions[0].compute().head(1)
+    probe = measure_criteria(head, layers, prof)
+    lazy = map_sites(_raw_table, sites, layers, prof, meta=_raw_table(head, layers, prof).iloc[:0])
+    table = lazy.compute() if scheduler is None else lazy.compute(scheduler=scheduler)
+    computed = sites.compute() if scheduler is None else sites.compute(scheduler=scheduler)
+    table = table.loc[computed.index]
+
+    def block(prefix: str, like: pd.DataFrame) -> pd.DataFrame:
+        # Dask may store text as pyarrow strings: give back the in-memory dtypes.
+        cols = [c for c in table.columns if c.startswith(prefix)]
+        out = table[cols].rename(columns=lambda c: c[len(prefix) :])
+        return out.astype(like.dtypes.to_dict())
+
+    raw = RawMeasures(
+        values=block("v:", probe.values),
+        nearest=block("n:", probe.nearest),
+        exclusion_values=block("x:", probe.exclusion_values),
+        area_m2=table["area_m2"].astype(float),
+        geometry=computed.geometry,
+        criteria_skipped=probe.criteria_skipped,
+        exclusions_skipped=probe.exclusions_skipped,
+    )
+    result_table = score_from_raw(raw, prof, top_n=top_n)
+    clash = [c for c in result_table.columns if c in computed.columns]
+    result = computed.drop(columns=clash).join(result_table)
+    result.attrs["foncier"] = result_table.attrs["foncier"]
+    return result
 
 
 def local_cluster(

@@ -536,9 +536,10 @@ def score(
 
     Parameters
     ----------
-    sites : GeoDataFrame
+    sites : GeoDataFrame or dask_geopandas.GeoDataFrame
         Candidate sites in a projected CRS (metres; EPSG:2154 in metropolitan France) with a
-        unique index.
+        unique index. A partitioned (dask) GeoDataFrame is measured partition by partition
+        on the dask scheduler and ranked globally (:func:`foncier.distributed.score_partitioned`).
     layers : mapping
         Layer name → GeoDataFrame in the sites' CRS, or Raster (``slope``, degrees). Missing
         layers skip their criteria (weights renormalised over the others; recorded in
@@ -563,6 +564,10 @@ def score(
     >>> rank(scored, top_n=5)[["rank", "score", "why"]]  # doctest: +SKIP
     """
     prof = load_profile(profile)
+    if type(sites).__module__.startswith("dask_geopandas"):
+        from foncier.distributed import score_partitioned
+
+        return score_partitioned(sites, layers, prof, top_n=top_n)
     raw = measure_criteria(sites, layers, prof, progress=progress)
     table = score_from_raw(raw, prof, top_n=top_n)
     clash = [c for c in table.columns if c in sites.columns]

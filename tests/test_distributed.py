@@ -112,3 +112,38 @@ def test_partition_count_is_checked(data):
     sites, _, _ = data
     with pytest.raises(ValueError, match="npartitions"):
         partition_sites(sites, npartitions=0)
+
+
+def test_score_accepts_a_partitioned_geodataframe_with_global_ranks():
+    # Three partitions, one station: ranks, "why" and exclusions must be those of the
+    # in-memory run, not computed partition by partition.
+    from foncier.scoring import score
+
+    rng = np.random.default_rng(11)
+    centres = rng.uniform(0, 20_000, (90, 2))
+    sites = gpd.GeoDataFrame(
+        {"site_id": [f"s{i}" for i in range(90)]},
+        geometry=shapely.buffer(shapely.points(centres), 300, quad_segs=2),
+        crs=L93,
+    )
+    layers = {
+        "rail_freight_stations": gpd.GeoDataFrame(
+            {"name": ["Gare"]}, geometry=[shapely.Point(10_000, 10_000)], crs=L93
+        ),
+        "communes": gpd.GeoDataFrame(
+            {"population": [50_000, 8_000]},
+            geometry=[shapely.box(0, 0, 10_000, 20_000), shapely.box(10_000, 0, 20_000, 20_000)],
+            crs=L93,
+        ),
+    }
+    expected = score(sites, layers, "logistique-multimodale")
+    got = score(partition_sites(sites, npartitions=3), layers, "logistique-multimodale")
+    # dask stores the sites' own text columns as pyarrow strings: compare the scores exactly,
+    # the sites' columns by value.
+    score_cols = [c for c in expected.columns if c not in ("site_id", "geometry")]
+    pd.testing.assert_frame_equal(pd.DataFrame(got[score_cols]), pd.DataFrame(expected[score_cols]))
+    assert list(got["site_id"]) == list(expected["site_id"])
+    assert got.geometry.equals(expected.geometry)
+    assert got["rank"].min() == 1
+    assert (got["rank"] == 1).sum() == (expected["rank"] == 1).sum()
+    assert got.attrs["foncier"]["criteria_skipped"] == expected.attrs["foncier"]["criteria_skipped"]
