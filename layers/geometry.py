@@ -77,9 +77,7 @@ def repair_geometries(
     if polygonal.any():
         # make_valid may return a GeometryCollection with lines: keep the polygons only.
         parts = repaired[polygonal]
-        repaired[polygonal] = [
-            _polygonal_part(g) for g in parts
-        ]
+        repaired[polygonal] = [_polygonal_part(g) for g in parts]
     fixed[invalid] = repaired
     out = gdf.copy()
     out[out.geometry.name] = fixed

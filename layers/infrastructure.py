@@ -79,7 +79,7 @@ ATTRIBUTIONS: dict[str, str] = {
     "sncf": "SNCF Réseau – Liste des gares, ODbL",
     "rte": "RTE / ODRE – Postes électriques, Licence Ouverte 2.0",
     "airportsdata": "airportsdata (M. Borsetti), MIT licence",
-    "named_sites": "sites nommés des territoires de référence (foncier), source citée pour chaque site",
+    "named_sites": "sites nommés des territoires (foncier), source citée pour chaque site",
     "user": "User-supplied data",
 }
 
