@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
@@ -31,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+T = TypeVar("T")
 
 TerritoryArg = Annotated[
     str,
@@ -123,6 +124,30 @@ def _progress(total: int | None = None) -> Iterator[Callable[[str], None]]:
 def _fail(exc: FoncierError) -> None:
     console.print(f"[bold red]Error:[/] {exc}")
     raise typer.Exit(code=1)
+
+
+def _run_study(
+    territory: str,
+    step: str,
+    action: Callable[[Any], T],
+    *,
+    source: list[str] | None,
+    top: int,
+    **kwargs: Any,
+) -> tuple[Any, T]:
+    """Run the siting study behind a progress bar, then ``action(study)`` as its last step."""
+    from foncier.pipeline import siting_study
+
+    with _progress() as advance:
+        study = siting_study(
+            _territory(territory),
+            sources=_sources(source),
+            top_n=top,
+            progress=advance,
+            **kwargs,
+        )
+        advance(step)
+        return study, action(study)
 
 
 @app.command()
@@ -224,21 +249,17 @@ def map_(
 
             m = territory_map(_territory(territory))
         else:
-            from foncier.pipeline import siting_study
-
-            with _progress() as advance:
-                study = siting_study(
-                    _territory(territory),
-                    profile=profile,
-                    sites=sites,
-                    sources=_sources(source),
-                    online=online,
-                    draws=draws,
-                    top_n=top,
-                    progress=advance,
-                )
-                advance("carte")
-                m = study.map()
+            study, m = _run_study(
+                territory,
+                "carte",
+                lambda study: study.map(),
+                profile=profile,
+                sites=sites,
+                source=source,
+                online=online,
+                draws=draws,
+                top=top,
+            )
             _print_top(study, top)
         path = save_html(m, output, self_contained=self_contained)
         size = path.stat().st_size / 1e6
@@ -291,22 +312,19 @@ def score(
     """Score candidate sites for a project profile and write them with their breakdown."""
     _setup_logging(verbose)
     from foncier.exports import export_study
-    from foncier.pipeline import siting_study
 
     try:
-        with _progress() as advance:
-            study = siting_study(
-                _territory(territory),
-                profile=profile,
-                sites=sites,
-                sources=_sources(source),
-                online=online,
-                draws=draws,
-                top_n=top,
-                progress=advance,
-            )
-            advance("écriture")
-            path = export_study(study, output)
+        study, path = _run_study(
+            territory,
+            "écriture",
+            lambda study: export_study(study, output),
+            profile=profile,
+            sites=sites,
+            source=source,
+            online=online,
+            draws=draws,
+            top=top,
+        )
         _print_top(study, top)
         console.print(f"[green]Sites écrits :[/] {path} ({len(study.scored)} sites)")
     except FoncierError as exc:
@@ -331,22 +349,19 @@ def fiches(
     """Write a one-page sheet ("fiche site") for each of the best sites, plus an index."""
     _setup_logging(verbose)
     from foncier.fiche import site_sheets
-    from foncier.pipeline import siting_study
 
     try:
-        with _progress() as advance:
-            study = siting_study(
-                _territory(territory),
-                profile=profile,
-                sites=sites,
-                sources=_sources(source),
-                online=online,
-                draws=draws,
-                top_n=top,
-                progress=advance,
-            )
-            advance("fiches")
-            paths = site_sheets(study, output, top_n=top, pdf=pdf)
+        _, paths = _run_study(
+            territory,
+            "fiches",
+            lambda study: site_sheets(study, output, top_n=top, pdf=pdf),
+            profile=profile,
+            sites=sites,
+            source=source,
+            online=online,
+            draws=draws,
+            top=top,
+        )
         console.print(f"[green]Fiches écrites :[/] {len(paths)} fichiers dans {output}")
     except FoncierError as exc:
         _fail(exc)

@@ -137,9 +137,12 @@ def open_site_popup(driver, scored, site_id: str):
     ActionChains(driver).move_to_element_with_offset(
         element, int(x - rect["width"] / 2), int(y - rect["height"] / 2)
     ).click().perform()
-    return wait_for(
+    popup = wait_for(
         lambda: driver.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .foncier-popup")
     )[0]
+    # Leaflet fades the popup in: Selenium reads no text from a still transparent element.
+    wait_for(lambda: popup.text)
+    return popup
 
 
 def test_no_javascript_error_and_no_request_but_tiles(browser):
