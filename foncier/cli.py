@@ -55,7 +55,7 @@ SitesOpt = Annotated[
     typer.Option(
         "--sites",
         "-s",
-        help="Candidate sites: hex:<m> (hexagons), grid:<m> (squares) or a vector file.",
+        help="Candidate sites: hex:auto (about 1,000 cells), hex:<m>, grid:<m> or a file.",
     ),
 ]
 OnlineOpt = Annotated[
@@ -223,7 +223,7 @@ def map_(
         "carte.html"
     ),
     profile: ProfileOpt = None,
-    sites: SitesOpt = "hex:1000",
+    sites: SitesOpt = "hex:auto",
     no_score: Annotated[
         bool, typer.Option("--no-score", help="Plain territory map, without scoring.")
     ] = False,
@@ -296,7 +296,7 @@ def _print_top(study: Any, n: int) -> None:
 def score(
     territory: TerritoryArg,
     profile: ProfileOpt = None,
-    sites: SitesOpt = "hex:1000",
+    sites: SitesOpt = "hex:auto",
     output: Annotated[
         Path,
         typer.Option(
@@ -338,7 +338,7 @@ def fiches(
         Path, typer.Option("--output", "-o", help="Folder for the site sheets (HTML).")
     ] = Path("fiches"),
     profile: ProfileOpt = None,
-    sites: SitesOpt = "hex:1000",
+    sites: SitesOpt = "hex:auto",
     top: Annotated[int, typer.Option("--top", help="Number of sites with a sheet.")] = 10,
     draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print each sheet to PDF.")] = False,

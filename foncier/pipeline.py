@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Profile used when a territory has no preferred one.
 DEFAULT_PROFILE = "logistique-multimodale"
-#: Candidate sites when none are given: hexagons 1 km across (≈ 87 ha), clipped to the territory.
-DEFAULT_SITES = "hex:1000"
+#: Candidate sites when none are given: about a thousand hexagons clipped to the territory.
+DEFAULT_SITES = "hex:auto"
 
 #: Infrastructure layers drawn on a siting map besides the ones the profile uses.
 MAP_CONTEXT_LAYERS = (
@@ -192,7 +192,8 @@ def siting_study(
     profile : str, Path or Profile, optional
         Shipped profile id, TOML file or Profile (default: :func:`default_profile`).
     sites : str or GeoDataFrame
-        Candidate sites: ``"hex:1000"``, ``"grid:500"``, a vector file, or a GeoDataFrame
+        Candidate sites: ``"hex:auto"`` (about 1,000 hexagons), ``"hex:1000"``, ``"grid:500"``,
+        a vector file, or a GeoDataFrame
         in the territory's CRS.
     sources : mapping, optional
         Source per layer (``{"flood_zones": "ppr.gpkg", "slope": "dem.tif"}``).

@@ -388,13 +388,49 @@ def sites_from_file(
     return _finish(gdf, territory, ids=ids, name=p.name, clip=clip)
 
 
+def auto_cell_size(
+    territory: Territory,
+    *,
+    n_sites: int = 800,
+    shape: Literal["hex", "square"] = "hex",
+    step_m: float = 100.0,
+    min_m: float = 250.0,
+) -> float:
+    """Cell size giving about ``n_sites`` cells over the territory, rounded to ``step_m``.
+
+    A first-look siting map stays readable (and its HTML under 3 MB) with about a thousand
+    cells once the cells cut by the outline are counted, whatever the size of the territory:
+    1 km hexagons for the Grand Compiégnois (758 km²), 1.6 km for the Pays de Châlons.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area (its perimeter's area, m², in the projected CRS).
+    n_sites : int
+        Target number of cells.
+    shape : {"hex", "square"}
+        Cell shape: a hexagon of flat-to-flat width s covers (√3/2)·s², a square s².
+    step_m, min_m : float
+        Rounding step and smallest size, metres.
+
+    Returns
+    -------
+    float
+        Cell size in metres.
+    """
+    factor = math.sqrt(3) / 2 if shape == "hex" else 1.0
+    raw = math.sqrt(float(shapely.area(territory.perimeter)) / (n_sites * factor))
+    return max(min_m, round(raw / step_m) * step_m)
+
+
 def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
     """Turn a command-line sites option into a function of the territory.
 
     Parameters
     ----------
     spec : str
-        ``"grid:500"`` or ``"square:500"`` (square cells of 500 m), ``"hex:1000"`` (hexagons
+        ``"grid:500"`` or ``"square:500"`` (square cells of 500 m), ``"hex:auto"`` (about a
+        thousand hexagons, see :func:`auto_cell_size`), ``"hex:1000"`` (hexagons
         1000 m flat to flat), or a path to a vector file (``"zones.gpkg"``, also
         ``"file:zones.gpkg"``).
 
@@ -412,19 +448,21 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
     kind, sep, arg = text.partition(":")
     kind = kind.lower()
     if sep and kind in ("grid", "square", "hex"):
+        grid_shape: Literal["hex", "square"] = "hex" if kind == "hex" else "square"
+        auto = arg.strip().lower() == "auto"
         try:
-            size = float(arg.lower().removesuffix("m"))
+            size = float("nan") if auto else float(arg.lower().removesuffix("m"))
         except ValueError:
             size = float("nan")
-        if not size > 0:
+        if not auto and not size > 0:
             raise SchemaError(
                 f"bad sites option {spec!r}: the cell size must be a positive number of metres "
-                "(e.g. grid:500, hex:1000)."
+                "or 'auto' (e.g. grid:500, hex:1000, hex:auto)."
             )
-        grid_shape: Literal["hex", "square"] = "hex" if kind == "hex" else "square"
 
         def make_grid(territory: Territory) -> gpd.GeoDataFrame:
-            return grid_sites(territory, cell_size_m=size, shape=grid_shape)
+            cell = auto_cell_size(territory, shape=grid_shape) if auto else size
+            return grid_sites(territory, cell_size_m=cell, shape=grid_shape)
 
         return make_grid
     path = arg if sep and kind == "file" else text

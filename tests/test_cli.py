@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from foncier.cli import app
+from foncier.pipeline import default_profile
+from foncier.profiles import load_profile
 
 runner = CliRunner()
 
@@ -62,15 +65,16 @@ def test_plain_territory_map(tmp_path):
     assert out.stat().st_size < 3_000_000
 
 
-def test_siting_map_command(tmp_path):
-    out = tmp_path / "chartres.html"
-    result = runner.invoke(
-        app, ["map", "chartres-metropole", "--sites", "hex:2500", "--draws", "20", "-o", str(out)]
-    )
+@pytest.mark.parametrize("preset", ["soissonnais-valois", "chartres-metropole"])
+def test_siting_map_command_with_defaults_stays_small(tmp_path, preset):
+    # The README's main command on the preset with the most communes (163) and on a
+    # single-EPCI one: default sites and profile, HTML under 3 MB.
+    out = tmp_path / "carte.html"
+    result = runner.invoke(app, ["map", preset, "--draws", "20", "-o", str(out)])
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
-    assert "Chartres" in html
-    assert "industrie-manufacturiere" in result.output or "Industrie" in html
+    expected_profile = default_profile(preset)
+    assert load_profile(expected_profile).name.split(" (")[0] in html
     assert out.stat().st_size < 3_000_000
 
 

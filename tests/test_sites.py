@@ -166,3 +166,15 @@ def test_bad_inputs(territory):
         sites_from_parcels(no_crs, territory)
     with pytest.raises(GeometryError, match="about"):
         grid_sites(territory, cell_size_m=1)
+
+
+def test_auto_cell_size_gives_about_a_thousand_cells(territory):
+    from foncier.sites import auto_cell_size
+
+    size = auto_cell_size(territory, n_sites=50, step_m=1.0, min_m=1.0)
+    # hand computation: a hexagon of width s covers (√3/2)·s²
+    expected = math.sqrt(territory.area_km2 * 1e6 / (50 * math.sqrt(3) / 2))
+    assert size == pytest.approx(round(expected), abs=1.0)
+    cells = parse_sites_spec("hex:auto")(territory)
+    auto = auto_cell_size(territory)
+    assert len(cells) == len(grid_sites(territory, cell_size_m=auto, shape="hex"))
