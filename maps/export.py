@@ -170,13 +170,15 @@ def save_html(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bo
 
 
 # Added to the page before the picture is taken. The buttons and the layer control do
-# nothing on paper, so they are hidden (the legend gets the room). Failed tiles (no network)
+# nothing on paper, so they are hidden (the legend gets the room); the sources are shown whole
+# (a picture cannot scroll). Failed tiles (no network)
 # are hidden and the map gets a plain background, so the vector layers still read well.
 _PICTURE_EXTRAS = """
 <style>
 .leaflet-control-layers, .leaflet-control-measure, .leaflet-top.leaflet-left .leaflet-bar
   {display: none !important;}
 .foncier-legend {max-height: none !important;}
+.foncier-title .foncier-sources {max-height: none !important; overflow: visible !important;}
 </style>
 <script>
 (function () {
