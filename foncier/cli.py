@@ -94,6 +94,13 @@ def _sources(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _picture_size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise typer.BadParameter(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1600x1000.")
+    return int(width), int(height)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -232,6 +239,12 @@ def map_(
     png: Annotated[
         Path | None, typer.Option("--png", help="Also save a PNG picture (headless Chromium).")
     ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="Also save a one-page PDF (headless Chromium).")
+    ] = None,
+    picture_size: Annotated[
+        str, typer.Option("--size", help="Size of the PNG / PDF picture, WIDTHxHEIGHT pixels.")
+    ] = "1600x1000",
     self_contained: Annotated[
         bool, typer.Option("--self-contained", help="Inline JS/CSS: the file needs no network.")
     ] = False,
@@ -239,8 +252,9 @@ def map_(
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write an interactive siting map of a territory (HTML, optionally PNG)."""
+    """Write an interactive siting map of a territory (HTML, optionally PNG and PDF)."""
     _setup_logging(verbose)
+    width, height = _picture_size(picture_size)
     from maps.export import save_html, save_png
 
     try:
@@ -264,9 +278,10 @@ def map_(
         path = save_html(m, output, self_contained=self_contained)
         size = path.stat().st_size / 1e6
         console.print(f"[green]Carte écrite :[/] {path} ({size:.1f} Mo)")
-        if png is not None:
-            out_png = save_png(path, png)
-            console.print(f"[green]Image écrite :[/] {out_png}")
+        for picture, as_pdf in ((png, False), (pdf, True)):
+            if picture is not None:
+                out = save_png(path, picture, width=width, height=height, pdf=as_pdf)
+                console.print(f"[green]Image écrite :[/] {out}")
     except FoncierError as exc:
         _fail(exc)
 

@@ -106,3 +106,33 @@ def test_fiches_command_writes_one_sheet_per_top_site(tmp_path):
     assert len(sheets) == 3
     assert (out / "index.html").exists()
     assert "Alençon" in sheets[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.browser
+def test_map_png_and_pdf_at_the_chosen_size(tmp_path):
+    import shutil
+    import struct
+
+    if not shutil.which("chromium"):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    png, pdf = tmp_path / "carte.png", tmp_path / "carte.pdf"
+    result = runner.invoke(
+        app,
+        [
+            "map", "alencon", "--no-score", "-o", str(tmp_path / "carte.html"),
+            "--png", str(png), "--pdf", str(pdf), "--size", "800x500",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (800, 500)  # IHDR width, height
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_bad_picture_size_is_refused(tmp_path):
+    result = runner.invoke(
+        app, ["map", "alencon", "--no-score", "-o", str(tmp_path / "x.html"), "--size", "big"]
+    )
+    assert result.exit_code != 0
+    assert "WIDTHxHEIGHT" in result.output
