@@ -109,6 +109,10 @@ class RawMeasures:
         return self.values.index
 
 
+#: Appended to the name of a nearest feature located only at its commune.
+COMMUNE_PRECISION_NOTE = " (position communale)"
+
+
 def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
     return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
 
@@ -179,6 +183,12 @@ def _measure_rule(
         )
         dist = pd.Series(np.asarray(frame["distance_m"], dtype=float), index=sites.index)
         nearest = pd.Series(np.asarray(frame["nearest_name"], dtype=object), index=sites.index)
+        if "precision" in features.columns:
+            # A feature placed at its commune (exact place unknown) gives a distance to that
+            # point, not to the feature: say so wherever its name is shown.
+            precision = features["precision"].reindex(frame["nearest_id"].to_numpy())
+            rough = (precision.to_numpy() == "commune") & nearest.notna().to_numpy()
+            nearest[rough] = nearest[rough].astype(str) + COMMUNE_PRECISION_NOTE
         return dist, nearest
     if m == "overlap_share":
         return pd.Series(

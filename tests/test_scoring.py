@@ -457,3 +457,37 @@ def test_real_rte_substations_match_geodesic_distances(shared_data):
     _, _, geodesic = Geod(ellps="GRS80").inv(lon, lat, post.x, post.y)
     assert out.loc[0, "power__raw"] == pytest.approx(geodesic, rel=1e-3, abs=3)
     assert out.loc[0, "power__score"] == pytest.approx(1 - out.loc[0, "power__raw"] / 10000)
+
+
+def test_feature_located_at_its_commune_is_flagged_in_names(sites):
+    # A port known only by its commune: the distance is to the commune's point, and every
+    # name shown (why, breakdown, popups) says so.
+    ports = gpd.GeoDataFrame(
+        {"name": ["Port A", "Port B"], "precision": ["commune", "point"]},
+        geometry=[shapely.Point(500, 100), shapely.Point(6100, 100)],
+        crs=L93,
+    )
+    profile = {
+        "profile": {"id": "p", "name": "P"},
+        "criteria": [
+            {
+                "id": "port",
+                "label": "Port",
+                "measure": "distance",
+                "layer": "ports",
+                "transform": {"kind": "linear", "from": 0, "to": 10000, "direction": "decreasing"},
+                "weight": 1,
+            }
+        ],
+    }
+    out = score(
+        sites.assign(geometry=[sq(0, 0, 200), sq(3000, 0, 200), sq(6000, 0, 200)]),
+        {"ports": ports},
+        profile_from_dict(profile),
+    )
+    assert out["port__nearest"].tolist() == [
+        "Port A (position communale)",
+        "Port A (position communale)",
+        "Port B",
+    ]
+    assert out["port__raw"].iloc[0] == pytest.approx(300.0)  # 500 - 200, by hand
