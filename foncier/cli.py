@@ -398,15 +398,9 @@ def fetch(
     try:
         t = _territory(territory)
         names = layer or [n for n, i in LAYERS.items() if not i.offline and i.needs != "file"]
-        # ports and platforms: the OpenStreetMap part (the named sites are embedded)
+        # the online part of each layer (OpenStreetMap for ports, platforms and ZAE)
         loaders = [
-            (
-                n,
-                lambda tt, n=n: load_layer(
-                    tt, n, source="osm" if n in {"ports", "platforms"} else None
-                ),
-            )
-            for n in names
+            (n, lambda tt, n=n: load_layer(tt, n, source=LAYERS[n].online_source)) for n in names
         ]
         columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
         with Progress(*columns, console=console) as bar:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -55,6 +55,9 @@ class LayerInfo:
         Where the data comes from (shown in listings and map attributions).
     needs : str
         What must be given when the layer is neither embedded nor online (e.g. a file).
+    online_source : str or None
+        Source to ask the loader for when loading online without a source given
+        (``"osm"`` for layers that also have an embedded or file part).
     """
 
     name: str
@@ -64,6 +67,7 @@ class LayerInfo:
     source: str
     loader: Callable[..., Layer]
     needs: str = ""
+    online_source: str | None = None
 
 
 def load_population(territory: Territory, *, margin_m: float | None = None) -> gpd.GeoDataFrame:
@@ -161,6 +165,10 @@ _SOURCED: dict[str, Callable[..., Layer]] = {
 }
 
 
+#: Layers that are online-only in full but have an embedded part (the named sites).
+_NAMED_OFFLINE = frozenset({"ports", "platforms"})
+
+
 def _catalogue() -> dict[str, LayerInfo]:
     entries = {
         name: LayerInfo(
@@ -173,6 +181,8 @@ def _catalogue() -> dict[str, LayerInfo]:
         )
         for name, e in INFRASTRUCTURE_LAYERS.items()
     }
+    for name in _NAMED_OFFLINE:
+        entries[name] = replace(entries[name], online_source="osm")
     entries["communes"] = LayerInfo(
         "communes",
         "Communes around the territory with their population (labour pool)",
@@ -224,6 +234,7 @@ def _catalogue() -> dict[str, LayerInfo]:
         "CNIG file, IGN BD TOPO, OpenStreetMap",
         _needs_source("zae", "a CNIG / BD TOPO file or 'osm'"),
         needs="file or 'osm'",
+        online_source="osm",
     )
     entries["friches"] = LayerInfo(
         "friches",
@@ -236,9 +247,6 @@ def _catalogue() -> dict[str, LayerInfo]:
     )
     return entries
 
-
-#: Layers that are online-only in full but have an embedded part (the named sites).
-_NAMED_OFFLINE = frozenset({"ports", "platforms"})
 
 #: Every layer foncier knows, by name.
 LAYERS: dict[str, LayerInfo] = _catalogue()
@@ -332,6 +340,8 @@ def load_layers(
         elif source is None and not info.offline and (info.needs == "file" or not online):
             log.warning("layer %r skipped: %s", name, "needs a file" if info.needs else "online")
             continue
+        elif source is None and online:
+            source = info.online_source
         try:
             out[name] = load_layer(territory, name, source=source, margin_m=margin_m)
         except FoncierError as exc:
