@@ -27,6 +27,7 @@ import email.utils
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -353,6 +354,11 @@ def _request(
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             problem = f"connection failed or was cut ({exc.__class__.__name__}: {exc})"
             response = None
+            if _name_not_resolved(exc):
+                # No DNS answer: the machine is offline or the host name is wrong, and waiting
+                # will not change that. Fail now instead of sleeping through the retries.
+                problem = f"host name of {url} could not be resolved (no network?)"
+                attempts = attempt + 1
         except requests.RequestException as exc:
             raise DataSourceError(f"{source}: request {what} could not be sent: {exc}") from exc
         finally:
@@ -395,7 +401,7 @@ def _request(
 
         attempt += 1
         if attempt < attempts:
-            log.warning(
+            log.info(
                 "%s: %s — %s; retry %d/%d in %.2f s",
                 source,
                 what,
@@ -416,6 +422,26 @@ def _request(
         "be down or overloaded: try again later, raise settings.max_retries or "
         "settings.timeout_s, or work from the cache with settings.offline = True."
     )
+
+
+def _name_not_resolved(exc: BaseException) -> bool:
+    """True when a connection error comes from a failed DNS look-up."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        current = current.__cause__ or current.__context__ or _first_arg_exception(current)
+    return "Failed to resolve" in str(exc)
+
+
+def _first_arg_exception(exc: BaseException) -> BaseException | None:
+    arg = exc.args[0] if exc.args else None
+    if isinstance(arg, BaseException):
+        return arg
+    reason = getattr(arg, "reason", None)  # urllib3 MaxRetryError
+    return reason if isinstance(reason, BaseException) else None
 
 
 def get_json(

@@ -378,3 +378,22 @@ def test_unusable_cache_folder_is_a_clear_error(
     monkeypatch.setattr(settings, "cache_folder", blocker)
     with pytest.raises(DataSourceError, match="cache_folder"):
         http.get_json("http://127.0.0.1:9/x", source="test")
+
+
+def test_unresolvable_host_fails_at_once_without_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A failed DNS look-up (machine offline) is not retried: waiting would not help.
+    import socket
+
+    import requests
+
+    calls: list[str] = []
+
+    def no_dns(self: object, method: str, url: str, **kwargs: object) -> None:
+        calls.append(url)
+        raise requests.ConnectionError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(settings, "max_retries", 4)
+    monkeypatch.setattr(http.cached_session().__class__, "request", no_dns)
+    with pytest.raises(DataSourceError, match="could not be resolved"):
+        http.get_json("https://example.invalid/api", source="test")
+    assert len(calls) == 1
