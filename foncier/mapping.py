@@ -30,7 +30,13 @@ if TYPE_CHECKING:
     import folium
     import geopandas as gpd
 
-__all__ = ["site_popups", "siting_map", "territory_map"]
+__all__ = [
+    "BREAKDOWN_HEADER",
+    "site_popup_data",
+    "site_popups",
+    "siting_map",
+    "territory_map",
+]
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +204,23 @@ def _skipped_lines(meta: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def site_popups(
+#: Column headers of the score breakdown in site popups.
+BREAKDOWN_HEADER = ("Critère", "Valeur", "Note 0–1", "Poids", "Contribution")
+
+
+def site_popup_data(
     scored: pd.DataFrame,
     *,
     sensitivity: pd.DataFrame | None = None,
     top_n: int = 10,
-) -> pd.Series:
-    """Return the popup HTML of every scored site: the full explanation of its score.
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return the popup content of every scored site, as plain text, and the shared lines.
 
-    Each popup has the rank and score, a table criterion | raw value with unit | score
-    0..1 | weight | contribution (points out of 100), the nearest named infrastructure
-    with its distance, the exclusion reasons, the rank robustness when a sensitivity
-    analysis is given, and the criteria that could not be evaluated. Every text is
-    escaped.
+    Each popup has the rank and score, the breakdown rows criterion | raw value with unit |
+    score 0..1 | weight | contribution (points out of 100), the nearest named
+    infrastructure with its distance, the exclusion reasons and the rank robustness when a
+    sensitivity analysis is given. The criteria that could not be evaluated are the same for
+    every site: they come back once, as the shared lines.
 
     Parameters
     ----------
@@ -224,11 +234,12 @@ def site_popups(
 
     Returns
     -------
-    pandas.Series
-        HTML strings aligned on ``scored.index``.
+    list of dict, list of str
+        One :func:`maps.popups.table_popup_data` per site (in ``scored`` order) and the
+        lines shared by all popups.
     """
     from foncier.profiles import format_value
-    from maps.popups import html_table
+    from maps.popups import table_popup_data
 
     meta: Mapping[str, Any] = scored.attrs.get("foncier", {}) or {}
     criteria = [c for c in meta.get("criteria", []) if f"{c['id']}__score" in scored.columns]
@@ -237,7 +248,6 @@ def site_popups(
         top_n = int((sensitivity.attrs.get("sensitivity") or {}).get("top_n", top_n))
         sens = sensitivity.reindex(scored.index)
     name_col = _name_column(scored)
-    header = ["Critère", "Valeur", "Note 0–1", "Poids", "Contribution"]
     records = scored.to_dict("records")
     sens_records = sens.to_dict("records") if sensitivity is not None else [{}] * len(scored)
     out = []
@@ -278,10 +288,46 @@ def site_popups(
         robust = _robustness(srow, top_n)
         if robust and not excluded:
             footer.append(robust)
-        if skipped:
-            footer.append("Non évalués : " + " ; ".join(skipped))
-        out.append(html_table(title, header, rows, css_class="foncier-breakdown", footer=footer))
-    return pd.Series(out, index=scored.index, dtype=object)
+        out.append(table_popup_data(title, rows, footer))
+    shared = ["Non évalués : " + " ; ".join(skipped)] if skipped else []
+    return out, shared
+
+
+def site_popups(
+    scored: pd.DataFrame,
+    *,
+    sensitivity: pd.DataFrame | None = None,
+    top_n: int = 10,
+) -> pd.Series:
+    """Return the popup HTML of every scored site: the full explanation of its score.
+
+    The same content as :func:`site_popup_data` (which siting maps use, built in the
+    browser), as ready HTML for other pages; every text is escaped.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`foncier.scoring.score`.
+    sensitivity : DataFrame, optional
+        Output of :func:`foncier.sensitivity.sensitivity` on the same index.
+    top_n : int
+        The N of "top N" in the robustness sentence.
+
+    Returns
+    -------
+    pandas.Series
+        HTML strings aligned on ``scored.index``.
+    """
+    from maps.popups import html_table
+
+    data, shared = site_popup_data(scored, sensitivity=sensitivity, top_n=top_n)
+    html = [
+        html_table(
+            d["t"], BREAKDOWN_HEADER, d["r"], css_class="foncier-breakdown", footer=d["f"] + shared
+        )
+        for d in data
+    ]
+    return pd.Series(html, index=scored.index, dtype=object)
 
 
 def _site_tooltips(
@@ -462,7 +508,8 @@ def siting_map(
             add_layer(kind, name, gdf)
 
     sites = scored.copy()
-    sites["_popup_html"] = site_popups(scored, sensitivity=sensitivity, top_n=top_n).to_numpy()
+    popup_data, shared_lines = site_popup_data(scored, sensitivity=sensitivity, top_n=top_n)
+    sites["_popup_data"] = pd.Series(popup_data, index=sites.index, dtype=object)
     sites["excluded"] = sites["excluded"].astype(bool)
     label_col = _name_column(sites)
     legend_title = "Score (0–100)" + (f", profil {profile_name}" if profile_name else "")
@@ -489,7 +536,10 @@ def siting_map(
         excluded="excluded",
         label_column="_label",
         tooltip_column="_tooltip",
-        popup_html_column="_popup_html",
+        popup_data_column="_popup_data",
+        popup_header=BREAKDOWN_HEADER,
+        popup_shared_footer=shared_lines,
+        popup_class="foncier-breakdown",
         legend_title=legend_title,
         name="Sites candidats (score)",
         id_column="site_id",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from layers.crs import require_crs
 from layers.errors import FoncierError, SchemaError
 from maps.legend import add_class_legend
+from maps.popups import table_popup_js
 from maps.titles import add_sources
 from maps.vector import _popups, _text_column, geojson_layer, to_web_geometries
 
@@ -115,6 +117,10 @@ def add_choropleth(
     label_column: str | None = None,
     tooltip_column: str | None = None,
     popup_html_column: str | None = None,
+    popup_data_column: str | None = None,
+    popup_header: Sequence[str] | None = None,
+    popup_shared_footer: Sequence[str] = (),
+    popup_class: str = "foncier-table",
     legend_title: str | None = None,
     name: str | None = None,
     show: bool = True,
@@ -148,6 +154,15 @@ def add_choropleth(
         Column of plain tooltip text (escaped); default ``label – value``.
     popup_html_column : str, optional
         Column of ready popup HTML built with :mod:`maps.popups` (all text escaped there).
+    popup_data_column : str, optional
+        Column of compact popups (:func:`maps.popups.table_popup_data`), built into tables in
+        the browser: about half the size of ready HTML for large layers.
+    popup_header : sequence of str, optional
+        Table headers of the compact popups (sent once).
+    popup_shared_footer : sequence of str
+        Lines under every compact popup (sent once).
+    popup_class : str
+        CSS class of the compact popups' table.
     legend_title : str, optional
         Title of the legend block (default: ``column``).
     name : str, optional
@@ -243,6 +258,14 @@ def add_choropleth(
             style_index=style_index.tolist(),
             tooltip_html=tooltips,
             popup_html=_popups(web, None, popup_html_column) if popup_html_column else None,
+            popup_data=list(web[popup_data_column]) if popup_data_column else None,
+            popup_js=(
+                table_popup_js(
+                    popup_header, css_class=popup_class, shared_footer=popup_shared_footer
+                )
+                if popup_data_column
+                else None
+            ),
             extra_properties=extra,
             highlight=True,
         ).add_to(group)

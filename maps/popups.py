@@ -8,6 +8,7 @@ and user files, so a zone called ``<script>…`` must show as text: every value 
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,14 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-__all__ = ["escape_text", "format_value", "html_table", "popup_from_columns"]
+__all__ = [
+    "escape_text",
+    "format_value",
+    "html_table",
+    "popup_from_columns",
+    "table_popup_data",
+    "table_popup_js",
+]
 
 #: Stylesheet of the popups made by :func:`html_table` (one ``<style>`` block per page).
 POPUP_CSS = """
@@ -122,6 +130,98 @@ def html_table(
         parts.append(f'<div class="fp-line">{escape_text(line)}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def table_popup_data(
+    title: str | None, rows: Iterable[Sequence[Any]], footer: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Compact popup content for :func:`table_popup_js`: plain text, no markup.
+
+    A map with a thousand sites carries a thousand popups: sending only the cell texts and
+    letting the browser build the table (with ``textContent``, so nothing is ever parsed as
+    HTML) divides the size of the page by about two compared with ready-made HTML.
+
+    Parameters
+    ----------
+    title : str, optional
+        Bold line above the table.
+    rows : iterable of sequences
+        Cells (numbers formatted with :func:`format_value`).
+    footer : sequence of str
+        Lines of text under the table.
+
+    Returns
+    -------
+    dict
+        ``{"t": title, "r": rows, "f": footer}`` with strings only.
+    """
+    return {
+        "t": "" if title is None else str(title),
+        "r": [[v if isinstance(v, str) else format_value(v) for v in row] for row in rows],
+        "f": [str(line) for line in footer],
+    }
+
+
+def _js_literal(value: Any) -> str:
+    # JSON is valid JavaScript; escaping <, > and & keeps "</script>" from ending the page's
+    # script element whatever the strings hold.
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def table_popup_js(
+    header: Sequence[str] | None,
+    *,
+    css_class: str = "foncier-table",
+    shared_footer: Sequence[str] = (),
+    max_width: int = 460,
+    property_name: str = "_pt",
+) -> str:
+    """JavaScript ``onEachFeature`` function binding a table popup built from compact data.
+
+    The DOM it builds is the one :func:`html_table` writes (``div.foncier-popup`` with
+    ``div.fp-title``, ``table.<css_class>`` and ``div.fp-line`` elements). Every text goes
+    through ``textContent``: hostile names are shown as text, never run.
+
+    Parameters
+    ----------
+    header : sequence of str, optional
+        Column headers, shared by every feature (sent once).
+    css_class : str
+        Class of the table.
+    shared_footer : sequence of str
+        Lines shown under every popup (sent once), after each feature's own lines.
+    max_width : int
+        Maximum popup width, pixels.
+    property_name : str
+        Feature property that holds :func:`table_popup_data`.
+    """
+    return (
+        "function (feature, layer) {"
+        f" var d = feature.properties[{_js_literal(property_name)}]; if (!d) {{ return; }}"
+        f" var header = {_js_literal(list(header or []))};"
+        f" var shared = {_js_literal([str(x) for x in shared_footer])};"
+        f" var cls = {_js_literal(css_class)};"
+        " layer.bindPopup(function () {"
+        "  function el(tag, cl, text) { var e = document.createElement(tag);"
+        "   if (cl) { e.className = cl; } if (text !== undefined) { e.textContent = text; }"
+        "   return e; }"
+        "  var root = el('div', 'foncier-popup');"
+        "  if (d.t) { root.appendChild(el('div', 'fp-title', d.t)); }"
+        "  var table = el('table', cls);"
+        "  if (header.length) { var tr = el('tr');"
+        "   header.forEach(function (h) { tr.appendChild(el('th', null, h)); });"
+        "   table.appendChild(tr); }"
+        "  d.r.forEach(function (row) { var tr = el('tr');"
+        "   row.forEach(function (c) { tr.appendChild(el('td', null, c)); });"
+        "   table.appendChild(tr); });"
+        "  root.appendChild(table);"
+        "  d.f.concat(shared).forEach(function (line) {"
+        "   root.appendChild(el('div', 'fp-line', line)); });"
+        "  return root;"
+        f" }}, {{maxWidth: {int(max_width)}}});"
+        "}"
+    )
 
 
 def popup_from_columns(

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from layers.crs import require_crs
+from layers.errors import SchemaError
 from layers.geometry import repair_geometries
 from maps.legend import add_legend_entry
 from maps.popups import escape_text, popup_from_columns
@@ -149,8 +150,6 @@ def _text_column(gdf: pd.DataFrame, column: str | None) -> list[str] | None:
     if column is None:
         return None
     if column not in gdf.columns:
-        from layers.errors import SchemaError
-
         raise SchemaError(f"column {column!r} not found; available: {list(gdf.columns)}")
     return [escape_text(v) for v in gdf[column].tolist()]
 
@@ -163,6 +162,8 @@ def geojson_layer(
     style_index: Sequence[int] | None = None,
     tooltip_html: Sequence[str] | None = None,
     popup_html: Sequence[str] | None = None,
+    popup_data: Sequence[Mapping[str, Any]] | None = None,
+    popup_js: str | None = None,
     extra_properties: Mapping[str, Sequence[Any]] | None = None,
     marker: Any = None,
     highlight: bool = False,
@@ -182,6 +183,10 @@ def geojson_layer(
         Style of each feature (default: all use ``styles[0]``).
     tooltip_html, popup_html : sequence of str, optional
         SAFE HTML per feature (escaped by the caller).
+    popup_data, popup_js : optional
+        Compact popups instead of ``popup_html``: one :func:`maps.popups.table_popup_data`
+        per feature and the :func:`maps.popups.table_popup_js` function that builds them in
+        the browser.
     extra_properties : mapping, optional
         More properties to embed (numbers or escaped strings), e.g. ids used by scripts.
     marker : folium.Marker, optional
@@ -201,6 +206,10 @@ def geojson_layer(
         props["_tooltip"] = list(tooltip_html)
     if popup_html is not None:
         props["_popup"] = list(popup_html)
+    if popup_data is not None:
+        if popup_js is None:
+            raise SchemaError("popup_data needs popup_js (see maps.popups.table_popup_js).")
+        props["_pt"] = list(popup_data)
     for key, values in (extra_properties or {}).items():
         props[key] = list(values)
     data = _feature_collection(web, props)
@@ -211,7 +220,12 @@ def geojson_layer(
         kwargs["pane"] = pane
         kwargs["interactive"] = False
         tooltip_html = popup_html = None
+        popup_data = popup_js = None
         highlight = False
+    if popup_js is not None and len(web):
+        from folium.utilities import JsCode
+
+        kwargs["on_each_feature"] = JsCode(popup_js)
     layer = folium.GeoJson(
         data,
         name=html.escape(name),
@@ -293,8 +307,6 @@ def _popups(
 ) -> list[str] | None:
     if popup_html is not None:
         if popup_html not in gdf.columns:
-            from layers.errors import SchemaError
-
             raise SchemaError(f"popup_html column {popup_html!r} not found in the layer")
         # Trusted HTML made by maps.popups (every text escaped there).
         return [str(v) if v is not None else "" for v in gdf[popup_html].tolist()]

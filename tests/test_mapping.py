@@ -67,6 +67,18 @@ def parse_popup(fragment: str) -> _Cells:
     return p
 
 
+def site_popup(page: str, props: dict) -> _Cells:
+    """The popup of a site as the browser builds it from its compact data (``_pt``)."""
+    header = json.loads(re.search(r"var header = (\[.*?\]);", page).group(1))
+    shared = json.loads(re.search(r"var shared = (\[.*?\]);", page).group(1))
+    data = props["_pt"]
+    p = _Cells()
+    p.title = data["t"]
+    p.rows = [header, *data["r"]]
+    p.lines = [*data["f"], *shared]
+    return p
+
+
 def geojson_blocks(page: str) -> list[dict]:
     return [json.loads(m) for m in re.findall(r"_add\((\{.*\})\);", page)]
 
@@ -268,7 +280,7 @@ def test_siting_popups_equal_the_scores_of_the_table(siting):
     assert len(feats) == len(scored)
     for _, row in scored.iterrows():
         props = feats[html.escape(row["site_id"])]
-        popup = parse_popup(props["_popup"])
+        popup = site_popup(page, props)
         header, *rows = popup.rows
         assert header == ["Critère", "Valeur", "Note 0–1", "Poids", "Contribution"]
         by_label = {r[0]: r for r in rows}
@@ -291,8 +303,8 @@ def test_siting_popups_equal_the_scores_of_the_table(siting):
 def test_popup_units_nearest_robustness_and_skipped(siting):
     _, _, _, page = siting
     feats = site_features(page)
-    p2 = parse_popup(feats["S0002"]["_popup"])
-    p3 = parse_popup(feats["S0003"]["_popup"])
+    p2 = site_popup(page, feats["S0002"])
+    p3 = site_popup(page, feats["S0003"])
     val2 = {r[0]: r[1] for r in p2.rows[1:]}
     val3 = {r[0]: r[1] for r in p3.rows[1:]}
     assert val2["Gare fret"] == "640 m"
@@ -312,8 +324,8 @@ def test_hostile_site_names_only_escaped(siting):
     for raw in HOSTILE:
         assert raw not in page
     feats = site_features(page)
-    assert parse_popup(feats["S0000"]["_popup"]).title == f"Site S0000 – {HOSTILE[0]}"
-    assert parse_popup(feats["S0001"]["_popup"]).title == f"Site S0001 – {HOSTILE[1]}"
+    assert site_popup(page, feats["S0000"]).title == f"Site S0000 – {HOSTILE[0]}"
+    assert site_popup(page, feats["S0001"]).title == f"Site S0001 – {HOSTILE[1]}"
 
 
 def test_excluded_sites_are_grey_and_top_n_labelled(siting):

@@ -23,7 +23,7 @@ from maps.choropleth import EXCLUDED_COLOR, add_choropleth, class_colors
 from maps.export import inline_assets, render_html, save_html, save_png
 from maps.labels import add_rank_labels
 from maps.legend import legend_entries
-from maps.popups import escape_text, html_table, popup_from_columns
+from maps.popups import escape_text, format_value, html_table, popup_from_columns
 from maps.styles import LAYER_STYLES, icon_svg, layer_style
 from maps.vector import add_lines, add_points, add_polygons, to_web_geometries
 
@@ -466,3 +466,19 @@ def test_static_assets_ship_with_their_licences():
     for name in ("leaflet 1.9.3", "leaflet.markercluster", "leaflet.fullscreen", "leaflet-measure"):
         assert name in text
     assert (static / "leaflet" / "leaflet.js").stat().st_size > 100_000
+
+
+def test_compact_popup_script_cannot_end_the_page_script():
+    import json
+    import re
+
+    from maps.popups import table_popup_data, table_popup_js
+
+    hostile = "</script><script>alert(1)</script>"
+    js = table_popup_js([hostile, "Valeur"], shared_footer=["a & b"], css_class="x")
+    assert "<" not in js  # no "</script>" can close the page's script element
+    assert "&" not in js
+    header = json.loads(re.search(r"var header = (\[.*?\]);", js).group(1))
+    assert header == [hostile, "Valeur"]  # decodes back to the raw text, shown via textContent
+    data = table_popup_data("Site <b>1</b>", [("Gare", 1234.5)], ["ligne"])
+    assert data == {"t": "Site <b>1</b>", "r": [["Gare", format_value(1234.5)]], "f": ["ligne"]}
