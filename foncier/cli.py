@@ -213,11 +213,12 @@ def layers(
         needs = str(row["needs"])
         online = "oui" if row["online"] else (f"fichier ({needs})" if needs else "—")
         n = row.get("features")
+        counted = n is not None and not pd.isna(n)
         table.add_row(
             str(row["layer"]),
-            "[green]oui[/]" if row["offline"] else "—",
+            "[green]oui[/]" if row["offline"] else ("sites nommés" if counted else "—"),
             online,
-            "" if n is None or pd.isna(n) else str(n),
+            str(n) if counted else "",
             str(row["source"]),
         )
     Console().print(table)

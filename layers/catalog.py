@@ -182,7 +182,11 @@ def _catalogue() -> dict[str, LayerInfo]:
         for name, e in INFRASTRUCTURE_LAYERS.items()
     }
     for name in _NAMED_OFFLINE:
-        entries[name] = replace(entries[name], online_source="osm")
+        entries[name] = replace(
+            entries[name],
+            description=f"{entries[name].description} (named sites offline, all online)",
+            online_source="osm",
+        )
     entries["communes"] = LayerInfo(
         "communes",
         "Communes around the territory with their population (labour pool)",
@@ -361,7 +365,8 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
     territory : Territory, optional
         When given with ``count=True``, embedded layers are loaded and their features counted.
     count : bool
-        Count the features of the offline layers for ``territory``.
+        Count the features of the offline layers for ``territory`` (for ports and platforms:
+        the embedded named sites).
 
     Returns
     -------
@@ -381,8 +386,9 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
         }
         if count and territory is not None:
             row["features"] = pd.NA
-            if info.offline:
-                layer = load_layer(territory, name)
+            if info.offline or name in _NAMED_OFFLINE:
+                source = "named" if name in _NAMED_OFFLINE else None
+                layer = load_layer(territory, name, source=source)
                 row["features"] = len(layer) if isinstance(layer, gpd.GeoDataFrame) else 1
         rows.append(row)
     return pd.DataFrame(rows)
