@@ -342,7 +342,9 @@ def load_layers(
             # Offline, ports and platforms still come from the embedded named sites.
             source = "named"
         elif source is None and not info.offline and (info.needs == "file" or not online):
-            log.warning("layer %r skipped: %s", name, "needs a file" if info.needs else "online")
+            # An expected gap (the caller did not give a file or ask for the web): the scoring
+            # engine reports the criteria it skips, so this is only information.
+            log.info("layer %r skipped: %s", name, "needs a file" if info.needs else "online")
             continue
         elif source is None and online:
             source = info.online_source
