@@ -19,19 +19,22 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from layers.crs import require_crs
 from layers.errors import SchemaError
+from layers.infrastructure import ATTRIBUTIONS, INFRASTRUCTURE_LAYERS
 from layers.territories import Territory
 
 if TYPE_CHECKING:
     import folium
-    import geopandas as gpd
 
 __all__ = [
     "BREAKDOWN_HEADER",
+    "layer_attributions",
+    "map_layers",
     "site_popup_data",
     "site_popups",
     "siting_map",
@@ -375,6 +378,35 @@ def _kind(gdf: gpd.GeoDataFrame, style_kind: str | None) -> str:
     return style_kind or "point"
 
 
+def map_layers(layers: Mapping[str, Any]) -> dict[str, gpd.GeoDataFrame]:
+    """The vector layers worth drawing on a map (no raster, no population table)."""
+    return {
+        name: layer
+        for name, layer in layers.items()
+        if isinstance(layer, gpd.GeoDataFrame) and name != "communes" and len(layer)
+    }
+
+
+def layer_attributions(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    """Short source and licence text per layer, for map title blocks.
+
+    The ``source`` column of infrastructure layers holds a key of
+    :data:`layers.infrastructure.ATTRIBUTIONS` (``"sncf"``, ``"rte"``, ``"osm"`` …), turned
+    here into its attribution; named sites cite one document each, shown in their popups and
+    site sheets rather than in the title block.
+    """
+    out: dict[str, str] = {}
+    for name, gdf in layers.items():
+        if name not in INFRASTRUCTURE_LAYERS or "source" not in gdf.columns:
+            continue  # constraint layers keep the text of their own source column
+        values = [str(v) for v in gdf["source"].dropna().unique()]
+        # any value that is not an attribution key is the cited document of a named site
+        texts = [ATTRIBUTIONS.get(v, ATTRIBUTIONS["named_sites"]) for v in values]
+        if texts:
+            out[name] = " ; ".join(dict.fromkeys(texts))
+    return out
+
+
 def siting_map(
     scored: gpd.GeoDataFrame,
     *,
@@ -404,8 +436,9 @@ def siting_map(
         The territory (outline, EPCI, communes are drawn).
     layers : mapping of str to GeoDataFrame, optional
         Infrastructure and constraint layers to show, by layer name
-        (``"rail_freight_stations"``, ``"flood_zones"`` …); each gets its style, icon and
-        legend entry; a ``source`` column is listed in the title block.
+        (``"rail_freight_stations"``, ``"flood_zones"`` …), e.g. the output of
+        :func:`layers.catalog.load_layers`; each gets its style, icon, legend entry and
+        attribution. Rasters, empty layers and the population table are not drawn.
     sensitivity : DataFrame, optional
         Rank robustness (:func:`foncier.sensitivity.sensitivity`), shown in the popups.
     top_n : int
@@ -417,7 +450,7 @@ def siting_map(
     basemaps : sequence of str
         Basemap keys, the first shown.
     attributions : mapping of str to str, optional
-        Source / licence text by layer name, for layers without a ``source`` column.
+        Source / licence text by layer name (default: :func:`layer_attributions`).
     scheme, k, cmap : str, int, str
         Score classes (mapclassify scheme, number of classes) and branca colormap.
     date : datetime.date, optional
@@ -470,12 +503,13 @@ def siting_map(
     )
     _add_territory_layers(m, terr)
 
+    shown = map_layers(layers or {})
     ordered = []
-    for name, gdf in (layers or {}).items():
+    for name, gdf in shown.items():
         require_crs(gdf, f"layer {name!r}")
         ordered.append((_KIND_ORDER[_kind(gdf, layer_style(name).kind)], name, gdf))
     ordered.sort(key=lambda t: t[0])
-    attributions = dict(attributions or {})
+    attributions = {**layer_attributions(shown), **dict(attributions or {})}
 
     def add_layer(kind: int, name: str, gdf: gpd.GeoDataFrame) -> None:
         style = layer_style(name)

@@ -24,7 +24,6 @@ from foncier.scoring import rank, score
 from foncier.sensitivity import sensitivity
 from foncier.sites import parse_sites_spec
 from layers.catalog import LAYERS, Layer, load_layers
-from layers.infrastructure import ATTRIBUTIONS, INFRASTRUCTURE_LAYERS
 from layers.territories import Territory, presets, territory
 
 if TYPE_CHECKING:
@@ -35,8 +34,6 @@ __all__ = [
     "DEFAULT_SITES",
     "SitingStudy",
     "default_profile",
-    "layer_attributions",
-    "map_layers",
     "profile_layers",
     "siting_study",
 ]
@@ -90,35 +87,6 @@ def profile_layers(profile: Profile) -> list[str]:
     return list(names)
 
 
-def map_layers(layers: Mapping[str, Layer]) -> dict[str, gpd.GeoDataFrame]:
-    """The vector layers worth drawing on a map (no raster, no population table)."""
-    return {
-        name: layer
-        for name, layer in layers.items()
-        if isinstance(layer, gpd.GeoDataFrame) and name != "communes" and len(layer)
-    }
-
-
-def layer_attributions(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
-    """Short source and licence text per layer, for map title blocks.
-
-    The ``source`` column of infrastructure layers holds a key of
-    :data:`layers.infrastructure.ATTRIBUTIONS` (``"sncf"``, ``"rte"``, ``"osm"`` …), turned
-    here into its attribution; named sites cite one document each, shown in their popups and
-    site sheets rather than in the title block.
-    """
-    out: dict[str, str] = {}
-    for name, gdf in layers.items():
-        if name not in INFRASTRUCTURE_LAYERS or "source" not in gdf.columns:
-            continue  # constraint layers keep the text of their own source column
-        values = [str(v) for v in gdf["source"].dropna().unique()]
-        # any value that is not an attribution key is the cited document of a named site
-        texts = [ATTRIBUTIONS.get(v, ATTRIBUTIONS["named_sites"]) for v in values]
-        if texts:
-            out[name] = " ; ".join(dict.fromkeys(texts))
-    return out
-
-
 @dataclass
 class SitingStudy:
     """Everything one siting run produced, aligned on the sites' index.
@@ -159,12 +127,10 @@ class SitingStudy:
         """The siting map of this study (see :func:`foncier.mapping.siting_map`)."""
         from foncier.mapping import siting_map
 
-        shown = map_layers(self.layers)
-        kwargs.setdefault("attributions", layer_attributions(shown))
         return siting_map(
             self.scored,
             territory=self.territory,
-            layers=shown,
+            layers=self.layers,
             sensitivity=self.sensitivity,
             top_n=kwargs.pop("top_n", self.top_n),
             **kwargs,

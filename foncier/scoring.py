@@ -597,7 +597,10 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     scored : DataFrame or GeoDataFrame
         Output of :func:`score`.
     top_n : int, optional
-        Keep only the ``top_n`` best non-excluded sites.
+        Keep only the non-excluded sites ranked ``top_n`` or better. Sites with equal
+        scores share a rank (1, 1, 3 …), so ties at the cut can return more rows: the
+        profile cannot tell them apart (e.g. every site within the distance that already
+        gets the full score).
 
     Returns
     -------
