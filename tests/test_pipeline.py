@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -118,3 +119,43 @@ def test_flood_zones_from_a_file_exclude_sites(shared_data):
     result = siting_study(zone, sites="grid:500", sources={"flood_zones": ppr}, draws=0)
     reasons = result.scored.loc[result.scored["excluded"], "exclusion_reasons"]
     assert reasons.str.contains("inondable").any()
+
+
+def test_slope_from_a_dem_file_scores_and_excludes(shared_data):
+    # A 12 km box on the Grenoble plain and the Chartreuse / Vercors slopes around it, with
+    # the real Copernicus DEM: the slope criterion is measured (not skipped) and steep cells
+    # are excluded for manufacturing.
+    import pyproj
+
+    from layers.raster import Raster
+    from layers.terrain import load_slope, sample_raster
+    from layers.territories import Territory
+
+    dem = shared_data / "dem" / "copernicus_dem_N45E005_grenoble_0p002deg.tif"
+    x, y = pyproj.Transformer.from_crs(4326, 2154, always_xy=True).transform(5.72, 45.19)
+    zone = Territory.from_perimeter(
+        shapely.box(x - 6000, y - 6000, x + 6000, y + 6000), crs="EPSG:2154", name="Grenoble"
+    )
+    study = siting_study(
+        zone,
+        profile="industrie-manufacturiere",
+        sites="grid:2000",
+        sources={"slope": dem},
+        draws=0,
+    )
+    assert isinstance(study.layers["slope"], Raster)
+    meta = study.scored.attrs["foncier"]
+    assert "flat_land" in [c["id"] for c in meta["criteria"]]
+    assert "slope" not in {s["layer"] for s in meta["criteria_skipped"]}
+    raw = study.scored["flat_land__raw"]
+    assert raw.notna().all()
+    # independent check: the slope at each cell's centre, sampled from the same raster,
+    # brackets the cell means (a 2 km cell mixes plain and mountain)
+    slope = load_slope(zone, dem=dem)
+    centres = study.scored.geometry.centroid
+    at_centre = sample_raster(slope, centres.x.to_numpy(), centres.y.to_numpy())
+    assert abs(float(raw.median()) - float(np.nanmedian(at_centre))) < 3.0
+    steep = study.scored["exclusion_reasons"].fillna("").str.contains("Pente trop forte")
+    assert steep.any()
+    assert (raw[steep] > 5).all()
+    assert (raw[~steep] <= 5).all()
