@@ -58,6 +58,9 @@ class LayerInfo:
     online_source : str or None
         Source to ask the loader for when loading online without a source given
         (``"osm"`` for layers that also have an embedded or file part).
+    offline_source : str or None
+        Source that gives the embedded part of a layer that is complete only online
+        (``"named"``: the named sites among the ports and platforms).
     """
 
     name: str
@@ -68,6 +71,12 @@ class LayerInfo:
     loader: Callable[..., Layer]
     needs: str = ""
     online_source: str | None = None
+    offline_source: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """True when the layer, or part of it, loads without the network or a file."""
+        return self.offline or self.offline_source is not None
 
 
 def load_population(territory: Territory, *, margin_m: float | None = None) -> gpd.GeoDataFrame:
@@ -165,10 +174,6 @@ _SOURCED: dict[str, Callable[..., Layer]] = {
 }
 
 
-#: Layers that are online-only in full but have an embedded part (the named sites).
-_NAMED_OFFLINE = frozenset({"ports", "platforms"})
-
-
 def _catalogue() -> dict[str, LayerInfo]:
     entries = {
         name: LayerInfo(
@@ -181,11 +186,13 @@ def _catalogue() -> dict[str, LayerInfo]:
         )
         for name, e in INFRASTRUCTURE_LAYERS.items()
     }
-    for name in _NAMED_OFFLINE:
+    # Ports and platforms are complete online; offline, their named sites are embedded.
+    for name in ("ports", "platforms"):
         entries[name] = replace(
             entries[name],
             description=f"{entries[name].description} (named sites offline, all online)",
             online_source="osm",
+            offline_source="named",
         )
     entries["communes"] = LayerInfo(
         "communes",
@@ -329,7 +336,7 @@ def load_layers(
     """
     sources = dict(sources or {})
     if names is None:
-        names = [n for n, i in LAYERS.items() if i.offline or n in _NAMED_OFFLINE]
+        names = [n for n, i in LAYERS.items() if i.embedded]
     wanted = _check_names(names)
     _check_names(sources)
     out: dict[str, Layer] = {}
@@ -338,9 +345,9 @@ def load_layers(
             progress(name, i, len(wanted))
         info = LAYERS[name]
         source = sources.get(name)
-        if source is None and not online and name in _NAMED_OFFLINE:
+        if source is None and not online and info.offline_source is not None:
             # Offline, ports and platforms still come from the embedded named sites.
-            source = "named"
+            source = info.offline_source
         elif source is None and not info.offline and (info.needs == "file" or not online):
             # An expected gap (the caller did not give a file or ask for the web): the scoring
             # engine reports the criteria it skips, so this is only information.
@@ -388,9 +395,8 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
         }
         if count and territory is not None:
             row["features"] = pd.NA
-            if info.offline or name in _NAMED_OFFLINE:
-                source = "named" if name in _NAMED_OFFLINE else None
-                layer = load_layer(territory, name, source=source)
+            if info.embedded:
+                layer = load_layer(territory, name, source=info.offline_source)
                 row["features"] = len(layer) if isinstance(layer, gpd.GeoDataFrame) else 1
         rows.append(row)
     return pd.DataFrame(rows)

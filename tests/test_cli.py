@@ -49,11 +49,34 @@ def test_unknown_territory_fails_with_suggestions(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_layers_counts_offline_features():
+def test_layers_counts_offline_features(shared_data):
+    import json
+
+    import shapely
+
+    from layers.territories import territory
+
     result = runner.invoke(app, ["layers", "alencon"])
     assert result.exit_code == 0
-    assert "rail_freight_stations" in result.output
-    assert "motorway_junctions" in result.output
+    # Independent count: distinct UIC codes of SNCF freight points within 30 km of the CU
+    # d'Alençon, read from the raw SNCF file.
+    raw = json.loads(
+        (shared_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
+    )
+    t = territory("alencon")
+    area = t.area_with_margin(30_000)
+    codes = {
+        f["properties"]["code_uic"]
+        for f in raw["features"]
+        if f["properties"]["fret"] == "O"
+        and shapely.intersects(
+            area, shapely.Point(float(f["properties"]["x_l93"]), float(f["properties"]["y_l93"]))
+        )
+    }
+    row = next(line for line in result.output.splitlines() if "rail_freight_stations" in line)
+    assert f" {len(codes)} " in row
+    online = next(line for line in result.output.splitlines() if "motorway_junctions" in line)
+    assert "oui" in online  # available online only
 
 
 def test_plain_territory_map(tmp_path):

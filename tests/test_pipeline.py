@@ -67,7 +67,20 @@ def test_study_map_contains_the_scored_sites(study):
     m = study.map()
     html = m.get_root().render()
     assert "Grand Compiégnois" in html
+    # one compact popup per scored site, the drawn layers named, the population table and
+    # the layers not loaded left out
+    assert html.count('"_pt":') == len(study.scored)
     assert "Gares fret SNCF" in html
+    assert "Postes électriques RTE" in html
+    assert "Échangeurs autoroutiers" not in html  # not loaded offline
+    from foncier.mapping import map_layers
+
+    drawn = map_layers(study.layers)
+    assert "communes" in study.layers
+    assert "communes" not in drawn  # the population table is not drawn
+    assert set(drawn) <= set(study.layers)
+    # the skipped criterion is told once, in every popup's shared lines
+    assert html.count("Non évalués : ") == 1
 
 
 def test_profile_layers_in_profile_order():
