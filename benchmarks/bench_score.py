@@ -44,7 +44,7 @@ from pyproj import CRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foncier import measures
+from foncier.engine import measures
 from layers.raster import Raster
 
 BOX = 100_000.0
@@ -221,13 +221,13 @@ def run_ours(parcels, layers, slope) -> tuple[pd.DataFrame, dict[str, float], fl
 
 def _warm_up() -> None:
     # Import the scoring stack in each worker before timing (a cold import takes seconds).
-    import foncier.measures  # noqa: F401
+    import foncier.engine.measures  # noqa: F401
 
 
 def run_dask(parcels, layers, slope, workers: list[int], partitions: int, expected) -> None:
     import dask_geopandas
 
-    from foncier.distributed import local_cluster, score_dask
+    from foncier.engine.distributed import local_cluster, score_dask
 
     prepared = prepared_layers(layers)
     timings = {}

@@ -15,13 +15,13 @@ Heavy libraries (folium, rasterio, dask, frictionless, selenium) are imported on
 functions that need them, so ``import foncier`` stays fast.
 """
 
-from foncier.aggregation import ahp_weights
-from foncier.mapping import siting_map, territory_map
+from foncier.engine.aggregation import ahp_weights
+from foncier.engine.profiles import Profile, list_profiles, load_profile
+from foncier.engine.scoring import breakdown, rank, score
+from foncier.engine.sensitivity import sensitivity, weight_sweep
+from foncier.engine.sites import grid_sites, sites_from_file, sites_from_parcels, sites_from_zae
 from foncier.pipeline import SitingStudy, default_profile, siting_study
-from foncier.profiles import Profile, list_profiles, load_profile
-from foncier.scoring import breakdown, rank, score
-from foncier.sensitivity import sensitivity, weight_sweep
-from foncier.sites import grid_sites, sites_from_file, sites_from_parcels, sites_from_zae
+from foncier.reports.mapping import siting_map, territory_map
 from layers import _logging  # noqa: F401  (NullHandler on the package loggers)
 from layers.catalog import LAYERS, available_layers, load_layer, load_layers
 from layers.errors import (

@@ -174,7 +174,7 @@ def territories() -> None:
 @app.command()
 def profiles() -> None:
     """List the project profiles with their criteria and weights."""
-    from foncier.profiles import list_profiles, load_profile
+    from foncier.engine.profiles import list_profiles, load_profile
 
     out = Console()
     for pid in list_profiles()["id"]:
@@ -260,7 +260,7 @@ def map_(
 
     try:
         if no_score:
-            from foncier.mapping import territory_map
+            from foncier.reports.mapping import territory_map
 
             m = territory_map(_territory(territory))
         else:
@@ -327,7 +327,7 @@ def score(
 ) -> None:
     """Score candidate sites for a project profile and write them with their breakdown."""
     _setup_logging(verbose)
-    from foncier.exports import export_study
+    from foncier.reports.exports import export_study
 
     try:
         study, path = _run_study(
@@ -364,7 +364,7 @@ def fiches(
 ) -> None:
     """Write a one-page sheet ("fiche site") for each of the best sites, plus an index."""
     _setup_logging(verbose)
-    from foncier.fiche import site_sheets
+    from foncier.reports.fiche import site_sheets
 
     try:
         _, paths = _run_study(

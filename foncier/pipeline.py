@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import pandas as pd
 
-from foncier.profiles import Profile, load_profile
-from foncier.scoring import rank, score
-from foncier.sensitivity import sensitivity
-from foncier.sites import parse_sites_spec
-from layers.catalog import LAYERS, Layer, load_layers
+from foncier.engine.profiles import Profile, load_profile
+from foncier.engine.scoring import score
+from foncier.engine.sensitivity import sensitivity
+from foncier.engine.sites import parse_sites_spec
+from foncier.reports.study import SitingStudy
+from layers.catalog import LAYERS, load_layers
 from layers.territories import Territory, presets, territory
 
 if TYPE_CHECKING:
-    import folium
+    pass
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -85,56 +84,6 @@ def profile_layers(profile: Profile) -> list[str]:
         if rule.layer:
             names.setdefault(rule.layer, None)
     return list(names)
-
-
-@dataclass
-class SitingStudy:
-    """Everything one siting run produced, aligned on the sites' index.
-
-    Attributes
-    ----------
-    territory : Territory
-        The study area.
-    profile : Profile
-        The project profile used.
-    layers : dict
-        Layers loaded (name → GeoDataFrame in ``territory.crs`` or Raster).
-    scored : GeoDataFrame
-        Candidate sites with their score columns (see :mod:`foncier.scoring`).
-    sensitivity : DataFrame or None
-        Rank stability per site (``p_top_n``, ``rank_p05``, ``rank_p95`` …).
-    top_n : int
-        Size of the shortlist.
-    """
-
-    territory: Territory
-    profile: Profile
-    layers: dict[str, Layer]
-    scored: gpd.GeoDataFrame
-    sensitivity: pd.DataFrame | None = None
-    top_n: int = 10
-    skipped_layers: list[str] = field(default_factory=list)
-
-    def top(self, n: int | None = None) -> pd.DataFrame:
-        """The ``n`` best sites (default ``top_n``), best first, with their stability."""
-        best = rank(self.scored, top_n=n or self.top_n)
-        if self.sensitivity is not None:
-            extra = self.sensitivity.drop(columns=best.columns, errors="ignore")
-            best = best.join(extra)
-        return best
-
-    def map(self, **kwargs: Any) -> folium.Map:
-        """The siting map of this study (see :func:`foncier.mapping.siting_map`)."""
-        from foncier.mapping import siting_map
-
-        return siting_map(
-            self.scored,
-            territory=self.territory,
-            layers=self.layers,
-            sensitivity=self.sensitivity,
-            top_n=kwargs.pop("top_n", self.top_n),
-            **kwargs,
-        )
 
 
 def siting_study(

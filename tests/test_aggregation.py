@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from foncier.aggregation import (
+from foncier.engine.aggregation import (
     RANDOM_INDEX,
     aggregate,
     ahp_weights,

@@ -43,7 +43,7 @@ from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from foncier.mapping import siting_map  # noqa: E402
+from foncier.reports.mapping import siting_map  # noqa: E402
 from maps.browser import headless_chromium  # noqa: E402
 from maps.choropleth import class_colors  # noqa: E402
 from maps.export import save_html, save_png  # noqa: E402

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from foncier.cli import app
+from foncier.engine.profiles import load_profile
 from foncier.pipeline import default_profile
-from foncier.profiles import load_profile
 
 runner = CliRunner()
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from foncier import measures
+from foncier.engine import measures
 
 pytest.importorskip("dask_geopandas")
 distributed_mod = pytest.importorskip("distributed")
 
-from foncier.distributed import local_cluster, map_sites, partition_sites, score_dask  # noqa: E402
+from foncier.engine.distributed import local_cluster, map_sites, partition_sites, score_dask  # noqa: E402
 
 L93 = "EPSG:2154"
 
@@ -117,7 +117,7 @@ def test_partition_count_is_checked(data):
 def test_score_accepts_a_partitioned_geodataframe_with_global_ranks():
     # Three partitions, one station: ranks, "why" and exclusions must be those of the
     # in-memory run, not computed partition by partition.
-    from foncier.scoring import score
+    from foncier.engine.scoring import score
 
     rng = np.random.default_rng(11)
     centres = rng.uniform(0, 20_000, (90, 2))

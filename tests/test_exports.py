@@ -21,11 +21,11 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
-from foncier import exports
-from foncier.exports import cnig_site_table, export_study, score_classes
+from foncier.engine.profiles import profile_from_dict
+from foncier.engine.scoring import score
 from foncier.pipeline import SitingStudy
-from foncier.profiles import profile_from_dict
-from foncier.scoring import score
+from foncier.reports import exports
+from foncier.reports.exports import cnig_site_table, export_study, score_classes
 from layers.errors import FoncierError
 from layers.territories import Territory
 from layers.zae import validate_sites_economiques

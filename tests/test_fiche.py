@@ -14,8 +14,8 @@ import pytest
 # The hand-made study shared with the export tests (same folder, on pytest's import path).
 from test_exports import tiny_study
 
-from foncier.fiche import site_figures, site_map_svg, site_sheet, site_sheets
 from foncier.pipeline import SitingStudy
+from foncier.reports.fiche import site_figures, site_map_svg, site_sheet, site_sheets
 from layers.errors import SchemaError
 
 SVG = "{http://www.w3.org/2000/svg}"

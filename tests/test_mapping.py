@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from foncier.mapping import site_popups, siting_map, territory_map
+from foncier.reports.mapping import site_popups, siting_map, territory_map
 from layers.errors import CRSError, SchemaError
 from layers.territories import Territory
 from maps.export import render_html, save_html
@@ -147,7 +147,7 @@ def make_territory(n_side: int = 4, *, vertices: int = 8) -> Territory:
 
 
 def make_scored(n_side: int = 10, *, seed: int = 0) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """A scored table in the format of foncier.scoring.score, with known values."""
+    """A scored table in the format of foncier.engine.scoring.score, with known values."""
     rng = np.random.default_rng(seed)
     cells = [
         shapely.box(X0 + i * 500, Y0 + j * 500, X0 + i * 500 + 480, Y0 + j * 500 + 480)
@@ -440,7 +440,7 @@ def test_reference_territory_html_stays_under_3_mb(tmp_path):
 
 def test_import_foncier_mapping_does_not_import_folium():
     code = (
-        "import sys, foncier.mapping;"
+        "import sys, foncier.reports.mapping;"
         "print(','.join(x for x in ('folium', 'branca', 'rasterio', 'selenium')"
         " if x in sys.modules))"
     )

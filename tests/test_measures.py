@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
-from foncier import measures
+from foncier.engine import measures
 from layers.errors import CRSError, FoncierError, ProfileError, SchemaError
 from layers.raster import Raster
 
@@ -108,7 +108,7 @@ def test_results_keep_the_sites_index():
 
 
 def test_empty_layer_gives_inf_and_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="foncier.measures"):
+    with caplog.at_level(logging.WARNING, logger="foncier.engine.measures"):
         res = measures.distance_to(gdf([unit_square()]), gdf([]))
     assert np.isinf(res["distance_m"]).all()
     assert "empty" in caplog.text
@@ -294,7 +294,7 @@ def test_random_shares_match_shapely(random_sites):
 
 
 def test_empty_zone_layer_gives_zero_share(caplog):
-    with caplog.at_level(logging.WARNING, logger="foncier.measures"):
+    with caplog.at_level(logging.WARNING, logger="foncier.engine.measures"):
         share = measures.overlap_share(gdf([unit_square()]), gdf([]))
     assert share.tolist() == [0.0]
     assert "empty" in caplog.text

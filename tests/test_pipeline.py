@@ -73,7 +73,7 @@ def test_study_map_contains_the_scored_sites(study):
     assert "Gares fret SNCF" in html
     assert "Postes électriques RTE" in html
     assert "Échangeurs autoroutiers" not in html  # not loaded offline
-    from foncier.mapping import map_layers
+    from foncier.reports.mapping import map_layers
 
     drawn = map_layers(study.layers)
     assert "communes" in study.layers
@@ -84,7 +84,7 @@ def test_study_map_contains_the_scored_sites(study):
 
 
 def test_profile_layers_in_profile_order():
-    from foncier.profiles import load_profile
+    from foncier.engine.profiles import load_profile
 
     names = profile_layers(load_profile("logistique-multimodale"))
     assert names[0] == "rail_freight_stations"

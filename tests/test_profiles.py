@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from foncier.profiles import (
+from foncier.engine.profiles import (
     KNOWN_LAYERS,
     LayerFilter,
     format_value,

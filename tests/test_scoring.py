@@ -13,8 +13,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
-from foncier.profiles import load_profile, profile_from_dict
-from foncier.scoring import breakdown, measure_criteria, rank, score, score_from_raw
+from foncier.engine.profiles import load_profile, profile_from_dict
+from foncier.engine.scoring import breakdown, measure_criteria, rank, score, score_from_raw
 from layers.errors import CRSError, ProfileError, SchemaError
 from layers.raster import Raster
 

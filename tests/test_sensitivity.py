@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from foncier.profiles import profile_from_dict
-from foncier.scoring import RawMeasures, score
-from foncier.sensitivity import sensitivity, weight_sweep
+from foncier.engine.profiles import profile_from_dict
+from foncier.engine.scoring import RawMeasures, score
+from foncier.engine.sensitivity import sensitivity, weight_sweep
 from layers.errors import ProfileError
 
 L93 = "EPSG:2154"

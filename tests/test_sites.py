@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from foncier.sites import (
+from foncier.engine.sites import (
     grid_sites,
     parse_sites_spec,
     sites_from_file,
@@ -169,7 +169,7 @@ def test_bad_inputs(territory):
 
 
 def test_auto_cell_size_gives_about_a_thousand_cells(territory):
-    from foncier.sites import auto_cell_size
+    from foncier.engine.sites import auto_cell_size
 
     size = auto_cell_size(territory, n_sites=50, step_m=1.0, min_m=1.0)
     # hand computation: a hexagon of width s covers (√3/2)·s²

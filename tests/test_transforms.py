@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foncier.transforms import (
+from foncier.engine.transforms import (
     apply_transform,
     boolean,
     categorical,

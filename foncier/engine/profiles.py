@@ -69,8 +69,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from foncier.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
-from foncier.transforms import validate_transform
+from foncier.engine.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
+from foncier.engine.transforms import validate_transform
 from layers.errors import ProfileError, SchemaError
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROFILES_FOLDER = Path(__file__).with_name("profiles")
+PROFILES_FOLDER = Path(__file__).parent.parent / "profiles"
 
 #: Canonical layer names a profile may use, with what they hold.
 KNOWN_LAYERS: dict[str, str] = {
@@ -257,7 +257,7 @@ class Criterion(_Rule):
     params : mapping
         Extra measure keys (``radius_m``, ``column``, ``max_distance``, ``name_column``).
     transform : mapping
-        Validated transform specification (see :mod:`foncier.transforms`).
+        Validated transform specification (see :mod:`foncier.engine.transforms`).
     weight : float
         Weight normalised over all the profile's criteria (sums to 1).
     """

@@ -228,9 +228,9 @@ def site_popup_data(
     Parameters
     ----------
     scored : DataFrame
-        Output of :func:`foncier.scoring.score` (see its columns and ``attrs["foncier"]``).
+        Output of :func:`foncier.engine.scoring.score` (see its columns and ``attrs["foncier"]``).
     sensitivity : DataFrame, optional
-        Output of :func:`foncier.sensitivity.sensitivity` on the same index
+        Output of :func:`foncier.engine.sensitivity.sensitivity` on the same index
         (``p_top_n``, ``rank_p05``, ``rank_p95``).
     top_n : int
         The N of "top N" in the robustness sentence (default: the sensitivity's own).
@@ -241,7 +241,7 @@ def site_popup_data(
         One :func:`maps.popups.table_popup_data` per site (in ``scored`` order) and the
         lines shared by all popups.
     """
-    from foncier.profiles import format_value
+    from foncier.engine.profiles import format_value
     from maps.popups import table_popup_data
 
     meta: Mapping[str, Any] = scored.attrs.get("foncier", {}) or {}
@@ -310,9 +310,9 @@ def site_popups(
     Parameters
     ----------
     scored : DataFrame
-        Output of :func:`foncier.scoring.score`.
+        Output of :func:`foncier.engine.scoring.score`.
     sensitivity : DataFrame, optional
-        Output of :func:`foncier.sensitivity.sensitivity` on the same index.
+        Output of :func:`foncier.engine.sensitivity.sensitivity` on the same index.
     top_n : int
         The N of "top N" in the robustness sentence.
 
@@ -428,7 +428,7 @@ def siting_map(
     Parameters
     ----------
     scored : GeoDataFrame
-        Scored sites (:func:`foncier.scoring.score`), in the territory's projected CRS:
+        Scored sites (:func:`foncier.engine.scoring.score`), in the territory's projected CRS:
         ``site_id``, ``score`` (0..100), ``rank``, ``excluded``, ``exclusion_reasons`` and
         the per-criterion columns ``c__raw``, ``c__score``, ``c__weight``, ``c__contrib``,
         ``c__nearest``.
@@ -440,7 +440,7 @@ def siting_map(
         :func:`layers.catalog.load_layers`; each gets its style, icon, legend entry and
         attribution. Rasters, empty layers and the population table are not drawn.
     sensitivity : DataFrame, optional
-        Rank robustness (:func:`foncier.sensitivity.sensitivity`), shown in the popups.
+        Rank robustness (:func:`foncier.engine.sensitivity.sensitivity`), shown in the popups.
     top_n : int
         Number of sites labelled by rank.
     title : str, optional

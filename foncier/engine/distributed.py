@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-__all__ = ["local_cluster", "map_sites", "partition_sites", "score_dask", "score_partitioned"]
+__all__ = ["local_cluster", "map_sites", "measure_partitioned", "partition_sites", "score_dask"]
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +193,13 @@ def score_dask(
     return lazy.compute(scheduler=scheduler)
 
 
-def _raw_table(partition: gpd.GeoDataFrame, layers: Any, profile: Any) -> pd.DataFrame:
+def _raw_table(
+    partition: gpd.GeoDataFrame, measure: Callable[..., Any], *args: Any
+) -> pd.DataFrame:
     """Raw measures of one partition as one flat table (``v:``, ``n:``, ``x:`` columns)."""
     import pandas as pd
 
-    from foncier.scoring import measure_criteria
-
-    raw = measure_criteria(partition, layers, profile)
+    raw = measure(partition, *args)
     parts = [
         raw.values.add_prefix("v:"),
         raw.nearest.add_prefix("n:"),
@@ -209,49 +209,46 @@ def _raw_table(partition: gpd.GeoDataFrame, layers: Any, profile: Any) -> pd.Dat
     return pd.concat(parts, axis=1)
 
 
-def score_partitioned(
+def measure_partitioned(
     sites: dask_geopandas.GeoDataFrame,
-    layers: Any,
-    profile: Any,
-    *,
-    top_n: int = 10,
+    measure: Callable[..., Any],
+    *args: Any,
     scheduler: str | None = None,
-) -> gpd.GeoDataFrame:
-    """Score a partitioned GeoDataFrame exactly as :func:`foncier.score` scores it in memory.
+) -> tuple[Any, gpd.GeoDataFrame, dict[str, Any]]:
+    """Run a raw-measure function partition by partition and gather its tables in memory.
 
-    The raw measures (the costly part: distances, overlaps, zonal statistics) run partition
-    by partition on the workers, with the layers shipped once; transforms, exclusions,
-    aggregation and ranks then run once over all the sites, so ranks, ``why`` sentences and
-    the minimum contiguous area are global, not per partition. ``foncier.score`` calls this
-    when it is given a ``dask_geopandas.GeoDataFrame``.
+    The costly part of scoring (distances, overlaps, zonal statistics) runs on the workers,
+    with the layers shipped once; the caller then transforms, excludes, aggregates and ranks
+    over all the sites, so ranks and ``why`` sentences are global, not per partition.
+    :func:`foncier.score` calls this when it is given a ``dask_geopandas.GeoDataFrame``.
 
     Parameters
     ----------
     sites : dask_geopandas.GeoDataFrame
         Partitioned candidate sites in a projected CRS (metres), unique index.
-    layers : mapping
-        Layer name → GeoDataFrame or Raster, in the sites' CRS.
-    profile : str, Path or Profile
-        Project profile.
-    top_n : int
-        Number of best sites that get a ``why`` sentence.
+    measure : callable
+        ``measure(partition, *args)`` returning an object with ``values``, ``nearest``,
+        ``exclusion_values`` (DataFrames) and ``area_m2`` (Series) aligned on the partition.
+    *args
+        Passed to ``measure`` (the layers and the profile).
     scheduler : str, optional
         Dask scheduler (default: the active ``dask.distributed`` client, else threads).
 
     Returns
     -------
-    GeoDataFrame
-        In memory: the sites with their score columns, equal to the in-memory ``score``.
+    probe : object
+        ``measure`` run on the first site: which rules are skipped depends only on the layers.
+    sites : GeoDataFrame
+        The sites in memory.
+    tables : dict
+        ``values``, ``nearest``, ``exclusion_values`` (DataFrames with the probe's dtypes) and
+        ``area_m2`` (Series), indexed like ``sites``.
     """
-    from foncier.profiles import load_profile
-    from foncier.scoring import RawMeasures, measure_criteria, score_from_raw
-
     _require_dask()
-    prof = load_profile(profile)
-    # Which rules are skipped depends only on the layers given: find out on one row.
     head = sites.partitions[0].compute().head(1)
-    probe = measure_criteria(head, layers, prof)
-    lazy = map_sites(_raw_table, sites, layers, prof, meta=_raw_table(head, layers, prof).iloc[:0])
+    probe = measure(head, *args)
+    meta = _raw_table(head, measure, *args).iloc[:0]
+    lazy = map_sites(_raw_table, sites, measure, *args, meta=meta)
     table = lazy.compute() if scheduler is None else lazy.compute(scheduler=scheduler)
     computed = sites.compute() if scheduler is None else sites.compute(scheduler=scheduler)
     table = table.loc[computed.index]
@@ -262,20 +259,13 @@ def score_partitioned(
         out = table[cols].rename(columns=lambda c: c[len(prefix) :])
         return out.astype(like.dtypes.to_dict())
 
-    raw = RawMeasures(
-        values=block("v:", probe.values),
-        nearest=block("n:", probe.nearest),
-        exclusion_values=block("x:", probe.exclusion_values),
-        area_m2=table["area_m2"].astype(float),
-        geometry=computed.geometry,
-        criteria_skipped=probe.criteria_skipped,
-        exclusions_skipped=probe.exclusions_skipped,
-    )
-    result_table = score_from_raw(raw, prof, top_n=top_n)
-    clash = [c for c in result_table.columns if c in computed.columns]
-    result = computed.drop(columns=clash).join(result_table)
-    result.attrs["foncier"] = result_table.attrs["foncier"]
-    return result
+    tables = {
+        "values": block("v:", probe.values),
+        "nearest": block("n:", probe.nearest),
+        "exclusion_values": block("x:", probe.exclusion_values),
+        "area_m2": table["area_m2"].astype(float),
+    }
+    return probe, computed, tables
 
 
 def local_cluster(

@@ -31,15 +31,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from foncier.aggregation import aggregate, normalise_weights
-from foncier.exclusions import apply_exclusions
-from foncier.profiles import Profile, load_profile
-from foncier.scoring import (
+from foncier.engine.aggregation import aggregate, normalise_weights
+from foncier.engine.exclusions import apply_exclusions
+from foncier.engine.profiles import Profile, load_profile
+from foncier.engine.scoring import (
     RawMeasures,
-    _active,
-    _order_weights,
+    active_criteria,
     criterion_scores,
     measure_criteria,
+    owa_order_weights,
     raw_from_scored,
 )
 from layers.errors import ProfileError, SchemaError
@@ -114,7 +114,7 @@ def sensitivity(
     ----------
     sites : GeoDataFrame or None
         Candidate sites (projected CRS); may be None when ``layers_or_scored`` is a scored
-        table or :class:`~foncier.scoring.RawMeasures`.
+        table or :class:`~foncier.engine.scoring.RawMeasures`.
     layers_or_scored : mapping, DataFrame or RawMeasures
         The layers (measured once here), or the result of :func:`foncier.score` (its
         ``<criterion>__raw`` columns and ``excluded`` flag are reused, nothing is measured).
@@ -145,7 +145,7 @@ def sensitivity(
     if weight_noise < 0 or bounds_noise < 0:
         raise ValueError("weight_noise and bounds_noise are standard deviations: use values >= 0.")
     raw, excluded = _inputs(sites, layers_or_scored, prof)
-    active = _active(raw, prof)
+    active = active_criteria(raw, prof)
     k = len(active)
     base_w = normalise_weights([c.weight for c in active])
     keep = ~excluded.reindex(raw.index).fillna(False).to_numpy(dtype=bool)
@@ -153,7 +153,7 @@ def sensitivity(
     rng = np.random.default_rng(seed)
     weights = normalise_weights(base_w * np.exp(weight_noise * rng.standard_normal((n, k))))
     stretch = np.exp(bounds_noise * rng.standard_normal((n, k))) if bounds_noise > 0 else None
-    order_w = _order_weights(prof, k)
+    order_w = owa_order_weights(prof, k)
     kept_raw = RawMeasures(
         values=raw.values.loc[keep],
         nearest=raw.nearest.loc[keep],
@@ -219,7 +219,7 @@ def weight_sweep(
     ----------
     scored_or_inputs : DataFrame or RawMeasures
         The result of :func:`foncier.score`, or raw measures from
-        :func:`foncier.scoring.measure_criteria`.
+        :func:`foncier.engine.scoring.measure_criteria`.
     profile : str, Path or Profile
         The profile.
     criterion : str
@@ -236,7 +236,7 @@ def weight_sweep(
     """
     prof = load_profile(profile)
     raw, excluded = _inputs(None, scored_or_inputs, prof)
-    active = _active(raw, prof)
+    active = active_criteria(raw, prof)
     ids = [c.id for c in active]
     if criterion not in ids:
         known = [c.id for c in prof.criteria]
@@ -251,7 +251,7 @@ def weight_sweep(
     w = normalise_weights(w)
     scores = criterion_scores(raw, prof)
     agg = aggregate(
-        scores, w, method=prof.aggregation, order_weights=_order_weights(prof, len(ids))
+        scores, w, method=prof.aggregation, order_weights=owa_order_weights(prof, len(ids))
     )
     keep = ~excluded.reindex(raw.index).fillna(False).to_numpy(dtype=bool)
     out = pd.DataFrame(index=raw.index)

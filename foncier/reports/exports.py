@@ -41,14 +41,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from foncier.measures import distance_to
+from foncier.engine.measures import distance_to
 from layers.crs import check_projected, require_crs, to_crs
 from layers.errors import CRSError, FoncierError, SchemaError
 from layers.files import atomic_path
 from layers.zae import CNIG_SITE_COLUMNS, validate_sites_economiques
 
 if TYPE_CHECKING:
-    from foncier.pipeline import SitingStudy
+    from foncier.reports.study import SitingStudy
 
 __all__ = [
     "CNIG_QUAY_MAX_M",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from foncier.profiles import Exclusion, format_value
+from foncier.engine.profiles import Exclusion, format_value
 
 if TYPE_CHECKING:
     import geopandas as gpd

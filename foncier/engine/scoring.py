@@ -4,10 +4,10 @@ The work is split so that the costly part runs once:
 
 1. :func:`measure_criteria` computes the raw value of every criterion and exclusion rule for
    every site (distances in metres, shares of area, slopes in degrees, inhabitants …), with
-   :mod:`foncier.measures`. Criteria whose layer is not given are skipped and recorded.
-2. :func:`score_from_raw` turns raw values into 0..1 scores (:mod:`foncier.transforms`),
-   applies the exclusion rules (:mod:`foncier.exclusions`), aggregates
-   (:mod:`foncier.aggregation`) and ranks. It is cheap, so the sensitivity analysis re-runs
+   :mod:`foncier.engine.measures`. Criteria whose layer is not given are skipped and recorded.
+2. :func:`score_from_raw` turns raw values into 0..1 scores (:mod:`foncier.engine.transforms`),
+   applies the exclusion rules (:mod:`foncier.engine.exclusions`), aggregates
+   (:mod:`foncier.engine.aggregation`) and ranks. It is cheap, so the sensitivity analysis re-runs
    it (vectorised) thousands of times.
 
 :func:`score` does both and returns the sites with, for each criterion ``c``:
@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from foncier.aggregation import aggregate, normalise_weights
-from foncier.exclusions import apply_exclusions
-from foncier.profiles import Criterion, Exclusion, Profile, format_value, load_profile
-from foncier.transforms import apply_transform
+from foncier.engine.aggregation import aggregate, normalise_weights
+from foncier.engine.exclusions import apply_exclusions
+from foncier.engine.profiles import Criterion, Exclusion, Profile, format_value, load_profile
+from foncier.engine.transforms import apply_transform
 from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError
 from layers.geometry import repair_geometries
@@ -140,7 +140,7 @@ def _measure_rule(
     """Raw values (and nearest names for distances) of one rule."""
     import geopandas as gpd
 
-    from foncier import measures
+    from foncier.engine import measures
 
     m = rule.measure
     p = rule.params
@@ -272,7 +272,7 @@ def measure_criteria(
     SchemaError
         A column a rule needs is missing, or a layer has the wrong type.
     """
-    from foncier import measures
+    from foncier.engine import measures
 
     prof = load_profile(profile)
     sites = _check_sites(sites)
@@ -324,7 +324,7 @@ def measure_criteria(
     )
 
 
-def _active(raw: RawMeasures, prof: Profile) -> list[Criterion]:
+def active_criteria(raw: RawMeasures, prof: Profile) -> list[Criterion]:
     active = [c for c in prof.criteria if c.id in raw.values.columns]
     if not active:
         missing = sorted({str(c.layer) for c in prof.criteria})
@@ -351,7 +351,7 @@ def criterion_scores(
         The profile whose transforms apply.
     stretch : numpy.ndarray, optional
         Shape ``(draws, criteria)``: factor stretching each criterion's curve along its raw
-        axis (see :func:`foncier.transforms.apply_transform`), for the sensitivity analysis.
+        axis (see :func:`foncier.engine.transforms.apply_transform`), for the sensitivity analysis.
 
     Returns
     -------
@@ -359,7 +359,7 @@ def criterion_scores(
         ``(sites, criteria)``, or ``(draws, sites, criteria)`` with ``stretch``; criteria in
         profile order, skipped ones left out.
     """
-    active = _active(raw, profile)
+    active = active_criteria(raw, profile)
     cols = []
     for j, c in enumerate(active):
         values = raw.values[c.id]
@@ -392,7 +392,7 @@ def _effective_weights(scores: np.ndarray, weights: np.ndarray, prof: Profile) -
         return np.nan_to_num(uv / total)
 
 
-def _order_weights(prof: Profile, k: int) -> list[float] | None:
+def owa_order_weights(prof: Profile, k: int) -> list[float] | None:
     if prof.aggregation != "owa":
         return None
     v = list(prof.order_weights or [1.0] * len(prof.criteria))
@@ -428,7 +428,7 @@ def score_from_raw(
         ``exclusion_reasons``, ``rank``, ``why``. ``attrs["foncier"]`` holds the metadata.
     """
     prof = load_profile(profile)
-    active = _active(raw, prof)
+    active = active_criteria(raw, prof)
     weights = normalise_weights([c.weight for c in active])
     scores = criterion_scores(raw, prof)
     nan_raw = raw.values[[c.id for c in active]].isna().sum()
@@ -436,7 +436,7 @@ def score_from_raw(
         if count:
             log.warning("%s: %d site(s) without a raw value score 0.", cid, int(count))
     agg = aggregate(
-        scores, weights, method=prof.aggregation, order_weights=_order_weights(prof, len(active))
+        scores, weights, method=prof.aggregation, order_weights=owa_order_weights(prof, len(active))
     )
     eff = _effective_weights(scores, weights, prof)
     out = pd.DataFrame(index=raw.index)
@@ -467,7 +467,7 @@ def score_from_raw(
         "profile": prof.id,
         "profile_name": prof.name,
         "aggregation": prof.aggregation,
-        "order_weights": _order_weights(prof, len(active)),
+        "order_weights": owa_order_weights(prof, len(active)),
         "criteria": [
             {
                 "id": c.id,
@@ -549,13 +549,15 @@ def score(
     sites : GeoDataFrame or dask_geopandas.GeoDataFrame
         Candidate sites in a projected CRS (metres; EPSG:2154 in metropolitan France) with a
         unique index. A partitioned (dask) GeoDataFrame is measured partition by partition
-        on the dask scheduler and ranked globally (:func:`foncier.distributed.score_partitioned`).
+        on the dask scheduler and ranked globally
+        (:func:`foncier.engine.distributed.measure_partitioned`).
     layers : mapping
         Layer name → GeoDataFrame in the sites' CRS, or Raster (``slope``, degrees). Missing
         layers skip their criteria (weights renormalised over the others; recorded in
         ``attrs["foncier"]["criteria_skipped"]``).
     profile : str, Path or Profile
-        Shipped profile id (see :func:`foncier.profiles.list_profiles`), TOML path or profile.
+        Shipped profile id (see :func:`foncier.engine.profiles.list_profiles`), TOML path or
+        profile.
     top_n : int
         Number of best sites that get a ``why`` sentence.
     progress : callable, optional
@@ -575,10 +577,20 @@ def score(
     """
     prof = load_profile(profile)
     if type(sites).__module__.startswith("dask_geopandas"):
-        from foncier.distributed import score_partitioned
+        from foncier.engine.distributed import measure_partitioned
 
-        return score_partitioned(sites, layers, prof, top_n=top_n)
-    raw = measure_criteria(sites, layers, prof, progress=progress)
+        probe, sites, tables = measure_partitioned(sites, measure_criteria, layers, prof)
+        raw = RawMeasures(
+            values=tables["values"],
+            nearest=tables["nearest"],
+            exclusion_values=tables["exclusion_values"],
+            area_m2=tables["area_m2"],
+            geometry=sites.geometry,
+            criteria_skipped=probe.criteria_skipped,
+            exclusions_skipped=probe.exclusions_skipped,
+        )
+    else:
+        raw = measure_criteria(sites, layers, prof, progress=progress)
     table = score_from_raw(raw, prof, top_n=top_n)
     clash = [c for c in table.columns if c in sites.columns]
     base = sites.drop(columns=clash) if clash else sites
@@ -685,7 +697,7 @@ def raw_from_scored(scored: pd.DataFrame, profile: str | Path | Profile) -> RawM
     -------
     RawMeasures
         Raw criterion values and nearest names; no exclusion values (callers take the
-        ``excluded`` column of the scored table, as :func:`foncier.sensitivity.sensitivity`
+        ``excluded`` column of the scored table, as :func:`foncier.engine.sensitivity.sensitivity`
         does) and unknown areas.
     """
     prof = load_profile(profile)

@@ -7,7 +7,7 @@ projected CRS in metres (the territory's CRS, e.g. EPSG:2154): nothing is reproj
 here, a mismatch raises :class:`~layers.errors.CRSError` naming both CRS.
 
 Nothing loops over sites in Python: distances use the exact engine of
-:mod:`foncier._distance` (cells + STRtree candidates, numpy exact distances), overlaps use
+:mod:`foncier.engine.distances` (cells + STRtree candidates, numpy exact distances), overlaps use
 zones cut on a grid so that only the sites crossing a zone boundary are intersected, zonal
 statistics sample pixel centres, counts use a KD-tree.
 """
@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from foncier._distance import Segments, nearest_exact, segments_of
+from foncier.engine.distances import Segments, nearest_exact, segments_of
 from layers.crs import check_projected
 from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
 from layers.geometry import repair_geometries

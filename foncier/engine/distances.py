@@ -1,6 +1,6 @@
 """Exact nearest-feature distances for many sites at once, without a Python loop per site.
 
-The engine behind :func:`foncier.measures.distance_to`. Every feature layer is broken into
+The engine behind :func:`foncier.engine.measures.distance_to`. Every feature layer is broken into
 elementary *pieces* (line segments of lines and polygon rings, zero-length segments for
 points). The sites are grouped in square cells; for each cell centre ``q`` the exact distance
 ``D_q`` to the nearest piece is found with a ``shapely.STRtree`` and every piece within

@@ -31,15 +31,15 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from foncier.exports import _feature_label, _features, study_metadata
-from foncier.measures import distance_to
-from foncier.scoring import breakdown, rank
+from foncier.engine.measures import distance_to
+from foncier.engine.scoring import breakdown, rank
+from foncier.reports.exports import _feature_label, _features, study_metadata
 from layers.crs import check_projected
 from layers.errors import SchemaError
 from layers.files import atomic_path
 
 if TYPE_CHECKING:
-    from foncier.pipeline import SitingStudy
+    from foncier.reports.study import SitingStudy
 
 __all__ = ["KEY_FIGURES", "site_figures", "site_map_svg", "site_sheet", "site_sheets"]
 

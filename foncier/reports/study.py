@@ -1,0 +1,69 @@
+"""The result of one siting run: territory, profile, layers, scored sites, stability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from foncier.engine.profiles import Profile
+from foncier.engine.scoring import rank
+from layers.catalog import Layer
+from layers.territories import Territory
+
+if TYPE_CHECKING:
+    import folium
+
+__all__ = ["SitingStudy"]
+
+
+@dataclass
+class SitingStudy:
+    """Everything one siting run produced, aligned on the sites' index.
+
+    Attributes
+    ----------
+    territory : Territory
+        The study area.
+    profile : Profile
+        The project profile used.
+    layers : dict
+        Layers loaded (name → GeoDataFrame in ``territory.crs`` or Raster).
+    scored : GeoDataFrame
+        Candidate sites with their score columns (see :mod:`foncier.engine.scoring`).
+    sensitivity : DataFrame or None
+        Rank stability per site (``p_top_n``, ``rank_p05``, ``rank_p95`` …).
+    top_n : int
+        Size of the shortlist.
+    """
+
+    territory: Territory
+    profile: Profile
+    layers: dict[str, Layer]
+    scored: gpd.GeoDataFrame
+    sensitivity: pd.DataFrame | None = None
+    top_n: int = 10
+    skipped_layers: list[str] = field(default_factory=list)
+
+    def top(self, n: int | None = None) -> pd.DataFrame:
+        """The ``n`` best sites (default ``top_n``), best first, with their stability."""
+        best = rank(self.scored, top_n=n or self.top_n)
+        if self.sensitivity is not None:
+            extra = self.sensitivity.drop(columns=best.columns, errors="ignore")
+            best = best.join(extra)
+        return best
+
+    def map(self, **kwargs: Any) -> folium.Map:
+        """The siting map of this study (see :func:`foncier.reports.mapping.siting_map`)."""
+        from foncier.reports.mapping import siting_map
+
+        return siting_map(
+            self.scored,
+            territory=self.territory,
+            layers=self.layers,
+            sensitivity=self.sensitivity,
+            top_n=kwargs.pop("top_n", self.top_n),
+            **kwargs,
+        )
