@@ -310,7 +310,9 @@ def test_slope_raster_exclusion_and_criterion(sites):
     np.testing.assert_allclose(out["flat__score"], [0.75, 0.75, 0.0])
     assert out["excluded"].tolist() == [False, False, True]
     assert out.loc["C", "exclusion_reasons"] == "Pente trop forte (10,0°)"
-    assert out["rank"].tolist()[:2] == [1, 1]  # ties share the best rank
+    # Equal raw values, equal scores: the id decides, and both are flagged ex aequo.
+    assert out["rank"].tolist()[:2] == [1, 2]
+    assert out["ex_aequo"].tolist() == [True, True, False]
 
 
 def test_owa_contributions_add_up(sites, station, substations):

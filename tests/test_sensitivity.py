@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from foncier.engine.profiles import profile_from_dict
-from foncier.engine.scoring import RawMeasures, score
+from foncier.engine.scoring import RawMeasures, score, score_from_raw
 from foncier.engine.sensitivity import sensitivity, weight_sweep
 from layers.errors import ProfileError
 
@@ -73,10 +73,40 @@ def test_symmetric_sites_share_the_first_place():
     assert out.loc["A", "rank_p95"] == 2
 
 
-def test_identical_sites_get_one_in_k():
-    raw = raw_measures({"rail_freight_stations": [500.0] * 4}, list("ABCD"))
-    out = sensitivity(None, raw, profile("rail_freight_stations"), n=4000, top_n=1, seed=3)
-    np.testing.assert_allclose(out["p_top_n"], 0.25, atol=0.03)
+def test_identical_sites_follow_the_tie_broken_rank():
+    # Four sites identical on every raw value: the shortlist of one shows the first id, in
+    # every draw, so the probability is that of the shortlist, not a share of a tied place.
+    raw = raw_measures({"rail_freight_stations": [500.0] * 4}, list("DBCA"))
+    out = sensitivity(None, raw, profile("rail_freight_stations"), n=400, top_n=1, seed=3)
+    assert out["p_top_n"].to_dict() == {"D": 0.0, "B": 0.0, "C": 0.0, "A": 1.0}
+
+
+def test_tied_scores_are_split_by_closeness_in_every_draw():
+    # A and B both within the full-score distance (500 m): equal scores; A is closer on the
+    # raw axis, so A stays first in every draw although the scores tie.
+    raw = raw_measures(
+        {"rail_freight_stations": [300.0, 100.0, 5000.0], "substations": [0.0, 0.0, 0.0]},
+        list("BAC"),
+    )
+    prof = profile_from_dict(
+        {
+            "profile": {"id": "s", "name": "S"},
+            "criteria": [
+                {
+                    "id": lay,
+                    "measure": "distance",
+                    "layer": lay,
+                    "transform": {**DEC, "from": 500},
+                    "weight": 1,
+                }
+                for lay in ("rail_freight_stations", "substations")
+            ],
+        }
+    )
+    scored = score_from_raw(raw, prof)
+    assert scored.loc["A", "score"] == scored.loc["B", "score"]
+    out = sensitivity(None, raw, prof, n=300, weight_noise=0.5, top_n=1, seed=1)
+    assert out["p_top_n"].to_dict() == {"B": 0.0, "A": 1.0, "C": 0.0}
 
 
 def test_scored_table_reused_and_same_seed_same_result():

@@ -16,9 +16,22 @@ Methods
     Ordered weighted averaging with criterion weights, in the form used in GIS
     multi-criteria analysis (Malczewski 2006, IDRISI/TerrSet): for each site the criteria are
     sorted by score, best first, order weight ``vⱼ`` goes to the j-th best, and
-    ``OWA = Σ uᵢ vⱼ₍ᵢ₎ sᵢ / Σ uᵢ vⱼ₍ᵢ₎``. Order weights weighted towards the best scores
+    ``OWA = Σ uᵢ v'ᵢ sᵢ / Σ uᵢ v'ᵢ``. Order weights weighted towards the best scores
     make the result optimistic ("OR"-like), towards the worst pessimistic ("AND"-like); equal
     order weights give back the weighted sum.
+
+    **Ties between criteria.** Sorting alone would hand different order weights to criteria
+    with equal scores depending on the order in which the profile lists them. Instead, with
+    the order weights ``v₁..v_k`` normalised to sum to 1 (best rank first) and
+    ``Vⱼ = v₁ + … + vⱼ`` (``V₀ = 0``, cumulated in rank order), each criterion ``i`` gets
+
+        ``aᵢ = #{j : rⱼ > rᵢ}``, ``bᵢ = #{j : rⱼ ≥ rᵢ}``,
+        ``v'ᵢ = v_{aᵢ+1}`` when ``bᵢ − aᵢ = 1``, else ``v'ᵢ = (V_{bᵢ} − V_{aᵢ}) / (bᵢ − aᵢ)``
+
+    where ``rᵢ = floor(sᵢ · 10¹² + 0.5)`` is the score rounded to 12 decimals: the criteria
+    tied on a score share the mean of the order weights of the places they occupy together.
+    The result no longer depends on the order of the criteria, and equals the sorted form when
+    no two scores are equal.
 
 AHP (Saaty's analytic hierarchy process) derives weights from a reciprocal pairwise matrix:
 ``A[i, j]`` says how much more important criterion *i* is than *j* on Saaty's 1–9 scale.
@@ -45,6 +58,7 @@ __all__ = [
     "ahp_weights",
     "normalise_weights",
     "owa",
+    "owa_position_weights",
     "weighted_product",
     "weighted_sum",
 ]
@@ -165,6 +179,37 @@ def weighted_product(scores: Any, weights: Any) -> np.ndarray:
     return np.clip(np.exp(wl.sum(axis=-1)), 0.0, 1.0)
 
 
+def owa_position_weights(scores: Any, order_weights: Any) -> np.ndarray:
+    """Order weight received by each criterion score, tied scores sharing their places' mean.
+
+    Parameters
+    ----------
+    scores : array-like
+        Scores in ``[0, 1]``, shape ``(..., criteria)``.
+    order_weights : array-like
+        One weight per rank, best first, shape ``(criteria,)``; normalised here.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``scores``: ``v'ᵢ`` of the module docstring (independent of the order
+        of the criteria).
+    """
+    v = normalise_weights(order_weights)
+    s = np.asarray(scores, dtype=float)
+    k = s.shape[-1]
+    if v.shape[-1] != k:
+        raise ProfileError(f"OWA needs {k} order weights (one per criterion), got {v.shape[-1]}.")
+    cumulated = np.concatenate([[0.0], np.cumsum(v)])
+    r = np.floor(s * 1e12 + 0.5)
+    # above[..., i] = number of criteria scoring strictly better than i; upto: better or equal.
+    above = (r[..., None, :] > r[..., :, None]).sum(axis=-1)
+    upto = (r[..., None, :] >= r[..., :, None]).sum(axis=-1)
+    size = upto - above
+    shared = (cumulated[upto] - cumulated[above]) / size
+    return np.where(size == 1, v[np.minimum(above, k - 1)], shared)
+
+
 def owa(scores: Any, weights: Any, *, order_weights: Sequence[float] | None = None) -> np.ndarray:
     """Ordered weighted average with criterion weights (Malczewski 2006).
 
@@ -189,11 +234,7 @@ def owa(scores: Any, weights: Any, *, order_weights: Sequence[float] | None = No
     v = normalise_weights(np.ones(k) if order_weights is None else order_weights)
     if v.shape[-1] != k:
         raise ProfileError(f"OWA needs {k} order weights (one per criterion), got {v.shape[-1]}.")
-    # Position of each criterion's score in the site's descending order (0 = best).
-    # Position of each criterion's score in the site's descending order (0 = best): the
-    # inverse of the sorting permutation.
-    position = np.argsort(np.argsort(-s, axis=-1, kind="stable"), axis=-1, kind="stable")
-    vj = v[position]  # same shape as the scores
+    vj = owa_position_weights(s, v)  # same shape as the scores
     uv = w[..., None, :] * vj  # (..., sites, criteria)
     denom = uv.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -15,10 +15,22 @@ The work is split so that the costly part runs once:
 (normalised weight over the criteria actually scored), ``c__contrib`` (``weight × score``;
 for a weighted sum the contributions add up to the aggregated score, for OWA they use the
 effective weights so they still add up, for a weighted product they are indicative) and,
-for distance criteria, ``c__nearest`` (name of the nearest feature). Then ``score``
-(aggregated score × 100, 0..100, kept for excluded sites too), ``excluded``,
-``exclusion_reasons``, ``rank`` (1 = best non-excluded site; ``<NA>`` when excluded) and
-``why`` (one line in French for the top sites).
+for distance criteria, ``c__nearest`` (name of the nearest feature), and ``c__tiebreak``
+(the site's closeness quantile on the raw value, 0..1, weight-independent). Then ``score``
+(aggregated score × 100, 0..100, kept for excluded sites too), ``tiebreak`` (weighted mean of
+the ``c__tiebreak``), ``excluded``, ``exclusion_reasons``, ``rank`` (1 = best non-excluded
+site, unique; ``<NA>`` when excluded), ``ex_aequo`` (another non-excluded site has the same
+score) and ``why`` (one line in French for the top sites).
+
+Ranking rule (the browser's live re-weighting applies the same one, see
+:mod:`foncier.engine.ties`): non-excluded sites are ordered by ``score`` descending compared
+on ``floor(score · 10⁹ + 0.5)``, then by ``tiebreak = Σᵢ wᵢ cᵢ__tiebreak / Σᵢ wᵢ`` descending
+compared on ``floor(tiebreak · 10¹² + 0.5)``, then by site id ascending (text of ``site_id``
+when the sites have that column, else of the index; code-point order). ``cᵢ__tiebreak`` is the
+mid-rank percentile ``(L + (E − 1)/2) / (N − 1)`` of the site's raw value among all N sites,
+oriented so that higher is better (direction from the transform, see
+:func:`foncier.engine.transforms.closeness_key`). Sums over criteria run in criterion-id
+order, so results do not depend on the order in which a profile lists its criteria.
 
 Metadata go to ``result.attrs["foncier"]``: profile id and name, aggregation, the criteria
 scored (id, label, unit, layer, weight, transform), ``criteria_skipped`` and
@@ -38,10 +50,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from foncier.engine.aggregation import aggregate, normalise_weights
+from foncier.engine.aggregation import aggregate, normalise_weights, owa_position_weights
 from foncier.engine.exclusions import apply_exclusions
 from foncier.engine.profiles import Criterion, Exclusion, Profile, format_value, load_profile
-from foncier.engine.transforms import apply_transform
+from foncier.engine.ties import midrank_quantile, ranks_and_ties
+from foncier.engine.transforms import apply_transform, closeness_key
 from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError
 from layers.geometry import repair_geometries
@@ -55,6 +68,7 @@ __all__ = [
     "RawMeasures",
     "breakdown",
     "criterion_scores",
+    "criterion_tiebreaks",
     "measure_criteria",
     "rank",
     "raw_from_scored",
@@ -93,6 +107,9 @@ class RawMeasures:
         Criteria whose layer was not available: ``id, label, layer, reason``.
     exclusions_skipped : tuple of dict
         Exclusion rules whose layer was not available.
+    site_ids : pandas.Series or None
+        The sites' ``site_id`` column when they have one (last key of the tie-break);
+        ``None``: the index is the id.
     """
 
     values: pd.DataFrame
@@ -102,12 +119,26 @@ class RawMeasures:
     geometry: gpd.GeoSeries | None = None
     criteria_skipped: tuple[dict[str, Any], ...] = field(default=())
     exclusions_skipped: tuple[dict[str, Any], ...] = field(default=())
+    site_ids: pd.Series | None = None
 
     @property
     def index(self) -> pd.Index:
         """The sites' index."""
         return self.values.index
 
+    def ids(self) -> np.ndarray:
+        """Site ids compared by the tie-break: ``site_id`` if known, else the index."""
+        if self.site_ids is not None:
+            return self.site_ids.reindex(self.index).to_numpy(dtype=object)
+        return self.index.to_numpy(dtype=object)
+
+
+#: The ranking rule in one line (stored in the result's metadata and written in exports).
+RANKING_RULE = (
+    "score décroissant (arrondi à 1e-9), puis départage décroissant (Σ poids × quantile de "
+    "proximité sur la valeur brute de chaque critère, arrondi à 1e-12), puis identifiant "
+    "croissant ; rangs uniques, ex aequo signalés"
+)
 
 #: Appended to the name of a nearest feature located only at its commune.
 COMMUNE_PRECISION_NOTE = " (position communale)"
@@ -321,7 +352,12 @@ def measure_criteria(
         geometry=sites.geometry,
         criteria_skipped=tuple(crit_skipped),
         exclusions_skipped=tuple(ex_skipped),
+        site_ids=_site_ids(sites),
     )
+
+
+def _site_ids(sites: pd.DataFrame) -> pd.Series | None:
+    return sites["site_id"] if "site_id" in sites.columns else None
 
 
 def active_criteria(raw: RawMeasures, prof: Profile) -> list[Criterion]:
@@ -378,15 +414,10 @@ def criterion_scores(
 
 def _effective_weights(scores: np.ndarray, weights: np.ndarray, prof: Profile) -> np.ndarray:
     """Per-site weights whose product with the scores adds up to the aggregate (OWA)."""
-    if prof.aggregation != "owa":
+    order_weights = owa_order_weights(prof, scores.shape[1])
+    if order_weights is None:
         return np.broadcast_to(weights, scores.shape)
-    k = scores.shape[1]
-    v = normalise_weights(prof.order_weights or np.ones(len(prof.criteria)))
-    # Order weights are given for all the profile's criteria; with skipped ones, keep the
-    # first k (best ranks) renormalised.
-    v = normalise_weights(v[:k])
-    position = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1, kind="stable")
-    uv = weights[None, :] * v[position]
+    uv = weights[None, :] * owa_position_weights(scores, order_weights)
     total = uv.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nan_to_num(uv / total)
@@ -399,9 +430,43 @@ def owa_order_weights(prof: Profile, k: int) -> list[float] | None:
     return [float(x) for x in normalise_weights(v[:k])]
 
 
-def _rank(score: pd.Series, excluded: pd.Series) -> pd.Series:
-    ranks = score.where(~excluded).rank(method="min", ascending=False)
-    return ranks.astype("Int64")
+def criterion_tiebreaks(raw: RawMeasures, profile: Profile) -> np.ndarray:
+    """Closeness quantile of every site on each measured criterion's raw value.
+
+    Parameters
+    ----------
+    raw : RawMeasures
+        Output of :func:`measure_criteria`.
+    profile : Profile
+        The profile (its transforms give each criterion's direction).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(sites, criteria)`` in ``[0, 1]``, criteria in profile order, skipped ones left out:
+        the ``c__tiebreak`` values of :mod:`foncier.engine.ties` (weight-independent).
+    """
+    active = active_criteria(raw, profile)
+    cols = []
+    for c in active:
+        values = raw.values[c.id]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            x: Any = values.to_numpy(dtype=float)
+        else:
+            x = values.to_numpy(dtype=object)
+        cols.append(midrank_quantile(closeness_key(x, c.transform)))
+    if not cols:
+        return np.zeros((len(raw.index), 0))
+    return np.stack(cols, axis=-1)
+
+
+def _canonical(active: list[Criterion]) -> np.ndarray:
+    """Permutation putting the criteria in id order.
+
+    Sums over criteria are computed in this order, so that the scores, and so the ranks, are
+    the same to the last bit whatever the order in which the profile lists its criteria.
+    """
+    return np.argsort(np.asarray([c.id for c in active], dtype=str), kind="stable")
 
 
 def score_from_raw(
@@ -429,14 +494,20 @@ def score_from_raw(
     """
     prof = load_profile(profile)
     active = active_criteria(raw, prof)
-    weights = normalise_weights([c.weight for c in active])
+    canon = _canonical(active)
+    back = np.argsort(canon)
+    weights = normalise_weights(np.asarray([c.weight for c in active], dtype=float)[canon])[back]
     scores = criterion_scores(raw, prof)
+    ties = criterion_tiebreaks(raw, prof)
     nan_raw = raw.values[[c.id for c in active]].isna().sum()
     for cid, count in nan_raw.items():
         if count:
             log.warning("%s: %d site(s) without a raw value score 0.", cid, int(count))
     agg = aggregate(
-        scores, weights, method=prof.aggregation, order_weights=owa_order_weights(prof, len(active))
+        scores[:, canon],
+        weights[canon],
+        method=prof.aggregation,
+        order_weights=owa_order_weights(prof, len(active)),
     )
     eff = _effective_weights(scores, weights, prof)
     out = pd.DataFrame(index=raw.index)
@@ -447,7 +518,11 @@ def score_from_raw(
         out[f"{c.id}__score"] = scores[:, j]
         out[f"{c.id}__weight"] = weights[j]
         out[f"{c.id}__contrib"] = eff[:, j] * scores[:, j]
+        out[f"{c.id}__tiebreak"] = ties[:, j]
     out["score"] = 100.0 * agg
+    # Σ wᵢ tᵢ / Σ wᵢ, summed in id order (weights already sum to 1 but are divided again so
+    # the browser, which re-weights live, computes the same expression).
+    out["tiebreak"] = (ties[:, canon] @ weights[canon]) / weights[canon].sum()
     ex = apply_exclusions(
         raw.exclusion_values,
         prof.exclusions,
@@ -457,7 +532,9 @@ def score_from_raw(
     )
     out["excluded"] = ex["excluded"].to_numpy()
     out["exclusion_reasons"] = ex["exclusion_reasons"].to_numpy()
-    out["rank"] = _rank(out["score"], out["excluded"])
+    out["rank"], out["ex_aequo"] = ranks_and_ties(
+        out["score"], out["tiebreak"], out["excluded"], raw.ids()
+    )
     out["why"] = _why(out, active, top_n=top_n)
     skipped = [
         f"{s['label']} : couche {s['layer']} non disponible"
@@ -492,6 +569,7 @@ def score_from_raw(
         "skipped": skipped,
         "ahp": prof.ahp.as_dict() if prof.ahp is not None else None,
         "top_n": top_n,
+        "ranking": RANKING_RULE,
         "n_sites": len(out),
         "n_excluded": int(out["excluded"].sum()),
     }
@@ -588,6 +666,7 @@ def score(
             geometry=sites.geometry,
             criteria_skipped=probe.criteria_skipped,
             exclusions_skipped=probe.exclusions_skipped,
+            site_ids=_site_ids(sites),
         )
     else:
         raw = measure_criteria(sites, layers, prof, progress=progress)
@@ -609,10 +688,10 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     scored : DataFrame or GeoDataFrame
         Output of :func:`score`.
     top_n : int, optional
-        Keep only the non-excluded sites ranked ``top_n`` or better. Sites with equal
-        scores share a rank (1, 1, 3 …), so ties at the cut can return more rows: the
-        profile cannot tell them apart (e.g. every site within the distance that already
-        gets the full score).
+        Keep only the non-excluded sites ranked ``top_n`` or better: exactly ``top_n`` rows
+        (fewer if fewer sites are ranked), ranks being unique (ties broken by the rule of
+        :mod:`foncier.engine.ties`; the ``ex_aequo`` column shows sites whose scores are
+        equal).
 
     Returns
     -------
@@ -720,4 +799,5 @@ def raw_from_scored(scored: pd.DataFrame, profile: str | Path | Profile) -> RawM
         geometry=geometry,
         criteria_skipped=tuple(meta.get("criteria_skipped", ())),
         exclusions_skipped=tuple(meta.get("exclusions_skipped", ())),
+        site_ids=_site_ids(scored),
     )

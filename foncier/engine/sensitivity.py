@@ -17,8 +17,12 @@ Perturbation model
   midpoint and scale, center and width, thresholds, piecewise x) is multiplied by the same
   factor, so their order is kept. Categorical and boolean transforms are not stretched.
 - Exclusions are hard rules: they are not perturbed, excluded sites stay excluded.
-- Ties between sites with exactly the same score are broken at random in each draw, so
-  identical sites share the top places evenly instead of the first in the table winning.
+- Ranks are the tie-broken ranks of :mod:`foncier.engine.ties`, in each draw: score, then
+  the tie-break value under that draw's weights (the criteria's closeness quantiles on their
+  raw values, which the bounds do not change), then the site id. ``p_top_n`` is thus the
+  probability that the site is among the N sites a shortlist of N would show, not the
+  probability of sharing a tied place; sites identical on every raw value are still told
+  apart by their id, as the shortlist itself does.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from foncier.engine.scoring import (
     RawMeasures,
     active_criteria,
     criterion_scores,
+    criterion_tiebreaks,
     measure_criteria,
     owa_order_weights,
     raw_from_scored,
 )
+from foncier.engine.ties import ranks_and_ties, site_id_codes, tie_broken_order
 from layers.errors import ProfileError, SchemaError
 
 if TYPE_CHECKING:
@@ -86,12 +92,9 @@ def _inputs(
     )
 
 
-def _ranks(agg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ranks (1 = best) along the last axis, ties broken at random."""
-    # A jitter far below any meaningful score difference (scores are 0..1) breaks exact ties
-    # at random with one argsort, several times faster than a lexsort on a random key.
-    jittered = agg + rng.random(agg.shape) * 1e-12
-    order = np.argsort(-jittered, axis=-1)
+def _ranks(agg: np.ndarray, tiebreak: np.ndarray, id_codes: np.ndarray) -> np.ndarray:
+    """Tie-broken ranks (1 = best) along the last axis: score, tie-break value, id."""
+    order = tie_broken_order(100.0 * agg, tiebreak, id_codes)
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(1, agg.shape[-1] + 1)[None, :], axis=-1)
     return ranks
@@ -160,6 +163,9 @@ def sensitivity(
         exclusion_values=raw.exclusion_values.loc[keep],
         area_m2=raw.area_m2.loc[keep],
     )
+    # Closeness quantiles among all the sites, as in the scored table.
+    ties = criterion_tiebreaks(raw, prof)[keep]
+    codes = site_id_codes(raw.ids())[keep]
     ranks = np.zeros((n, m), dtype=np.int32)
     if m:
         fixed = criterion_scores(kept_raw, prof) if stretch is None else None
@@ -171,7 +177,7 @@ def sensitivity(
             else:
                 scores = criterion_scores(kept_raw, prof, stretch=stretch[lo:hi])
             agg = aggregate(scores, weights[lo:hi], method=prof.aggregation, order_weights=order_w)
-            ranks[lo:hi] = _ranks(agg, rng)
+            ranks[lo:hi] = _ranks(agg, weights[lo:hi] @ ties.T, codes)
     out = pd.DataFrame(index=raw.index)
     out["p_top_n"] = 0.0
     for col in ("rank_median", "rank_p05", "rank_p95", "rank_min", "rank_max"):
@@ -231,7 +237,8 @@ def weight_sweep(
     -------
     pandas.DataFrame
         Indexed like the sites, one column per factor with the site's rank (1 = best,
-        ties share the best rank, ``<NA>`` for excluded sites). ``attrs["weights"]`` maps each
+        unique: ties broken as in :func:`foncier.score` under that factor's weights,
+        ``<NA>`` for excluded sites). ``attrs["weights"]`` maps each
         factor to the criterion's normalised weight.
     """
     prof = load_profile(profile)
@@ -254,10 +261,16 @@ def weight_sweep(
         scores, w, method=prof.aggregation, order_weights=owa_order_weights(prof, len(ids))
     )
     keep = ~excluded.reindex(raw.index).fillna(False).to_numpy(dtype=bool)
+    ties = criterion_tiebreaks(raw, prof)
     out = pd.DataFrame(index=raw.index)
     for i, f in enumerate(factors):
-        s = pd.Series(agg[i], index=raw.index).where(keep)
-        out[float(f)] = s.rank(method="min", ascending=False).astype("Int64")
+        rank, _ = ranks_and_ties(
+            pd.Series(100.0 * agg[i], index=raw.index),
+            pd.Series(ties @ w[i], index=raw.index),
+            pd.Series(~keep, index=raw.index),
+            raw.ids(),
+        )
+        out[float(f)] = rank
     out.columns.name = f"{criterion} × factor"
     out.attrs["weights"] = {float(f): float(w[i, j]) for i, f in enumerate(factors)}
     out.attrs["criterion"] = criterion

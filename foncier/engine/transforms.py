@@ -53,6 +53,7 @@ __all__ = [
     "apply_transform",
     "boolean",
     "categorical",
+    "closeness_key",
     "gaussian",
     "linear",
     "piecewise",
@@ -449,3 +450,54 @@ def apply_transform(values: Any, spec: Mapping[str, Any], *, stretch: Any = 1.0)
     raise ProfileError(
         f"unknown transform kind {kind!r}. Known kinds: {', '.join(TRANSFORM_KINDS)}."
     )
+
+
+def _monotony(ys: Sequence[float]) -> str | None:
+    """``"increasing"`` / ``"decreasing"`` for a non-constant monotonic list of scores."""
+    steps = np.diff(np.asarray(ys, dtype=float))
+    if not steps.any():
+        return None
+    if (steps >= 0).all():
+        return "increasing"
+    if (steps <= 0).all():
+        return "decreasing"
+    return None
+
+
+def closeness_key(values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+    """Raw values oriented so that larger means better, for breaking ties between sites.
+
+    The direction comes from the transform: ``linear`` and ``sigmoid`` use their
+    ``direction``; ``step`` and ``piecewise`` are increasing (decreasing) when their scores
+    never go down (never go up) along the raw axis; ``gaussian`` orders by closeness to its
+    ``center`` (``-|x - center|``). Transforms with no order on the raw axis (``categorical``,
+    ``boolean``, a non-monotonic or constant ``step`` / ``piecewise``) order by their score,
+    so ties on a plateau of such a curve stay ties.
+
+    Parameters
+    ----------
+    values : array-like
+        Raw values, shape ``(sites,)``.
+    spec : mapping
+        A transform as returned by :func:`validate_transform`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array, larger = better; missing values are ``-inf`` (worse than any value).
+    """
+    kind = spec["kind"]
+    direction: str | None = spec.get("direction")
+    if kind == "step":
+        direction = _monotony(spec["scores"])
+    elif kind == "piecewise":
+        direction = _monotony([p[1] for p in spec["points"]])
+    if kind == "gaussian":
+        key = -np.abs(_as_float(values) - float(spec["center"]))
+    elif direction == "increasing":
+        key = _as_float(values)
+    elif direction == "decreasing":
+        key = -_as_float(values)
+    else:
+        key = apply_transform(values, spec).astype(float)
+    return np.where(np.isnan(key), -np.inf, key)
