@@ -44,19 +44,9 @@ DEFAULT_PROFILE = "logistique-multimodale"
 #: Candidate sites when none are given: about a thousand hexagons clipped to the territory.
 DEFAULT_SITES = "hex:auto"
 
-#: Infrastructure layers drawn on a siting map besides the ones the profile uses.
-MAP_CONTEXT_LAYERS = (
-    "rail_freight_stations",
-    "rail_branches",
-    "ports",
-    "platforms",
-    "motorway_junctions",
-    "substations",
-    "aerodromes",
-    "named_sites",
-    "flood_zones",
-    "protected_areas",
-)
+#: Layers drawn on a siting map besides the ones the profile uses (``map_context`` entries of
+#: the layer registry).
+MAP_CONTEXT_LAYERS = tuple(name for name, entry in LAYERS.items() if entry.map_context)
 
 
 def default_profile(where: Territory | str) -> str:

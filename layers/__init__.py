@@ -6,7 +6,9 @@ One module per concept: :mod:`layers.territories` (presets, codes, files),
 :mod:`layers.friches` (CNIG standards), :mod:`layers.constraints` (flood and hazard zones,
 protected areas), :mod:`layers.terrain` (DEM, slope), :mod:`layers.cadastre` (parcels), the web
 clients (:mod:`layers.http`, :mod:`layers.overpass`, :mod:`layers.geopf`, :mod:`layers.apicarto`,
-:mod:`layers.geoapi`, :mod:`layers.georisques`) and :mod:`layers.catalog` (every layer by name).
+:mod:`layers.geoapi`, :mod:`layers.georisques`), :mod:`layers.registry` (every layer declared
+once: label, kind, schema, coverage, loader, style, licence) and :mod:`layers.catalog`
+(loading layers by name).
 """
 
 from layers import _logging  # noqa: F401  (installs the NullHandler)
@@ -15,6 +17,7 @@ from layers.catalog import LAYERS, available_layers, load_layer, load_layers
 from layers.constraints import (
     load_flood_zones,
     load_hazard_zones,
+    load_housing,
     load_protected_areas,
     load_regulation_zones,
     subdivide,
@@ -82,6 +85,7 @@ __all__ = [
     "load_flood_zones",
     "load_friches",
     "load_hazard_zones",
+    "load_housing",
     "load_layer",
     "load_layers",
     "load_motorway_junctions",

@@ -1,15 +1,14 @@
 """The catalogue of every layer foncier can load for a territory, and one call to load many.
 
-Each entry names a layer the scoring profiles refer to (``"rail_freight_stations"``,
-``"flood_zones"``, ``"slope"`` …), tells whether it loads offline from the embedded data or
-needs the network or a user file, and knows its loader.
+The layers themselves are declared once, in :data:`layers.registry.LAYERS` (name, label,
+geometry kind, schema, coverage, loader, style, source, licence); this module loads them by
+name (:func:`load_layer`, :func:`load_layers`) and lists them (:func:`available_layers`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -18,74 +17,48 @@ import shapely
 
 from layers import admin
 from layers.errors import DataSourceError, FoncierError, SchemaError
-from layers.infrastructure import INFRASTRUCTURE_LAYERS
 from layers.raster import Raster
+from layers.registry import LAYERS, LayerEntry, suggest_layer
 from layers.settings import settings
 from layers.territories import Territory
 
 __all__ = [
     "LAYERS",
+    "LayerEntry",
     "LayerInfo",
     "available_layers",
     "load_layer",
     "load_layers",
+    "load_perimeter",
     "load_population",
 ]
 
 log = logging.getLogger(__name__)
 
 Layer: TypeAlias = gpd.GeoDataFrame | Raster
+#: Former name of :class:`layers.registry.LayerEntry`.
+LayerInfo = LayerEntry
 
 
-@dataclass(frozen=True)
-class LayerInfo:
-    """One entry of :data:`LAYERS`.
-
-    Attributes
-    ----------
-    name : str
-        Name used by profiles and maps.
-    description : str
-        What the layer holds.
-    theme : str
-        ``infrastructure``, ``population``, ``constraint``, ``terrain`` or ``land``.
-    offline : bool
-        True when the layer loads from the data shipped with foncier.
-    source : str
-        Where the data comes from (shown in listings and map attributions).
-    needs : str
-        What must be given when the layer is neither embedded nor online (e.g. a file).
-    online_source : str or None
-        Source to ask the loader for when loading online without a source given
-        (``"osm"`` for layers that also have an embedded or file part).
-    offline_source : str or None
-        Source that gives the embedded part of a layer that is complete only online
-        (``"named"``: the named sites among the ports and platforms).
-    """
-
-    name: str
-    description: str
-    theme: str
-    offline: bool
-    source: str
-    loader: Callable[..., Layer]
-    needs: str = ""
-    online_source: str | None = None
-    offline_source: str | None = None
-
-    @property
-    def embedded(self) -> bool:
-        """True when the layer, or part of it, loads without the network or a file."""
-        return self.offline or self.offline_source is not None
+def _embedded_only(source: object, layer: str) -> None:
+    if not (isinstance(source, str) and source == "embedded"):
+        raise DataSourceError(
+            f"{layer}: unknown source {source!r}; this layer comes from the embedded "
+            "administrative data only (source='embedded')."
+        )
 
 
-def load_population(territory: Territory, *, margin_m: float | None = None) -> gpd.GeoDataFrame:
+def load_population(
+    territory: Territory, *, source: str = "embedded", margin_m: float | None = None
+) -> gpd.GeoDataFrame:
     """Communes of the territory and around it, with their population (labour pool).
 
     Parameters
     ----------
     territory : Territory
         Study area; the result is in ``territory.crs``.
+    source : {"embedded"}
+        The embedded communes (IGN Admin Express / INSEE COG), the only source.
     margin_m : float, optional
         Margin around the perimeter in metres (default ``settings.infrastructure_margin_m``):
         labour within reach often lives outside the territory.
@@ -96,6 +69,7 @@ def load_population(territory: Territory, *, margin_m: float | None = None) -> g
         ``id`` (INSEE code), ``name``, ``kind`` ("commune"), ``population`` (inhabitants,
         municipal population), ``dep``, ``in_territory`` (bool), ``source``, polygons.
     """
+    _embedded_only(source, "communes")
     margin = settings.infrastructure_margin_m if margin_m is None else float(margin_m)
     area = gpd.GeoSeries([territory.area_with_margin(margin)], crs=territory.crs).to_crs(4326)
     area_ll = area.iloc[0]
@@ -120,154 +94,37 @@ def load_population(territory: Territory, *, margin_m: float | None = None) -> g
     ).reset_index(drop=True)
 
 
-def _needs_source(name: str, what: str) -> Callable[..., Layer]:
-    def loader(territory: Territory, *, source: Any = None, **kwargs: Any) -> Layer:
-        if source is None:
-            raise DataSourceError(f"Layer {name!r} needs a source: {what}.")
-        return _SOURCED[name](territory, source=source, **kwargs)
+def load_perimeter(territory: Territory, *, source: str = "embedded") -> gpd.GeoDataFrame:
+    """The territory's perimeter as a layer (e.g. to exclude sites mostly outside it).
 
-    return loader
+    Parameters
+    ----------
+    territory : Territory
+        Study area.
+    source : {"embedded"}
+        The territory's own perimeter, the only source.
 
-
-def _flood(territory: Territory, *, source: Any, **kwargs: Any) -> Layer:
-    from layers.constraints import load_flood_zones
-
-    return load_flood_zones(territory, source=source, **kwargs)
-
-
-def _hazards(territory: Territory, *, source: Any, **kwargs: Any) -> Layer:
-    from layers.constraints import load_hazard_zones
-
-    return load_hazard_zones(territory, source=source, **kwargs)
-
-
-def _protected(territory: Territory, *, source: Any = "geopf", **kwargs: Any) -> Layer:
-    from layers.constraints import load_protected_areas
-
-    return load_protected_areas(territory, source=source, **kwargs)
-
-
-def _slope(territory: Territory, *, source: Any, **kwargs: Any) -> Layer:
-    from layers.terrain import load_slope
-
-    return load_slope(territory, dem=source, **kwargs)
-
-
-def _zae(territory: Territory, *, source: Any, **kwargs: Any) -> Layer:
-    from layers.zae import load_zae
-
-    return load_zae(territory, source=source, **kwargs)
-
-
-def _friches(territory: Territory, *, source: Any, **kwargs: Any) -> Layer:
-    from layers.friches import load_friches
-
-    return load_friches(source, territory=territory, **kwargs)
-
-
-_SOURCED: dict[str, Callable[..., Layer]] = {
-    "flood_zones": _flood,
-    "hazard_zones": _hazards,
-    "slope": _slope,
-    "zae": _zae,
-    "friches": _friches,
-}
-
-
-def _catalogue() -> dict[str, LayerInfo]:
-    entries = {
-        name: LayerInfo(
-            name=name,
-            description=e.description,
-            theme="infrastructure",
-            offline=e.offline,
-            source=e.source,
-            loader=e.loader,
-        )
-        for name, e in INFRASTRUCTURE_LAYERS.items()
-    }
-    # Ports and platforms are complete online; offline, their named sites are embedded.
-    for name in ("ports", "platforms"):
-        entries[name] = replace(
-            entries[name],
-            description=f"{entries[name].description} (named sites offline, all online)",
-            online_source="osm",
-            offline_source="named",
-        )
-    entries["communes"] = LayerInfo(
-        "communes",
-        "Communes around the territory with their population (labour pool)",
-        "population",
-        True,
-        "IGN Admin Express / INSEE COG (embedded)",
-        load_population,
-    )
-    entries["flood_zones"] = LayerInfo(
-        "flood_zones",
-        "Flood zones (PPR / PAC in the CNIG-COVADIS structure)",
-        "constraint",
-        False,
-        "PPR / PAC file (DDT), Géorisques",
-        _needs_source("flood_zones", "a PPR or PAC file (GeoPackage, shapefile)"),
-        needs="file",
-    )
-    entries["hazard_zones"] = LayerInfo(
-        "hazard_zones",
-        "Natural hazard zones (all hazards of a PPR / PAC)",
-        "constraint",
-        False,
-        "PPR / PAC file (DDT)",
-        _needs_source("hazard_zones", "a PPR or PAC file (GeoPackage, shapefile)"),
-        needs="file",
-    )
-    entries["protected_areas"] = LayerInfo(
-        "protected_areas",
-        "Natura 2000 (SIC, ZPS) and ZNIEFF 1/2",
-        "constraint",
-        False,
-        "INPN via IGN Géoplateforme WFS",
-        _protected,
-    )
-    entries["slope"] = LayerInfo(
-        "slope",
-        "Slope in degrees from a DEM",
-        "terrain",
-        False,
-        "DEM file (RGE ALTI, Copernicus DEM …)",
-        _needs_source("slope", "a DEM file (GeoTIFF)"),
-        needs="file",
-    )
-    entries["zae"] = LayerInfo(
-        "zae",
-        "Zones d'activités (CNIG Sites économiques, BD TOPO, OSM)",
-        "land",
-        False,
-        "CNIG file, IGN BD TOPO, OpenStreetMap",
-        _needs_source("zae", "a CNIG / BD TOPO file or 'osm'"),
-        needs="file or 'osm'",
-        online_source="osm",
-    )
-    entries["friches"] = LayerInfo(
-        "friches",
-        "Brownfields (CNIG Friches standard, Cartofriches)",
-        "land",
-        False,
-        "Cartofriches / CNIG Friches file",
-        _needs_source("friches", "a Cartofriches / CNIG Friches file"),
-        needs="file",
-    )
-    return entries
-
-
-#: Every layer foncier knows, by name.
-LAYERS: dict[str, LayerInfo] = _catalogue()
+    Returns
+    -------
+    GeoDataFrame
+        One row: ``id`` (territory id), ``name``, ``kind`` ("territory"), ``source``
+        ("territory"), the perimeter in ``territory.crs``.
+    """
+    _embedded_only(source, "territory")
+    outline = territory.outline()
+    outline.insert(2, "kind", "territory")
+    outline.insert(3, "source", "territory")
+    return outline
 
 
 def _check_names(names: Iterable[str]) -> list[str]:
     names = list(names)
     unknown = [n for n in names if n not in LAYERS]
     if unknown:
-        raise SchemaError(f"Unknown layer(s) {unknown}. Known layers: {', '.join(sorted(LAYERS))}.")
+        hints = "".join(suggest_layer(n) for n in unknown)
+        raise SchemaError(
+            f"Unknown layer(s) {unknown}.{hints} Known layers: {', '.join(sorted(LAYERS))}."
+        )
     return names
 
 
@@ -288,13 +145,8 @@ def load_layer(
     margin_m : float, optional
         Margin around the perimeter, metres, for infrastructure and population layers.
     """
-    info = LAYERS[_check_names([name])[0]]
-    kwargs: dict[str, Any] = {}
-    if source is not None:
-        kwargs["source"] = source
-    if margin_m is not None and info.theme in {"infrastructure", "population"}:
-        kwargs["margin_m"] = margin_m
-    return info.loader(territory, **kwargs)
+    entry = LAYERS[_check_names([name])[0]]
+    return entry.call(territory, source=source, margin_m=margin_m)
 
 
 def load_layers(
@@ -389,7 +241,7 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
             "theme": info.theme,
             "description": info.description,
             "offline": info.offline,
-            "online": not info.offline and info.needs != "file",
+            "online": info.online,
             "needs": info.needs,
             "source": info.source,
         }

@@ -53,6 +53,7 @@ __all__ = [
     "PROTECTED_AREA_LAYERS",
     "load_flood_zones",
     "load_hazard_zones",
+    "load_housing",
     "load_protected_areas",
     "load_regulation_zones",
     "subdivide",
@@ -405,6 +406,77 @@ def load_protected_areas(
     else:
         out = _empty(territory.crs, ("url",))
     return _finish(out, territory, margin_m, "protected areas")
+
+
+def load_housing(
+    territory: Territory,
+    *,
+    source: str | Path | gpd.GeoDataFrame,
+    margin_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Load housing (residential areas, dwellings) from a file or a GeoDataFrame.
+
+    Distance to housing keeps risky plants away from homes (Seveso perimeters, PPRT), so
+    housing is read around the territory, not only inside it: a site near the boundary may
+    have its nearest homes in the next commune.
+
+    Parameters
+    ----------
+    territory : Territory
+        Features are reprojected to ``territory.crs`` and polygons clipped to its perimeter
+        grown by ``margin_m``.
+    source : str, pathlib.Path or GeoDataFrame
+        Housing features: e.g. the BD TOPO ``batiment`` layer filtered on residential use,
+        or OpenStreetMap ``landuse=residential`` areas saved to a file. Any CRS (required).
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id`` (the source's ``id`` column, else the row number), ``name`` (``name`` or
+        ``nom`` when present), ``kind`` ("housing"), ``level`` (missing), ``source`` (file
+        name), ``date`` (missing), then the source's other columns, geometry in
+        ``territory.crs``.
+
+    Raises
+    ------
+    DataSourceError
+        The file is missing or unreadable.
+    CRSError
+        The data has no CRS.
+    """
+    from layers.settings import settings
+
+    margin = settings.infrastructure_margin_m if margin_m is None else float(margin_m)
+    if isinstance(source, gpd.GeoDataFrame):
+        raw, label = source, "housing (GeoDataFrame)"
+    else:
+        path = Path(source)
+        raw, label = _read_vector(path, territory=territory, margin_m=margin), path.name
+    require_crs(raw, label)
+    low = _lower_columns(raw)
+    index_ids = pd.Series([f"housing:{i}" for i in range(len(low))], index=low.index)
+    name = next((c for c in ("name", "nom") if c in low.columns), None)
+    base = {
+        "id": low["id"].astype("string").fillna(index_ids) if "id" in low.columns else index_ids,
+        "name": low[name] if name else None,
+        "kind": "housing",
+        "level": None,
+        "source": label,
+        "date": pd.NaT,
+    }
+    rest = {c: low[c] for c in low.columns if c not in base and c != low.geometry.name}
+    out = gpd.GeoDataFrame(
+        {**base, **rest}, geometry=low.geometry.to_numpy(), crs=raw.crs, index=low.index
+    )
+    polygons = np.isin(shapely.get_type_id(out.geometry.to_numpy()), (3, 6))
+    if polygons.all():
+        return _finish(out, territory, margin, "housing")
+    # Points (addresses, dwellings) are kept whole when they fall in the area.
+    out = to_crs(repair_geometries(out, name="housing", drop_empty=True), territory.crs, "housing")
+    hits = out.sindex.query(territory.area_with_margin(margin), predicate="intersects")
+    return _finish(out.iloc[np.sort(hits)], None, margin, "housing")
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,9 +94,9 @@ def validate_friches(df: pd.DataFrame, *, check_ids: bool = True) -> ValidationR
 
 
 def load_friches(
-    path_or_gdf: str | os.PathLike[str] | gpd.GeoDataFrame,
-    *,
     territory: Territory | None = None,
+    *,
+    source: str | os.PathLike[str] | gpd.GeoDataFrame,
     validate: bool = True,
     crs: CRS | str | None = None,
     axis_order: Literal["auto", "lonlat", "latlon"] = "auto",
@@ -105,12 +105,12 @@ def load_friches(
 
     Parameters
     ----------
-    path_or_gdf : path-like or GeoDataFrame
+    territory : Territory, optional
+        Keep the sites that intersect its perimeter, in its CRS; None keeps every site.
+    source : path-like or GeoDataFrame
         A CSV file (``,`` or ``;`` separated, UTF-8) with WKT in ``geompoint`` /
         ``geomsurf``; a GeoPackage, GeoJSON or shapefile with the standard's columns; or a
         GeoDataFrame.
-    territory : Territory, optional
-        Keep the sites that intersect its perimeter, in its CRS.
     validate : bool
         Check the rows with :func:`validate_friches` and raise :class:`SchemaError` listing
         every error.
@@ -135,16 +135,24 @@ def load_friches(
     DataSourceError
         The file does not exist or cannot be read.
     SchemaError
-        ``validate=True`` and a row breaks the standard, or a ``geompoint`` is not WKT.
+        ``validate=True`` and a row breaks the standard, or a ``geompoint`` is not WKT; or
+        ``territory`` is not a Territory (the data goes in ``source=``).
     CRSError
         A GeoDataFrame or file without CRS.
     """
-    if isinstance(path_or_gdf, gpd.GeoDataFrame):
-        require_crs(path_or_gdf, "friches")
-        gdf = path_or_gdf.copy()
+    from layers.territories import Territory
+
+    if territory is not None and not isinstance(territory, Territory):
+        raise SchemaError(
+            f"load_friches takes the territory first and the data as source=: "
+            f"load_friches(territory, source=...) or load_friches(source=...), got {territory!r}."
+        )
+    if isinstance(source, gpd.GeoDataFrame):
+        require_crs(source, "friches")
+        gdf = source.copy()
         name = "friches"
     else:
-        path = Path(path_or_gdf)
+        path = Path(source)
         name = path.name
         if not path.is_file():
             raise DataSourceError(f"{path} does not exist: give a Cartofriches CSV/GeoPackage.")

@@ -38,6 +38,7 @@ from layers import osm
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
 from layers.geometry import repair_geometries
+from layers.registry import LAYERS
 from layers.settings import settings
 
 if TYPE_CHECKING:
@@ -47,11 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTRIBUTIONS",
-    "INFRASTRUCTURE_LAYERS",
     "NAMED_SITE_KINDS",
     "SCHEMAS",
-    "InfrastructureLayer",
-    "list_infrastructure_layers",
     "load_aerodromes",
     "load_motorway_junctions",
     "load_named_sites",
@@ -83,90 +81,14 @@ ATTRIBUTIONS: dict[str, str] = {
     "user": "User-supplied data",
 }
 
-_COMMON = {
-    "id": "unique id prefixed by its source: osm:way/123, sncf:87276303, rte:LONGU, icao:LFAD, "
-    "or the id of a named site",
-    "name": "name of the feature (may be empty for OSM features)",
-    "kind": "category within the layer (see each loader)",
-    "source": "source label, a key of ATTRIBUTIONS (osm, sncf, rte, airportsdata), or the "
-    "cited document for named sites",
-    "date": "date of the source data, YYYY-MM-DD (empty when unknown)",
-}
-_RAIL = {
-    "usage": "OSM usage tag: main, branch, industrial, military, tourism …",
-    "service": "OSM service tag: siding, spur, yard, crossover …",
-    "electrified": "bool: track electrified (NA when untagged)",
-    "electrification": "OSM electrified tag: contact_line, rail, no …",
-    "voltage_v": "highest electrification voltage, volts",
-    "frequency_hz": "frequency of that voltage, Hz (0 = direct current)",
-    "gauge_mm": "track gauge, mm",
-    "line_code": "SNCF Réseau line code when tagged",
-    "operator": "operator",
-}
-_STATIONS = {
-    "code_uic": "UIC code of the station",
-    "freight": "bool: open to freight (SNCF 'fret')",
-    "passengers": "bool: open to passengers (SNCF 'voyageurs')",
-    "line_codes": "codes of the RFN lines serving the station, ';'-separated",
-    "pk": "kilometre point(s) on each line (same order, 'km+m'; '/' between two points on one "
-    "line)",
-    "commune": "commune name (upper case, SNCF spelling)",
-    "departement": "département name (upper case, SNCF spelling)",
-}
-_SITE = {
-    "status": "existing, planned or under_construction",
-    "precision": "exact (mapped outline or point), point (verified coordinates) or commune "
-    "(point on the surface of the commune)",
-}
-
-#: Canonical columns of each layer (``geometry`` comes last): column -> description with units.
+#: Canonical columns of each infrastructure layer (``geometry`` comes last), from the registry.
 SCHEMAS: dict[str, dict[str, str]] = {
-    "rail_stations": _COMMON | _STATIONS,
-    "rail_freight_stations": _COMMON | _STATIONS,
-    "rail_lines": _COMMON | _RAIL,
-    "rail_branches": _COMMON | _RAIL,
-    "ports": _COMMON
-    | {"harbour": "OSM harbour tag", "operator": "operator"}
-    | _SITE
-    | {"area_ha": "area of polygonal features, hectares (NaN for points and lines)"},
-    "waterways": _COMMON
-    | {
-        "cemt_class": "CEMT inland-waterway class (0, I … VII)",
-        "freight_navigable": "bool: CEMT class I or more (NA when the class is not tagged)",
-        "status": _SITE["status"],
-    },
-    "platforms": _COMMON
-    | {"industrial": "OSM industrial tag: chemical, logistics …", "operator": "operator"}
-    | _SITE
-    | {"area_ha": "area of polygonal features, hectares (NaN for points)"},
-    "motorway_junctions": _COMMON | {"ref": "junction (exit) number"},
-    "trunk_roads": _COMMON | {"ref": "road number (e.g. N 31)", "maxspeed_kmh": "km/h"},
-    "substations": _COMMON
-    | {
-        "voltage_kv": "highest voltage, kV (NaN when the source gives no single voltage)",
-        "voltage_label": "voltage as written by the source (RTE '63kV', OSM '63000;20000' V)",
-        "operator": "operator (RTE for the embedded list)",
-        "status": _SITE["status"],
-    },
-    "aerodromes": _COMMON
-    | {"icao": "ICAO code", "iata": "IATA code", "elevation_m": "elevation, metres"},
-    "named_sites": _COMMON
-    | _SITE
-    | {
-        "insee": "INSEE code(s) of the commune(s) where the site lies, ';'-separated",
-        "territory": "reference territory the site belongs to",
-    },
+    name: dict(entry.schema) for name, entry in LAYERS.items() if entry.theme == "infrastructure"
 }
 
-#: Kinds of named sites and the layer that also shows them.
+#: Kinds of named sites and the layer that also shows them (from the registry).
 NAMED_SITE_KINDS: dict[str, str] = {
-    "port": "ports",
-    "chemical_platform": "platforms",
-    "industrial_platform": "platforms",
-    "logistics_platform": "platforms",
-    "canal": "waterways",
-    "rail_link": "rail_lines",
-    "rail_branch": "rail_branches",
+    kind: name for name, entry in LAYERS.items() for kind in entry.named_kinds
 }
 _STATUSES = ("existing", "planned", "under_construction")
 _FLOAT_COLUMNS = {
@@ -984,87 +906,3 @@ def load_named_sites(
         table[list(SCHEMAS["named_sites"])], geometry=list(geoms), crs=territory.crs
     )
     return _finish(sites, territory=territory, area=area, layer="named_sites")
-
-
-# --------------------------------------------------------------------------------------------
-# Registry
-# --------------------------------------------------------------------------------------------
-
-
-class InfrastructureLayer(NamedTuple):
-    """One entry of :data:`INFRASTRUCTURE_LAYERS`."""
-
-    loader: Callable[..., gpd.GeoDataFrame]
-    description: str
-    offline: bool
-    source: str
-
-
-#: Layer name -> (loader, description, available offline, source label).
-INFRASTRUCTURE_LAYERS: dict[str, InfrastructureLayer] = {
-    "rail_stations": InfrastructureLayer(
-        load_rail_stations, "SNCF stations (freight and passengers)", True, "SNCF Réseau (embedded)"
-    ),
-    "rail_freight_stations": InfrastructureLayer(
-        load_rail_freight_stations, "SNCF stations open to freight", True, "SNCF Réseau (embedded)"
-    ),
-    "rail_lines": InfrastructureLayer(
-        load_rail_lines, "Rail lines with electrification", False, "OpenStreetMap (Overpass)"
-    ),
-    "rail_branches": InfrastructureLayer(
-        load_rail_branches,
-        "Rail branches, sidings, spurs and yards",
-        False,
-        "OpenStreetMap (Overpass)",
-    ),
-    "ports": InfrastructureLayer(
-        load_ports, "River and sea ports, harbours, quays", False, "OpenStreetMap + named sites"
-    ),
-    "waterways": InfrastructureLayer(
-        load_waterways, "Canals and rivers with CEMT class", False, "OpenStreetMap (Overpass)"
-    ),
-    "platforms": InfrastructureLayer(
-        load_platforms,
-        "Industrial, chemical and logistics platforms",
-        False,
-        "OpenStreetMap + named sites",
-    ),
-    "motorway_junctions": InfrastructureLayer(
-        load_motorway_junctions, "Motorway junctions", False, "OpenStreetMap (Overpass)"
-    ),
-    "trunk_roads": InfrastructureLayer(
-        load_trunk_roads, "Trunk roads", False, "OpenStreetMap (Overpass)"
-    ),
-    "substations": InfrastructureLayer(
-        load_substations,
-        "Electrical substations with voltage (kV)",
-        True,
-        "RTE / ODRE (embedded); OpenStreetMap online",
-    ),
-    "aerodromes": InfrastructureLayer(
-        load_aerodromes, "Aerodromes and airports", True, "airportsdata (embedded)"
-    ),
-    "named_sites": InfrastructureLayer(
-        load_named_sites,
-        "Named sites of the reference territories (status, precision)",
-        True,
-        "foncier curated list (embedded)",
-    ),
-}
-
-
-def list_infrastructure_layers() -> pd.DataFrame:
-    """Table of the infrastructure layers: ``layer, description, offline, source``.
-
-    Returns
-    -------
-    DataFrame
-        One row per entry of :data:`INFRASTRUCTURE_LAYERS`; ``offline`` tells whether the
-        layer loads without the network (embedded data).
-    """
-    return pd.DataFrame(
-        [
-            {"layer": name, "description": e.description, "offline": e.offline, "source": e.source}
-            for name, e in INFRASTRUCTURE_LAYERS.items()
-        ]
-    )

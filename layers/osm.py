@@ -10,7 +10,7 @@ Two shapes of OSM features are accepted everywhere in this module:
 
 :func:`osm_features` turns either into the first shape; every ``*_from_osm`` function calls it,
 then keeps the features of one layer and returns them in that layer's canonical schema
-(documented in :data:`layers.infrastructure.SCHEMAS`): ``id, name, kind, source, date`` plus
+(documented in :data:`layers.registry.LAYERS`): ``id, name, kind, source, date`` plus
 kind-specific fields, in EPSG:4326. Clipping and reprojection to the territory's CRS happen in
 :mod:`layers.infrastructure`.
 
@@ -36,6 +36,7 @@ import shapely
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
 from layers.overpass import bbox_query
+from layers.registry import LAYERS
 
 __all__ = [
     "OSM_SOURCE",
@@ -61,25 +62,10 @@ log = logging.getLogger(__name__)
 #: Value of the ``source`` column of every feature mapped from OpenStreetMap.
 OSM_SOURCE = "osm"
 
-#: Overpass QL statements selecting the features of each layer (the bbox is set globally).
+#: Overpass QL statements selecting the features of each layer (the bbox is set globally),
+#: from the ``osm_filters`` of the layer registry.
 OVERPASS_FILTERS: dict[str, tuple[str, ...]] = {
-    "rail_lines": ('way["railway"="rail"]',),
-    "rail_branches": (
-        'way["railway"="rail"]["service"~"^(siding|spur|yard)$"]',
-        'way["railway"="rail"]["usage"="industrial"]',
-    ),
-    "ports": (
-        'nwr["landuse"="port"]',
-        'nwr["industrial"="port"]',
-        'nwr["harbour"]["harbour"!="no"]',
-        'way["man_made"="quay"]',
-    ),
-    "waterways": ('way["waterway"~"^(canal|river)$"]',),
-    "platforms": ('nwr["landuse"="industrial"]["name"]', 'nwr["industrial"]'),
-    "motorway_junctions": ('node["highway"="motorway_junction"]',),
-    "trunk_roads": ('way["highway"~"^(trunk|trunk_link)$"]',),
-    "substations": ('nwr["power"="substation"]',),
-    "aerodromes": ('nwr["aeroway"="aerodrome"]',),
+    name: entry.osm_filters for name, entry in LAYERS.items() if entry.osm_filters
 }
 
 _BRANCH_SERVICES = ("siding", "spur", "yard")

@@ -296,7 +296,7 @@ def slope(dem: Raster, *, units: SlopeUnits = "degrees") -> Raster:
 def load_slope(
     territory: Territory,
     *,
-    dem: str | Path,
+    source: str | Path,
     units: SlopeUnits = "degrees",
     resolution: float | None = None,
     margin_m: float = 0.0,
@@ -305,13 +305,13 @@ def load_slope(
 
     The DEM is read one pixel wider than the area so that the border pixels of the area
     get a slope too; the result covers the same grid as
-    ``load_dem(dem, territory=territory, resolution=resolution, margin_m=margin_m)``.
+    ``load_dem(source, territory=territory, resolution=resolution, margin_m=margin_m)``.
 
     Parameters
     ----------
     territory : Territory
         Area of interest; the result is in ``territory.crs``.
-    dem : str or pathlib.Path
+    source : str or pathlib.Path
         DEM file (elevations in metres), any CRS.
     units : {"degrees", "percent"}
         Units of the slope.
@@ -326,7 +326,7 @@ def load_slope(
         Slope in ``units``, ``name="slope"``.
     """
     padded = _load_dem(
-        dem, territory=territory, resolution=resolution, margin_m=margin_m, crs=None, pad=1
+        source, territory=territory, resolution=resolution, margin_m=margin_m, crs=None, pad=1
     )
     s = slope(padded, units=units)
     t = padded.transform

@@ -1,4 +1,4 @@
-"""One style per infrastructure or constraint layer: colour, icon, line dash, French label.
+"""One style per layer: colour, icon, line dash, French label, from the layer registry.
 
 Icons are inline SVG (a shape and a one-letter glyph), so maps need no icon font and a
 self-contained HTML file makes no request for one. Colours are sober and distinct: the
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+from layers.registry import LAYERS, LayerEntry
 
 __all__ = [
     "LAYER_STYLES",
@@ -22,7 +24,7 @@ __all__ = [
     "legend_swatch",
 ]
 
-Kind = Literal["point", "line", "polygon"]
+Kind = Literal["point", "line", "polygon", "raster"]
 Shape = Literal["circle", "square", "diamond", "triangle", "star"]
 
 
@@ -32,14 +34,15 @@ class LayerStyle:
 
     Attributes
     ----------
-    kind : {"point", "line", "polygon"}
+    kind : {"point", "line", "polygon", "raster"}
         Geometry kind the style is made for.
     label : str
         Legend and layer-control label (French, as shown to users).
     color : str
-        Main colour (CSS hex): icon fill, line colour or polygon outline.
+        Main colour (CSS hex): icon fill, line colour or polygon outline; for a raster, the
+        colour of high values.
     fill_color : str or None
-        Polygon fill colour (default: ``color``).
+        Polygon fill colour (default: ``color``); for a raster, the colour of low values.
     fill_opacity : float
         Polygon fill opacity, 0..1.
     weight : float
@@ -63,60 +66,16 @@ class LayerStyle:
     glyph: str = ""
 
 
-#: Styles of the layers ``foncier`` loads, keyed by layer name.
+def _from_entry(entry: LayerEntry) -> LayerStyle:
+    return LayerStyle(entry.kind, entry.label, **asdict(entry.style))
+
+
+#: Styles of the layers ``foncier`` loads, keyed by layer name: those of the layer registry
+#: (:data:`layers.registry.LAYERS`), plus the member EPCI drawn on territory maps.
 LAYER_STYLES: dict[str, LayerStyle] = {
-    "rail_freight_stations": LayerStyle(
-        "point", "Gares fret SNCF", "#5b2c83", shape="square", glyph="F"
-    ),
-    "rail_stations": LayerStyle("point", "Gares voyageurs", "#7b7bb0", shape="circle", glyph="G"),
-    "rail_lines": LayerStyle("line", "Voies ferrées", "#3a3a3a", weight=2.5),
-    "rail_branches": LayerStyle(
-        "line", "Embranchements ferroviaires (ITE)", "#5b2c83", weight=2.5, dash="5 4"
-    ),
-    "ports": LayerStyle("point", "Ports", "#1b5e9c", shape="diamond", glyph="P"),
-    "waterways": LayerStyle("line", "Voies navigables", "#3f8fd2", weight=3.0),
-    "platforms": LayerStyle(
-        "point", "Plateformes industrielles", "#8c3b0c", shape="square", glyph="I"
-    ),
-    "motorway_junctions": LayerStyle(
-        "point", "Échangeurs autoroutiers", "#c0262d", shape="circle", glyph="A"
-    ),
-    "trunk_roads": LayerStyle("line", "Routes à grande circulation", "#d9641e", weight=2.0),
-    "substations": LayerStyle(
-        "point", "Postes électriques RTE", "#e08a00", shape="triangle", glyph="E"
-    ),
-    "aerodromes": LayerStyle("point", "Aérodromes", "#2f4f4f", shape="circle", glyph="✈"),
-    "named_sites": LayerStyle("point", "Sites nommés", "#222222", shape="star"),
-    "flood_zones": LayerStyle(
-        "polygon", "Zones inondables", "#2171b5", "#6baed6", fill_opacity=0.35, weight=1.0
-    ),
-    "hazard_zones": LayerStyle(
-        "polygon", "Zones d'aléas (PPR)", "#c2410c", "#fd8d3c", fill_opacity=0.3, weight=1.0
-    ),
-    "protected_areas": LayerStyle(
-        "polygon",
-        "Espaces naturels protégés",
-        "#238b45",
-        "#74c476",
-        fill_opacity=0.25,
-        weight=1.5,
-        dash="4 3",
-    ),
-    "zae": LayerStyle(
-        "polygon", "Zones d'activités (ZAE)", "#6a51a3", "#9e9ac8", fill_opacity=0.2, weight=1.5
-    ),
-    "friches": LayerStyle(
-        "polygon", "Friches", "#8c6d1f", "#d8b365", fill_opacity=0.35, weight=1.5, dash="3 3"
-    ),
-    # The territory itself, drawn under everything else.
-    "territory": LayerStyle(
-        "polygon", "Périmètre du territoire", "#1a1a1a", fill_opacity=0.0, weight=3.0
-    ),
+    **{name: _from_entry(entry) for name, entry in LAYERS.items()},
     "epci": LayerStyle(
         "polygon", "Intercommunalités (EPCI)", "#555555", fill_opacity=0.0, weight=2.0, dash="8 4"
-    ),
-    "communes": LayerStyle(
-        "polygon", "Communes", "#8a8a8a", "#ffffff", fill_opacity=0.05, weight=0.8
     ),
 }
 
@@ -203,6 +162,15 @@ def legend_swatch(style: LayerStyle) -> str:
         return icon_svg(style, size=18)
     dash = f' stroke-dasharray="{html.escape(style.dash)}"' if style.dash else ""
     color = html.escape(style.color)
+    if style.kind == "raster":
+        low = html.escape(style.fill_color or "#ffffff")
+        return (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="26" height="16" viewBox="0 0 26 16">'
+            '<defs><linearGradient id="r"><stop offset="0" stop-color="' + low + '"/>'
+            '<stop offset="1" stop-color="' + color + '"/></linearGradient></defs>'
+            '<rect x="1.5" y="1.5" width="23" height="13" fill="url(#r)" stroke="#555555" '
+            'stroke-width="1"/></svg>'
+        )
     if style.kind == "line":
         return (
             '<svg xmlns="http://www.w3.org/2000/svg" width="26" height="14" viewBox="0 0 26 14">'

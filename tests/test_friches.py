@@ -32,7 +32,7 @@ def _keys(report) -> set[tuple]:
 def test_example_row_validates_as_text_and_as_loaded(caplog):
     assert friches.validate_friches(_example_rows()).valid
     with caplog.at_level(logging.WARNING, logger="layers.friches"):
-        gdf = friches.load_friches(EXAMPLE)
+        gdf = friches.load_friches(source=EXAMPLE)
     # The example's "geomsurf" is a placeholder ("POLYGON((49.33 3.95, …))"): the point is used.
     assert "geomsurf" in caplog.text
     assert "swapped" in caplog.text
@@ -63,8 +63,8 @@ def test_broken_row_fails_with_the_field_named(tmp_path):
     path = tmp_path / "friches.csv"
     df.to_csv(path, index=False)
     with pytest.raises(SchemaError, match="site_type"):
-        friches.load_friches(path)
-    loaded = friches.load_friches(path, validate=False)
+        friches.load_friches(source=path)
+    loaded = friches.load_friches(source=path, validate=False)
     assert loaded["site_type"].tolist() == ["friche bizarre"]
 
 
@@ -113,21 +113,21 @@ def test_territory_filter_and_polygons(tmp_path):
     path = tmp_path / "cartofriches.csv"
     df.to_csv(path, sep=";", index=False)
     territory = Territory.from_perimeter(square.buffer(500), crs="EPSG:2154")
-    gdf = friches.load_friches(path, territory=territory)
+    gdf = friches.load_friches(source=path, territory=territory)
     assert gdf["site_id"].tolist() == ["p"]
     assert gdf.geometry.iloc[0].area == pytest.approx(40_000, rel=1e-6)
-    assert len(friches.load_friches(path)) == 2
+    assert len(friches.load_friches(source=path)) == 2
 
 
 def test_geodataframe_input_and_errors(tmp_path):
-    gdf = friches.load_friches(EXAMPLE)
-    again = friches.load_friches(gdf)
+    gdf = friches.load_friches(source=EXAMPLE)
+    again = friches.load_friches(source=gdf)
     assert again["site_id"].tolist() == ["12083_22-12.0017"]
     no_crs = gpd.GeoDataFrame(gdf.drop(columns="geometry"), geometry=gdf.geometry.to_numpy())
     with pytest.raises(CRSError):
-        friches.load_friches(no_crs)
+        friches.load_friches(source=no_crs)
     with pytest.raises(DataSourceError, match="does not exist"):
-        friches.load_friches(tmp_path / "missing.csv")
+        friches.load_friches(source=tmp_path / "missing.csv")
 
 
 def test_unreadable_point_is_an_error(tmp_path):
@@ -136,10 +136,10 @@ def test_unreadable_point_is_an_error(tmp_path):
     path = tmp_path / "f.csv"
     df.to_csv(path, index=False)
     with pytest.raises(SchemaError, match="geompoint"):
-        friches.load_friches(path)
+        friches.load_friches(source=path)
 
 
 def test_axis_order_can_be_forced(tmp_path: Path):
-    gdf = friches.load_friches(EXAMPLE, axis_order="lonlat", validate=False)
+    gdf = friches.load_friches(source=EXAMPLE, axis_order="lonlat", validate=False)
     x, y = Transformer.from_crs(4326, 2154, always_xy=True).transform(49.2527, 3.9815)
     assert (gdf.geometry.iloc[0].x, gdf.geometry.iloc[0].y) == pytest.approx((x, y), abs=1e-3)

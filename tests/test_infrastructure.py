@@ -16,6 +16,7 @@ from pyproj import Transformer
 
 from layers import infrastructure as infra
 from layers.errors import DataSourceError, OfflineError, SchemaError
+from layers.registry import LAYERS
 from layers.settings import settings
 from layers.territories import Territory
 
@@ -280,8 +281,9 @@ def test_missing_file_source(compiegne, tmp_path):
 # ---------------------------------------------------------------- registry
 
 
-def test_registry_lists_every_layer():
-    assert set(infra.INFRASTRUCTURE_LAYERS) == {
+def test_registry_lists_every_infrastructure_layer():
+    infrastructure = {n for n, e in LAYERS.items() if e.theme == "infrastructure"}
+    assert infrastructure == {
         "rail_stations",
         "rail_freight_stations",
         "rail_lines",
@@ -295,9 +297,8 @@ def test_registry_lists_every_layer():
         "aerodromes",
         "named_sites",
     }
-    assert set(infra.INFRASTRUCTURE_LAYERS) <= set(infra.SCHEMAS)
-    table = infra.list_infrastructure_layers()
-    offline = set(table.loc[table["offline"], "layer"])
+    assert set(infra.SCHEMAS) == infrastructure
+    offline = {n for n in infrastructure if LAYERS[n].offline}
     assert offline == {
         "rail_stations",
         "rail_freight_stations",
@@ -305,16 +306,15 @@ def test_registry_lists_every_layer():
         "aerodromes",
         "named_sites",
     }
-    loader, _description, is_offline, source = infra.INFRASTRUCTURE_LAYERS["substations"]
-    assert loader is infra.load_substations
-    assert is_offline
-    assert "RTE" in source
+    entry = LAYERS["substations"]
+    assert entry.load_function() is infra.load_substations
+    assert "RTE" in entry.source
 
 
 def test_offline_layers_load_offline(compiegne, monkeypatch):
     monkeypatch.setattr(settings, "offline", True)
     for name in ("rail_stations", "rail_freight_stations", "substations", "aerodromes"):
-        out = infra.INFRASTRUCTURE_LAYERS[name].loader(compiegne, margin_m=0)
+        out = LAYERS[name].load(compiegne, margin_m=0)
         assert len(out) > 0, name
 
 

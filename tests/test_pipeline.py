@@ -164,7 +164,7 @@ def test_slope_from_a_dem_file_scores_and_excludes(shared_data):
     assert raw.notna().all()
     # independent check: the slope at each cell's centre, sampled from the same raster,
     # brackets the cell means (a 2 km cell mixes plain and mountain)
-    slope = load_slope(zone, dem=dem)
+    slope = load_slope(zone, source=dem)
     centres = study.scored.geometry.centroid
     at_centre = sample_raster(slope, centres.x.to_numpy(), centres.y.to_numpy())
     assert abs(float(raw.median()) - float(np.nanmedian(at_centre))) < 3.0

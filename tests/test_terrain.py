@@ -114,7 +114,7 @@ def test_load_dem_and_load_slope_on_a_synthetic_plane_file(tmp_path):
     # Bilinear resampling keeps a plane: z = 0.1·x at every pixel centre.
     x, _y = loaded.pixel_centres()
     np.testing.assert_allclose(loaded.array, 0.1 * x, rtol=1e-6)
-    s = load_slope(terr, dem=path, units="percent")
+    s = load_slope(terr, source=path, units="percent")
     assert s.shape == loaded.shape
     assert s.bounds == loaded.bounds
     # Read one pixel wider, so even the border pixels have a slope.
@@ -197,7 +197,7 @@ def test_real_dem_cropped_to_grenoble(dem_path):
     assert 190 < centre < 250  # Grenoble lies at about 210 m in the Isère valley floor
     assert 180 < np.nanmin(dem.array) < 230  # valley floor
     assert 800 < np.nanmax(dem.array) < 2000  # first slopes of Chartreuse / Vercors / Belledonne
-    s = load_slope(terr, dem=dem_path)
+    s = load_slope(terr, source=dem_path)
     assert np.isfinite(s.array).all()
     assert float(sample_raster(s, x, y)) < 5  # the city centre is flat
 

@@ -72,6 +72,7 @@ import pandas as pd
 from foncier.engine.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
 from foncier.engine.transforms import validate_transform
 from layers.errors import ProfileError, SchemaError
+from layers.registry import LAYERS
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -94,30 +95,8 @@ log = logging.getLogger(__name__)
 
 PROFILES_FOLDER = Path(__file__).parent.parent / "profiles"
 
-#: Canonical layer names a profile may use, with what they hold.
-KNOWN_LAYERS: dict[str, str] = {
-    "rail_freight_stations": "gares fret SNCF (points)",
-    "rail_stations": "gares voyageurs (points)",
-    "rail_lines": "voies ferrées (lignes)",
-    "rail_branches": "embranchements ferroviaires, ITE (lignes)",
-    "ports": "ports fluviaux et maritimes",
-    "waterways": "voies navigables (lignes)",
-    "platforms": "plateformes industrielles",
-    "motorway_junctions": "échangeurs autoroutiers (points)",
-    "trunk_roads": "routes principales (lignes)",
-    "substations": "postes électriques (points, colonne voltage_kv)",
-    "aerodromes": "aérodromes (points)",
-    "named_sites": "sites nommés du territoire (colonne kind)",
-    "flood_zones": "zones inondables (polygones)",
-    "hazard_zones": "zones d'aléas (polygones)",
-    "protected_areas": "espaces protégés (polygones)",
-    "slope": "pente (raster, degrés)",
-    "communes": "communes (polygones, colonne population)",
-    "zae": "zones d'activités (polygones)",
-    "friches": "friches (polygones)",
-    "housing": "zones d'habitat (polygones)",
-    "territory": "périmètre du territoire (polygone)",
-}
+#: Layer names a profile may use (the layer registry), with their French label.
+KNOWN_LAYERS: dict[str, str] = {name: entry.label for name, entry in LAYERS.items()}
 
 #: Measures: default unit, whether a layer is needed, the extra keys allowed and required.
 MEASURES: dict[str, dict[str, Any]] = {

@@ -25,7 +25,8 @@ import pandas as pd
 
 from layers.crs import require_crs
 from layers.errors import SchemaError
-from layers.infrastructure import ATTRIBUTIONS, INFRASTRUCTURE_LAYERS
+from layers.infrastructure import ATTRIBUTIONS
+from layers.registry import LAYERS
 from layers.territories import Territory
 
 if TYPE_CHECKING:
@@ -379,11 +380,17 @@ def _kind(gdf: gpd.GeoDataFrame, style_kind: str | None) -> str:
 
 
 def map_layers(layers: Mapping[str, Any]) -> dict[str, gpd.GeoDataFrame]:
-    """The vector layers worth drawing on a map (no raster, no population table)."""
+    """The vector layers worth drawing on a map (no raster, no population table).
+
+    A layer of the registry is drawn when its entry says so (``on_map``); a layer of the
+    caller's own is drawn when it is a non-empty GeoDataFrame.
+    """
     return {
         name: layer
         for name, layer in layers.items()
-        if isinstance(layer, gpd.GeoDataFrame) and name != "communes" and len(layer)
+        if isinstance(layer, gpd.GeoDataFrame)
+        and (name not in LAYERS or LAYERS[name].on_map)
+        and len(layer)
     }
 
 
@@ -397,7 +404,8 @@ def layer_attributions(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]
     """
     out: dict[str, str] = {}
     for name, gdf in layers.items():
-        if name not in INFRASTRUCTURE_LAYERS or "source" not in gdf.columns:
+        entry = LAYERS.get(name)
+        if entry is None or entry.theme != "infrastructure" or "source" not in gdf.columns:
             continue  # constraint layers keep the text of their own source column
         values = [str(v) for v in gdf["source"].dropna().unique()]
         # any value that is not an attribution key is the cited document of a named site

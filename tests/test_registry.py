@@ -1,0 +1,265 @@
+"""The layer registry: complete entries, lists derived from it, coverage, uniform loading."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import geopandas as gpd
+import pytest
+import shapely
+
+import foncier
+from foncier.engine.profiles import KNOWN_LAYERS, profile_from_dict
+from foncier.pipeline import MAP_CONTEXT_LAYERS
+from layers import osm
+from layers.admin import load_communes
+from layers.catalog import available_layers, load_layers
+from layers.errors import DataSourceError, ProfileError, SchemaError
+from layers.infrastructure import SCHEMAS, _named_sites_table
+from layers.registry import (
+    FRANCE,
+    LAYERS,
+    METROPOLE,
+    REFERENCE_TERRITORIES,
+    RFN,
+    RTE_NETWORK,
+    get_layer,
+)
+from layers.territories import Territory, presets, territory
+from maps.styles import LAYER_STYLES, layer_style, legend_swatch
+
+HEX = re.compile(r"#[0-9a-fA-F]{6}")
+L93 = "EPSG:2154"
+
+
+# ---------------------------------------------------------------- entries
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_every_entry_is_complete(name):
+    e = LAYERS[name]
+    assert e.name == name
+    for field in ("label", "description", "source", "attribution", "licence", "date", "theme"):
+        assert getattr(e, field).strip(), f"{name}: empty {field}"
+    assert e.kind in ("point", "line", "polygon", "raster")
+    assert e.coverage.label
+    assert HEX.fullmatch(e.style.color)
+    assert e.style.fill_color is None or HEX.fullmatch(e.style.fill_color)
+    # a vector layer names its required columns; a raster has none
+    assert bool(e.schema) == (e.kind != "raster")
+    if e.needs:
+        assert e.hint, f"{name}: a layer that needs a source says which"
+    if e.osm_filters:
+        assert e.osm_mapper_function() is not None
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_every_loader_has_the_uniform_signature(name):
+    e = LAYERS[name]
+    params = inspect.signature(e.load_function()).parameters
+    first = next(iter(params.values()))
+    assert first.name == "territory"
+    assert params["source"].kind is inspect.Parameter.KEYWORD_ONLY
+    if e.margin:
+        assert params["margin_m"].kind is inspect.Parameter.KEYWORD_ONLY
+    # every other parameter has a default: the registry passes nothing else
+    others = [p for n, p in params.items() if n not in ("territory", "source", "margin_m")]
+    assert all(p.default is not inspect.Parameter.empty for p in others)
+
+
+def test_labels_and_point_icons_tell_layers_apart():
+    labels = [e.label for e in LAYERS.values()]
+    assert len(set(labels)) == len(labels)
+    icons = [(e.style.shape, e.style.color) for e in LAYERS.values() if e.kind == "point"]
+    assert len(set(icons)) == len(icons)
+
+
+def test_unknown_layer_names_get_a_suggestion():
+    with pytest.raises(SchemaError, match="Did you mean 'flood_zones'"):
+        get_layer("flood_zone")
+    with pytest.raises(SchemaError, match="Did you mean 'substations'"):
+        load_layers(territory("alencon"), ["substation"])
+
+
+# ---------------------------------------------------------------- derived lists
+
+
+def test_lists_are_derived_from_the_registry():
+    assert set(KNOWN_LAYERS) == set(LAYERS)
+    assert set(LAYER_STYLES) == {*LAYERS, "epci"}
+    for name, entry in LAYERS.items():
+        style = layer_style(name)
+        assert (style.kind, style.label, style.color) == (
+            entry.kind,
+            entry.label,
+            entry.style.color,
+        )
+    assert {n: e.osm_filters for n, e in LAYERS.items() if e.osm_filters} == osm.OVERPASS_FILTERS
+    assert set(SCHEMAS) == {n for n, e in LAYERS.items() if e.theme == "infrastructure"}
+    assert list(available_layers()["layer"]) == list(LAYERS)
+    assert foncier.LAYERS is LAYERS
+
+
+def test_siting_maps_show_the_same_context_layers_as_before():
+    # The layers every siting map loads besides the profile's, in drawing-list order.
+    assert MAP_CONTEXT_LAYERS == (
+        "rail_freight_stations",
+        "rail_branches",
+        "ports",
+        "platforms",
+        "motorway_junctions",
+        "substations",
+        "aerodromes",
+        "named_sites",
+        "flood_zones",
+        "protected_areas",
+    )
+
+
+def test_slope_has_a_style_and_a_legend_swatch():
+    style = layer_style("slope")
+    assert (style.kind, style.label) == ("raster", "Pente")
+    swatch = legend_swatch(style)
+    assert "linearGradient" in swatch
+    assert style.color in swatch
+
+
+# ---------------------------------------------------------------- profiles
+
+
+def _profile(layer: str) -> dict:
+    return {
+        "profile": {"id": "t", "name": "t"},
+        "criteria": [
+            {
+                "id": "c",
+                "measure": "distance",
+                "layer": layer,
+                "transform": {"kind": "linear", "from": 0, "to": 1000},
+                "weight": 1,
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("rail_freight_station", "rail_freight_stations"), ("flod_zones", "flood_zones")],
+)
+def test_profiles_reject_unknown_layers_with_a_suggestion(typo, meant):
+    with pytest.raises(ProfileError, match=f"unknown layer '{typo}'.*Did you mean '{meant}'"):
+        profile_from_dict(_profile(typo))
+
+
+def test_profiles_accept_registry_layers_and_declared_extra_layers():
+    for name in ("housing", "territory", "slope"):
+        assert profile_from_dict(_profile(name)).criteria[0].layer == name
+    with pytest.raises(ProfileError, match="unknown layer 'schools'"):
+        profile_from_dict(_profile("schools"))
+    assert profile_from_dict(_profile("schools"), extra_layers=["schools"]).criteria[0].layer
+
+
+def test_every_shipped_profile_uses_registry_layers():
+    for pid in foncier.list_profiles()["id"]:
+        prof = foncier.load_profile(pid)
+        for rule in (*prof.criteria, *prof.exclusions):
+            assert rule.layer is None or rule.layer in LAYERS, (pid, rule.id)
+
+
+# ---------------------------------------------------------------- coverage
+
+
+def _communes_of(dep: str) -> gpd.GeoDataFrame:
+    return load_communes(departements=[dep])
+
+
+def test_coverage_of_the_reference_territories():
+    gc = territory("grand-compiegnois")
+    for entry in LAYERS.values():
+        assert entry.coverage.status(gc) == "full", entry.name
+    # every named site and every preset lies in the départements the named sites cover
+    for preset in presets():
+        assert REFERENCE_TERRITORIES.status(territory(preset)) == "full", preset
+    sites = _named_sites_table()
+    deps = {code[:2] for codes in sites["insee"] for code in codes.split(";")}
+    assert deps <= set(REFERENCE_TERRITORIES.only or ())
+
+
+def test_coverage_outside_the_networks():
+    ajaccio = territory(_communes_of("2A")["insee"].iloc[0])
+    assert ajaccio.departements == ["2A"]
+    assert RFN.status(ajaccio) == "none"
+    assert RTE_NETWORK.status(ajaccio) == "none"
+    assert METROPOLE.status(ajaccio) == "full"
+    reunion = territory(_communes_of("974")["insee"].iloc[0])
+    assert METROPOLE.status(reunion) == "none"
+    assert LAYERS["aerodromes"].coverage.status(reunion) == "none"
+    assert FRANCE.status(reunion) == "full"
+
+
+def test_partial_coverage_across_a_network_boundary():
+    # One commune of the Oise (named sites covered) and one of the Somme (not covered).
+    codes = [_communes_of("60")["insee"].iloc[0], _communes_of("80")["insee"].iloc[0]]
+    both = territory(codes)
+    assert both.departements == ["60", "80"]
+    assert REFERENCE_TERRITORIES.status(both) == "partial"
+    assert RFN.status(both) == "full"
+
+
+def test_coverage_of_a_bare_boundary_uses_the_departements_it_touches():
+    commune = _communes_of("974").iloc[[0]]
+    utm = commune.estimate_utm_crs()
+    shape = commune.to_crs(utm).geometry.iloc[0]
+    zone = Territory.from_perimeter(shapely.buffer(shape, -10), crs=utm)
+    assert zone.departements == []
+    assert RTE_NETWORK.status(zone) == "none"
+    assert FRANCE.status(zone) == "full"
+
+
+# ---------------------------------------------------------------- loading
+
+
+@pytest.fixture(scope="module")
+def square() -> Territory:
+    return Territory.from_perimeter(shapely.box(0, 0, 10_000, 10_000), crs=L93, id="square")
+
+
+def test_a_layer_that_needs_a_file_says_so(square):
+    for name in ("flood_zones", "hazard_zones", "slope", "friches", "housing"):
+        with pytest.raises(DataSourceError, match=f"Layer '{name}' needs a source"):
+            LAYERS[name].load(square)
+    assert "housing" not in load_layers(square, ["housing"])
+
+
+def test_housing_from_a_file_keeps_what_is_near(square, tmp_path):
+    homes = gpd.GeoDataFrame(
+        {"nom": ["in", "across", "far"]},
+        geometry=[
+            shapely.box(1_000, 1_000, 2_000, 2_000),  # inside: kept whole (1 km²)
+            shapely.box(9_000, 9_000, 11_000, 11_000),  # across the 500 m margin: clipped
+            shapely.Point(20_000, 20_000).buffer(100),  # 10 km out: dropped
+        ],
+        crs=L93,
+    ).to_crs(4326)
+    path = tmp_path / "habitat.gpkg"
+    homes.to_file(path)
+    out = load_layers(square, ["housing"], sources={"housing": path}, margin_m=500)["housing"]
+    assert out.crs == square.crs
+    assert list(out["name"]) == ["in", "across"]
+    assert list(out.columns[:6]) == list(LAYERS["housing"].schema)
+    areas = out.geometry.area.to_numpy()
+    assert areas[0] == pytest.approx(1e6, rel=1e-6)
+    # the clipped square keeps 9..10.5 km on each side (1.5 km x 1.5 km) less the round
+    # corner of the margin: 1.5e3² - (500² - π 500²/4) = 2.196e6 m², up to the buffer's facets
+    expected = shapely.box(9_000, 9_000, 11_000, 11_000).intersection(square.area_with_margin(500))
+    assert expected.area == pytest.approx(2.196e6, rel=3e-3)
+    assert areas[1] == pytest.approx(expected.area, rel=1e-4)
+
+
+def test_territory_layer_is_the_perimeter(square):
+    out = LAYERS["territory"].load(square)
+    assert list(out.columns) == [*LAYERS["territory"].schema, "geometry"]
+    assert out.geometry.iloc[0].area == pytest.approx(1e8)
+    # drawn by the territory outline already: not a map layer
+    assert not LAYERS["territory"].on_map
