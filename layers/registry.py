@@ -151,8 +151,7 @@ RTE_NETWORK = Coverage(
 #: Départements where the curated named sites lie: those of the reference territories and
 #: those their named projects reach into (canal Seine-Nord Europe, Roissy-Picardie link).
 REFERENCE_TERRITORIES = Coverage(
-    "territoires de référence (Aisne, Eure-et-Loir, Marne, Nord, Oise, Orne, Sarthe, "
-    "Val-d'Oise)",
+    "territoires de référence (Aisne, Eure-et-Loir, Marne, Nord, Oise, Orne, Sarthe, Val-d'Oise)",
     only=frozenset({"02", "28", "51", "59", "60", "61", "72", "95"}),
 )
 #: Layers read from a file the user gives: the file decides.
