@@ -1,6 +1,6 @@
 """The main job in one call: territory → layers → sites → score → sensitivity → map.
 
-:func:`siting_study` chains the steps of ``DESIGN.md`` with sensible defaults, so that the
+:func:`siting_study` chains these steps with sensible defaults, so that the
 command line, the notebooks and a one-line Python call do the same thing::
 
     study = foncier.siting_study("grand-compiegnois")

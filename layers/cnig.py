@@ -6,7 +6,7 @@ The CNIG geostandards "Sites économiques" (pôle, site, terrain, établissement
 and ``frictionless`` — the reference implementation of Table Schema — does the checking.
 
 Three adjustments are made to the published schemas before validation, each because the
-schema as published would let wrong data through (see ``DATA.zae.md``):
+schema as published would let wrong data through (DATA.md, "What the validation checks"):
 
 - a few fields of the "Sites économiques" schemas declare their ``enum`` next to
   ``constraints`` instead of inside it; ``frictionless`` ignores such an enum, so it is moved

@@ -2,12 +2,13 @@
 
 The package validates files against the standards' own Table Schemas and writes GeoPackages
 from the official empty template, offline. This script copies those small files (schemas,
-data package, template GeoPackage, example rows) from the shared data folder, checks that
-they parse, and records where each came from in ``layers/data/cnig/SOURCES.json``.
+data package, template GeoPackage, example rows) from the folder of collected datasets
+(DATA.md), checks that they parse, and records where each came from in
+``layers/data/cnig/SOURCES.json``.
 
-Re-run it after updating ``../shared/data`` (e.g. a newer version of the standards)::
+Re-run it after updating that folder (e.g. a newer version of the standards)::
 
-    uv run python scripts/build_cnig.py [--shared PATH]
+    uv run python scripts/build_cnig.py --shared DATASETS
 """
 
 from __future__ import annotations

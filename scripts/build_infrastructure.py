@@ -2,7 +2,7 @@
 
 Re-run it whenever a source file is refreshed::
 
-    uv run python scripts/build_infrastructure.py [--source-dir ../shared/data/infrastructure]
+    uv run python scripts/build_infrastructure.py --source-dir DATASETS/infrastructure
 
 It writes three compact GeoParquet files (EPSG:4326, zstd compression):
 

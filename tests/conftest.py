@@ -1,21 +1,53 @@
-"""Shared test fixtures: paths to the real datasets in ../shared/data."""
+"""Test fixtures: the real datasets of ``tests/data/`` and isolated settings.
+
+``tests/data/`` holds small real files cut by ``scripts/build_test_fixtures.py`` (provenance
+in DATA.md, list in ``tests/data/MANIFEST.json``). The larger ones are stored xz-compressed;
+:func:`test_data` gives a folder where every fixture is readable under its plain name.
+"""
 
 from __future__ import annotations
 
+import lzma
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+#: The only reasons a test may be skipped: no headless Chromium on the machine (browser tests,
+#: PNG / PDF pictures). Live checks against web services carry the ``web`` marker and are
+#: deselected by default, not skipped. Any other skip fails the run (see the hooks below),
+#: so a fixture that goes missing cannot silently hide tests.
+ALLOWED_SKIP_REASONS = ("chromium",)
+_unexpected_skips: list[tuple[str, str]] = []
+
+
+def materialise_test_data(target: Path) -> Path:
+    """Copy ``tests/data`` into ``target``, decompressing the ``.xz`` files; return ``target``."""
+    for src in sorted(TEST_DATA.rglob("*")):
+        if not src.is_file():
+            continue
+        rel = src.relative_to(TEST_DATA)
+        dest = target / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.suffix == ".xz":
+            dest.with_suffix("").write_bytes(lzma.decompress(src.read_bytes()))
+        else:
+            shutil.copyfile(src, dest)
+    return target
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """Folder of the real datasets and recorded responses (``../shared/data``)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
+def test_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of the real test datasets and recorded responses, decompressed (read-only use)."""
+    if not (TEST_DATA / "MANIFEST.json").is_file():
+        raise FileNotFoundError(
+            f"{TEST_DATA} lacks its fixtures: rebuild them with scripts/build_test_fixtures.py"
+        )
+    return materialise_test_data(tmp_path_factory.mktemp("test-data"))
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +60,53 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setattr(settings, "max_retries", 2)
     monkeypatch.setattr(settings, "backoff_s", 0.01)
     monkeypatch.setattr(settings, "timeout_s", 5.0)
+
+
+# --------------------------------------------------------------------------- skip guard
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _record_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    if "web" in getattr(report, "keywords", {}):
+        return  # a live check run on purpose with -m web may skip when a service is down
+    reason = _skip_reason(report)
+    if not any(allowed in reason.lower() for allowed in ALLOWED_SKIP_REASONS):
+        _unexpected_skips.append((report.nodeid, reason))
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Module-level skips (``pytest.skip(..., allow_module_level=True)``) arrive here."""
+    _record_skip(report)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Skips at set-up (fixtures, ``skipif``) or in the test body arrive here."""
+    if report.when in ("setup", "call"):
+        _record_skip(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _unexpected_skips:
+        terminalreporter.section("skips not allowed", sep="=", red=True, bold=True)
+        for nodeid, reason in _unexpected_skips:
+            terminalreporter.line(f"{nodeid}: {reason}")
+        terminalreporter.line(
+            f"Only the browser tests may skip (reason naming Chromium); set "
+            f"FONCIER_ALLOW_SKIPS=1 to accept these {len(_unexpected_skips)} skip(s)."
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test skipped for a reason not in :data:`ALLOWED_SKIP_REASONS`."""
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: its reports are judged by the controller
+    passing = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if _unexpected_skips and passing and not os.environ.get("FONCIER_ALLOW_SKIPS"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,7 +1,7 @@
 """Embedded national boundaries: real figures checked against independent sources.
 
 Independent references used here:
-- ``reference_territories_epci.csv`` (shared data): member counts and populations of the
+- ``reference_territories_epci.csv`` (``tests/data``): member counts and populations of the
   13 EPCI of the five reference territories;
 - INSEE: 34 875 communes on 1 January 2025 (COG 2025); areas of Compiègne (53.1 km²) and
   Paris (105.4 km²); municipal population 2017 of Paris (2 187 526) and of the Ain
@@ -37,8 +37,8 @@ def all_communes() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def reference(shared_data: Path) -> pd.DataFrame:
-    return pd.read_csv(shared_data.joinpath(*REFERENCE_EPCI), dtype=str)
+def reference(test_data: Path) -> pd.DataFrame:
+    return pd.read_csv(test_data.joinpath(*REFERENCE_EPCI), dtype=str)
 
 
 def areas_km2(gdf: gpd.GeoDataFrame) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""IGN API Carto on the recorded answers of ../shared/data/fixtures/apicarto (local server)."""
+"""IGN API Carto on the recorded answers of tests/data/fixtures/apicarto (local server)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def carto(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def fixture(shared_data: Path):
+def fixture(test_data: Path):
     def load(name: str) -> bytes:
-        return (shared_data / "fixtures/apicarto" / name).read_bytes()
+        return (test_data / "fixtures/apicarto" / name).read_bytes()
 
     return load
 

@@ -25,8 +25,8 @@ def carto(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def parcel_doc(shared_data: Path) -> bytes:
-    return (shared_data / "fixtures/apicarto/cadastre_parcelle.json").read_bytes()
+def parcel_doc(test_data: Path) -> bytes:
+    return (test_data / "fixtures/apicarto/cadastre_parcelle.json").read_bytes()
 
 
 def _parcel_l93(doc: bytes):

@@ -49,7 +49,7 @@ def test_unknown_territory_fails_with_suggestions(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_layers_counts_offline_features(shared_data):
+def test_layers_counts_offline_features(test_data):
     import json
 
     import shapely
@@ -61,7 +61,7 @@ def test_layers_counts_offline_features(shared_data):
     # Independent count: distinct UIC codes of SNCF freight points within 30 km of the CU
     # d'Alençon, read from the raw SNCF file.
     raw = json.loads(
-        (shared_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
+        (test_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
     )
     t = territory("alencon")
     area = t.area_with_margin(30_000)

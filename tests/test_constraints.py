@@ -36,11 +36,8 @@ FLOOD_LETTERS = r"(?:C|T|V|I'?|M)[0-4]"
 
 
 @pytest.fixture(scope="module")
-def ppr_path() -> Path:
-    p = Path(__file__).resolve().parents[1].parent / "shared" / "data" / PPR
-    if not p.exists():
-        pytest.skip(f"{p} not found")
-    return p
+def ppr_path(test_data: Path) -> Path:
+    return test_data / PPR
 
 
 @pytest.fixture(scope="module")
@@ -297,9 +294,9 @@ def test_subdivide_large_square_and_small_polygons():
 
 
 # ------------------------------------------------------------------------- protected areas
-def test_protected_area_layer_names_are_in_the_capabilities(shared_data):
+def test_protected_area_layer_names_are_in_the_capabilities(test_data):
     xml = (
-        shared_data / "fixtures" / "geopf_wfs" / "wfs_getcapabilities_data_geopf_fr.xml"
+        test_data / "fixtures" / "geopf_wfs" / "wfs_getcapabilities_data_geopf_fr.xml"
     ).read_text(encoding="utf-8")
     for name in PROTECTED_AREA_LAYERS.values():
         assert f"<Name>{name}</Name>" in xml
@@ -382,7 +379,6 @@ def _feature(props: dict, lon0: float, lat0: float, d: float = 0.01) -> dict:
 def wfs_server(monkeypatch):
     from layers.settings import settings
 
-    pytest.importorskip("layers.geopf")
     _WFSHandler.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _WFSHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -11,11 +11,7 @@ import pytest
 import shapely
 
 from foncier.engine import measures
-
-pytest.importorskip("dask_geopandas")
-distributed_mod = pytest.importorskip("distributed")
-
-from foncier.engine.distributed import local_cluster, map_sites, partition_sites, score_dask  # noqa: E402
+from foncier.engine.distributed import local_cluster, map_sites, partition_sites, score_dask
 
 L93 = "EPSG:2154"
 

@@ -181,7 +181,7 @@ def test_tiny_study_is_what_the_tests_assume(study: SitingStudy) -> None:
 
 
 def test_geopackage_layers_and_qgis_styles(
-    study: SitingStudy, tmp_path: Path, shared_data: Path
+    study: SitingStudy, tmp_path: Path, test_data: Path
 ) -> None:
     path = export_study(study, tmp_path / "etude.gpkg")
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
@@ -204,7 +204,7 @@ def test_geopackage_layers_and_qgis_styles(
     finally:
         con.close()
     # Same table definition as the official CNIG template (written by QGIS).
-    template = shared_data / "zae" / "cnig_schema_sites_economiques" / "sites_economiques.gpkg"
+    template = test_data / "zae" / "cnig_schema_sites_economiques" / "sites_economiques.gpkg"
     con = sqlite3.connect(template)
     try:
         official = con.execute(
@@ -377,10 +377,10 @@ def test_cnig_table_for_other_sites_in_another_crs(study: SitingStudy) -> None:
     assert pd.isna(row["site_description"])  # not a scored site
 
 
-def test_real_preset_site_next_to_longueil_freight_station(shared_data: Path) -> None:
+def test_real_preset_site_next_to_longueil_freight_station(test_data: Path) -> None:
     from foncier.pipeline import siting_study
 
-    gares = gpd.read_file(shared_data / "infrastructure" / "sncf_liste_des_gares_france.geojson")
+    gares = gpd.read_file(test_data / "infrastructure" / "sncf_liste_des_gares_france.geojson")
     station = gares[(gares["libelle"] == "Longueil-Ste-Marie") & (gares["fret"] == "O")].iloc[0]
     x, y = float(station["x_l93"]), float(station["y_l93"])
     # A 200 m square whose west edge is 400 m east of the station.

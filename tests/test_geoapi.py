@@ -1,6 +1,6 @@
 """geo.api.gouv.fr client on a local server.
 
-No recorded geo.api.gouv.fr answer exists in ../shared/data: the documents below are BUILT IN
+No recorded geo.api.gouv.fr answer exists in tests/data: the documents below are BUILT IN
 CODE in the shape of the service's answers (``/communes?format=geojson&geometry=contour``).
 The two communes are real (Compiègne 60159 and Margny-lès-Compiègne 60382, members of the
 CA Région de Compiègne et Basse Automne, SIREN 200067965), but their outlines are simple

@@ -23,8 +23,8 @@ def wfs(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def capabilities(shared_data: Path) -> bytes:
-    return (shared_data / "fixtures/geopf_wfs/wfs_getcapabilities_data_geopf_fr.xml").read_bytes()
+def capabilities(test_data: Path) -> bytes:
+    return (test_data / "fixtures/geopf_wfs/wfs_getcapabilities_data_geopf_fr.xml").read_bytes()
 
 
 def test_wfs_layers_from_recorded_capabilities(wfs: LocalServer, capabilities: bytes) -> None:

@@ -1,6 +1,6 @@
 """Géorisques API v1 client on a local server.
 
-No recorded Géorisques answer exists in ../shared/data: the paginated documents below are BUILT
+No recorded Géorisques answer exists in tests/data: the paginated documents below are BUILT
 IN CODE in the shape of the API's answers (``results``, ``page``, ``total_pages``, ``data``).
 Values (procedure ids, dates) are illustrative, not real records.
 """

@@ -1,6 +1,6 @@
 """The shared HTTP layer against a local server on 127.0.0.1: cache, retries, faults, offline.
 
-The server replays the recorded responses of ../shared/data/fixtures and injects faults
+The server replays the recorded responses of tests/data/fixtures and injects faults
 (slow answers, 429, 500, cut bodies). It counts the requests it really receives, which is how
 the tests prove that an answer came from the cache or that a request was retried.
 """
@@ -123,8 +123,8 @@ def cache_files() -> list[Path]:
 
 
 @pytest.fixture
-def penmarch(shared_data: Path) -> bytes:
-    return (shared_data / "fixtures/apicarto/cadastre_commune_penmarch.json").read_bytes()
+def penmarch(test_data: Path) -> bytes:
+    return (test_data / "fixtures/apicarto/cadastre_commune_penmarch.json").read_bytes()
 
 
 def test_replayed_fixture_is_parsed_and_cached(server: LocalServer, penmarch: bytes) -> None:
@@ -238,8 +238,8 @@ def test_cut_transfer_is_retried(server: LocalServer, penmarch: bytes) -> None:
     assert len(cache_files()) == 1
 
 
-def test_truncated_xml_raises_and_is_not_cached(server: LocalServer, shared_data: Path) -> None:
-    xml = (shared_data / "fixtures/geopf_wfs/wfs_getcapabilities_data_geopf_fr.xml").read_bytes()
+def test_truncated_xml_raises_and_is_not_cached(server: LocalServer, test_data: Path) -> None:
+    xml = (test_data / "fixtures/geopf_wfs/wfs_getcapabilities_data_geopf_fr.xml").read_bytes()
     server.script(
         "/wfs",
         Reply(xml[:5000], content_type="text/xml"),

@@ -26,7 +26,7 @@ RTE = "infrastructure/rte_postes_electriques_france.geojson"
 AERO = "infrastructure/aerodromes_france_airportsdata.geojson"
 REDON = "fixtures/overpass/overpass_redon_35_2019.osm.gz"
 
-# UIC codes of the SNCF freight stations of the Grand Compiégnois (SOURCES.md / the source file).
+# UIC codes of the SNCF freight stations of the Grand Compiégnois (DATA.md, test fixtures).
 GC_FREIGHT = {
     "87276303": "Longueil-Ste-Marie",
     "87276691": "Compiègne",
@@ -50,8 +50,8 @@ def compiegne() -> Territory:
 
 
 @pytest.fixture(scope="module")
-def sncf_source(shared_data: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(shared_data / SNCF)
+def sncf_source(test_data: Path) -> gpd.GeoDataFrame:
+    return gpd.read_file(test_data / SNCF)
 
 
 # ---------------------------------------------------------------- embedded files vs sources
@@ -74,24 +74,24 @@ def test_embedded_stations_keep_every_source_row(sncf_source):
     assert ormoy["n_points"] == 3
 
 
-def test_embedded_substations_voltage_counts(shared_data):
+def test_embedded_substations_voltage_counts(test_data):
     rte = gpd.read_parquet(infra.DATA_DIR / "rte_postes.parquet")
     assert len(rte) == 5003
     assert rte["id"].is_unique
-    # Voltage counts of SOURCES.md.
+    # Voltage counts of the source (DATA.md, test fixtures).
     counts = rte["voltage_kv"].value_counts().to_dict()
     assert counts == {63.0: 2642, 90.0: 995, 225.0: 975, 400.0: 195, 45.0: 54, 150.0: 45}
     # "<45kV" (43), "HORS TENSION" (52) and "COURANT CONTINU" (2) have no single voltage.
     assert int(rte["voltage_kv"].isna().sum()) == 43 + 52 + 2
     assert rte["status"].value_counts().to_dict() == {"existing": 4988, "planned": 15}
     assert rte["function"].value_counts().to_dict() == {"transformation": 4187, "tap": 816}
-    src = gpd.read_file(shared_data / RTE)
+    src = gpd.read_file(test_data / RTE)
     assert sorted(rte["voltage_label"]) == sorted(src["tension"])
 
 
-def test_embedded_aerodromes(shared_data):
+def test_embedded_aerodromes(test_data):
     aero = gpd.read_parquet(infra.DATA_DIR / "aerodromes.parquet")
-    src = gpd.read_file(shared_data / AERO)
+    src = gpd.read_file(test_data / AERO)
     assert len(aero) == len(src) == 462
     lfad = aero.set_index("icao").loc["LFAD"]
     assert lfad["name"] == "Compiegne Margny Airport"
@@ -173,9 +173,9 @@ def test_user_frame_must_follow_schema(compiegne):
 # ---------------------------------------------------------------- substations and aerodromes
 
 
-def test_substations_match_an_independent_count(compiegne, shared_data):
+def test_substations_match_an_independent_count(compiegne, test_data):
     subs = infra.load_substations(compiegne, margin_m=0)
-    src = gpd.read_file(shared_data / RTE).to_crs(2154)
+    src = gpd.read_file(test_data / RTE).to_crs(2154)
     inside = src[src.within(compiegne.perimeter)]
     assert len(subs) == len(inside) > 0
     assert sorted(subs["name"]) == sorted(inside["nom_poste"].str.strip())
@@ -209,10 +209,10 @@ def test_empty_area_gives_empty_layer_and_warning(caplog):
 
 
 @pytest.fixture(scope="module")
-def redon_features(shared_data):
+def redon_features(test_data):
     from layers import osm
 
-    return osm.read_osm_file(shared_data / REDON)
+    return osm.read_osm_file(test_data / REDON)
 
 
 def test_osm_layers_from_osm_features(redon_features):
@@ -235,9 +235,9 @@ def test_osm_layers_from_osm_features(redon_features):
     assert sorted(kept["id"]) == sorted(expected.loc[crossing.to_numpy(), "id"])
 
 
-def test_osm_layer_from_a_file_path(shared_data):
+def test_osm_layer_from_a_file_path(test_data):
     # The small Nice fixture holds one power=substation way (independent count below).
-    path = shared_data / "fixtures/overpass/overpass_bbox.osm.gz"
+    path = test_data / "fixtures/overpass/overpass_bbox.osm.gz"
     with gzip.open(path) as stream:
         root = ET.parse(stream).getroot()
     expected = {
@@ -253,10 +253,10 @@ def test_osm_layer_from_a_file_path(shared_data):
     assert subs.crs.to_epsg() == 2154
 
 
-def test_platform_area_in_hectares(shared_data):
+def test_platform_area_in_hectares(test_data):
     from layers import osm
 
-    path = shared_data / "fixtures/overpass/overpass_pont_de_veyle_ain_2022.osm.gz"
+    path = test_data / "fixtures/overpass/overpass_pont_de_veyle_ain_2022.osm.gz"
     feats = osm.read_osm_file(path, layers=("points", "multipolygons"))
     veyle = _box_territory(4.89, 46.26, 5_000, id="veyle")
     platforms = infra.load_platforms(veyle, margin_m=0, source=feats, include_named=False)
@@ -385,7 +385,6 @@ def test_named_sites_at_commune_points_from_territory_communes():
 
 @pytest.fixture(scope="module")
 def named_gc(compiegne) -> gpd.GeoDataFrame:
-    pytest.importorskip("layers.admin", reason="layers.admin (commune boundaries) not available")
     return infra.load_named_sites(compiegne)
 
 
@@ -429,7 +428,6 @@ def test_named_platforms_and_ports_offline(compiegne, named_gc, monkeypatch):
 
 
 def test_vatry_point_is_the_airportsdata_point():
-    pytest.importorskip("layers.admin", reason="layers.admin (commune boundaries) not available")
     vatry = _box_territory(4.18449, 48.7761, 2_000, id="vatry")
     sites = infra.load_named_sites(vatry, margin_m=0).set_index("id")
     geom = sites.loc["chalons-aeroport-vatry"].geometry
@@ -480,7 +478,8 @@ def test_named_sites_csv_is_clean():
 
 
 def test_named_sites_insee_codes_exist():
-    admin = pytest.importorskip("layers.admin")
+    from layers import admin
+
     table = infra._named_sites_table()
     codes = sorted({c for cs in table["insee"].str.split(";") for c in cs})
     found = admin.load_communes(insee=codes)
@@ -493,10 +492,9 @@ def test_named_sites_insee_codes_exist():
 
 
 def test_grand_compiegnois_preset_layers():
-    territories = pytest.importorskip("layers.territories")
-    if not hasattr(territories, "territory"):
-        pytest.skip("layers.territories.territory() not available")
-    gc = territories.territory("grand-compiegnois")
+    from layers.territories import territory
+
+    gc = territory("grand-compiegnois")
     freight = infra.load_rail_freight_stations(gc, margin_m=0)
     assert set(GC_FREIGHT) <= set(freight["code_uic"])
     assert freight.within(gc.perimeter).all()

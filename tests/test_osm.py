@@ -52,13 +52,13 @@ def _xml_nodes(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def redon(shared_data: Path) -> gpd.GeoDataFrame:
-    return osm.read_osm_file(shared_data / REDON)
+def redon(test_data: Path) -> gpd.GeoDataFrame:
+    return osm.read_osm_file(test_data / REDON)
 
 
 @pytest.fixture(scope="module")
-def veyle(shared_data: Path) -> gpd.GeoDataFrame:
-    return osm.read_osm_file(shared_data / VEYLE)
+def veyle(test_data: Path) -> gpd.GeoDataFrame:
+    return osm.read_osm_file(test_data / VEYLE)
 
 
 # ---------------------------------------------------------------- other_tags parsing
@@ -94,9 +94,9 @@ def test_osm_features_requires_a_crs():
 # ---------------------------------------------------------------- rail
 
 
-def test_redon_rail_counts_match_xml(redon, shared_data):
-    ways = [w for w in _xml_ways(shared_data / REDON) if w.get("railway") == "rail"]
-    assert len(ways) == 41  # the 41 railway=rail ways of SOURCES.md
+def test_redon_rail_counts_match_xml(redon, test_data):
+    ways = [w for w in _xml_ways(test_data / REDON) if w.get("railway") == "rail"]
+    assert len(ways) == 41  # the 41 railway=rail ways of the source (DATA.md, test fixtures)
     branches_xml = [w for w in ways if w.get("service") in ("siding", "spur", "yard")]
     lines = osm.rail_lines_from_osm(redon, date="2019-09-09")
     branches = osm.rail_branches_from_osm(redon)
@@ -113,8 +113,8 @@ def test_redon_rail_counts_match_xml(redon, shared_data):
     assert lines["id"].str.match(r"^osm:way/\d+$").all()
 
 
-def test_redon_electrification_matches_xml(redon, shared_data):
-    ways = [w for w in _xml_ways(shared_data / REDON) if w.get("railway") == "rail"]
+def test_redon_electrification_matches_xml(redon, test_data):
+    ways = [w for w in _xml_ways(test_data / REDON) if w.get("railway") == "rail"]
     both = gpd.pd.concat([osm.rail_lines_from_osm(redon), osm.rail_branches_from_osm(redon)])
     electrified_xml = sum(w.get("electrified", "no") != "no" for w in ways)
     assert int(both["electrified"].sum()) == electrified_xml
@@ -127,8 +127,8 @@ def test_redon_electrification_matches_xml(redon, shared_data):
     assert set(on["electrification"]) == {"contact_line"}
 
 
-def test_pont_de_veyle_spurs_and_dc_voltage(veyle, shared_data):
-    ways = [w for w in _xml_ways(shared_data / VEYLE) if w.get("railway") == "rail"]
+def test_pont_de_veyle_spurs_and_dc_voltage(veyle, test_data):
+    ways = [w for w in _xml_ways(test_data / VEYLE) if w.get("railway") == "rail"]
     branches = osm.rail_branches_from_osm(veyle)
     assert len(branches) == sum(w.get("service") == "spur" for w in ways) == 6
     assert set(branches["kind"]) == {"spur"}
@@ -144,8 +144,8 @@ def test_pont_de_veyle_spurs_and_dc_voltage(veyle, shared_data):
 # ---------------------------------------------------------------- waterways, platforms, power
 
 
-def test_redon_waterways_and_cemt(redon, shared_data):
-    ways = [w for w in _xml_ways(shared_data / REDON) if w.get("waterway") in ("canal", "river")]
+def test_redon_waterways_and_cemt(redon, test_data):
+    ways = [w for w in _xml_ways(test_data / REDON) if w.get("waterway") in ("canal", "river")]
     water = osm.waterways_from_osm(redon)
     assert len(water) == len(ways) == 10
     assert water["kind"].value_counts().to_dict() == {
@@ -159,8 +159,8 @@ def test_redon_waterways_and_cemt(redon, shared_data):
     assert water.loc[water["cemt_class"].isna(), "freight_navigable"].isna().all()
 
 
-def test_pont_de_veyle_platforms_are_named_industrial(veyle, shared_data):
-    ways = _xml_ways(shared_data / VEYLE)
+def test_pont_de_veyle_platforms_are_named_industrial(veyle, test_data):
+    ways = _xml_ways(test_data / VEYLE)
     expected = [
         w for w in ways if (w.get("landuse") == "industrial" and "name" in w) or "industrial" in w
     ]
@@ -172,8 +172,8 @@ def test_pont_de_veyle_platforms_are_named_industrial(veyle, shared_data):
     assert unnamed >= 1  # the unnamed industrial plot is left out on purpose
 
 
-def test_redon_substations_voltage(redon, shared_data):
-    nodes = [n for n in _xml_nodes(shared_data / REDON) if n.get("power") == "substation"]
+def test_redon_substations_voltage(redon, test_data):
+    nodes = [n for n in _xml_nodes(test_data / REDON) if n.get("power") == "substation"]
     subs = osm.substations_from_osm(redon)
     assert len(subs) == len(nodes) == 4
     # voltage=20000;400 (volts): the highest is 20 kV.

@@ -17,8 +17,8 @@ from layers.settings import settings
 
 
 @pytest.fixture
-def overpy(shared_data: Path):
-    folder = shared_data / "fixtures/overpass/overpy_json"
+def overpy(test_data: Path):
+    folder = test_data / "fixtures/overpass/overpy_json"
 
     def load(name: str) -> dict:
         return json.loads((folder / name).read_text())
@@ -282,9 +282,9 @@ def test_query_overpass_posts_the_query_and_caches(overpass_server: LocalServer,
 
 
 def test_runtime_error_remark_raises_and_is_not_cached(
-    overpass_server: LocalServer, shared_data: Path
+    overpass_server: LocalServer, test_data: Path
 ) -> None:
-    remark = shared_data / "fixtures/overpass/overpy_json/remark-runtime-error-01.json"
+    remark = test_data / "fixtures/overpass/overpy_json/remark-runtime-error-01.json"
     overpass_server.script("/api/interpreter", Reply(remark.read_bytes()))
     with pytest.raises(DataSourceError) as err:
         query_overpass("[out:json];node(1);out;")
@@ -300,12 +300,12 @@ def test_runtime_error_remark_raises_and_is_not_cached(
 )
 def test_other_remarks_are_logged(
     overpass_server: LocalServer,
-    shared_data: Path,
+    test_data: Path,
     caplog: pytest.LogCaptureFixture,
     name: str,
     text: str,
 ) -> None:
-    path = shared_data / "fixtures/overpass/overpy_json" / name
+    path = test_data / "fixtures/overpass/overpy_json" / name
     overpass_server.script("/api/interpreter", Reply(path.read_bytes()))
     with caplog.at_level(logging.WARNING, logger="layers.overpass"):
         data = query_overpass("[out:json];node(1);out;")

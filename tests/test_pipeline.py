@@ -26,12 +26,12 @@ def test_default_profiles_follow_the_territory():
     assert default_profile("60") == "logistique-multimodale"
 
 
-def test_logistics_ranks_the_longueil_port_area_first(study, shared_data):
+def test_logistics_ranks_the_longueil_port_area_first(study, test_data):
     # Independent check: the SNCF freight station of Longueil-Sainte-Marie, read from the raw
     # SNCF file, and the port of Longueil-Sainte-Marie are in the same commune; the best
     # multimodal logistics site must be close to that station.
     raw = json.loads(
-        (shared_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
+        (test_data / "infrastructure" / "sncf_liste_des_gares_france.geojson").read_text()
     )
     longueil = [
         f["properties"]
@@ -121,10 +121,10 @@ def test_catalogue_table_lists_every_layer():
     assert "motorway_junctions" not in offline
 
 
-def test_flood_zones_from_a_file_exclude_sites(shared_data):
+def test_flood_zones_from_a_file_exclude_sites(test_data):
     # A territory in the Romanche valley (Isère) with the real PPR: sites in flood zones are
     # excluded with their reason.
-    ppr = shared_data / "constraints" / "ppr_cnig_38DDT20200002_isere.gpkg"
+    ppr = test_data / "constraints" / "ppr_cnig_38DDT20200002_isere.gpkg"
     outline = gpd.read_file(ppr, layer="n_perimetre_pprn").to_crs(2154)
     from layers.territories import Territory
 
@@ -134,7 +134,7 @@ def test_flood_zones_from_a_file_exclude_sites(shared_data):
     assert reasons.str.contains("inondable").any()
 
 
-def test_slope_from_a_dem_file_scores_and_excludes(shared_data):
+def test_slope_from_a_dem_file_scores_and_excludes(test_data):
     # A 12 km box on the Grenoble plain and the Chartreuse / Vercors slopes around it, with
     # the real Copernicus DEM: the slope criterion is measured (not skipped) and steep cells
     # are excluded for manufacturing.
@@ -144,7 +144,7 @@ def test_slope_from_a_dem_file_scores_and_excludes(shared_data):
     from layers.terrain import load_slope, sample_raster
     from layers.territories import Territory
 
-    dem = shared_data / "dem" / "copernicus_dem_N45E005_grenoble_0p002deg.tif"
+    dem = test_data / "dem" / "copernicus_dem_N45E005_grenoble_0p002deg.tif"
     x, y = pyproj.Transformer.from_crs(4326, 2154, always_xy=True).transform(5.72, 45.19)
     zone = Territory.from_perimeter(
         shapely.box(x - 6000, y - 6000, x + 6000, y + 6000), crs="EPSG:2154", name="Grenoble"

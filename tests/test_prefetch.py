@@ -22,9 +22,9 @@ def territory() -> Territory:
 
 
 def test_prefetch_fills_the_cache_for_offline_use(
-    territory: Territory, monkeypatch: pytest.MonkeyPatch, shared_data: Path
+    territory: Territory, monkeypatch: pytest.MonkeyPatch, test_data: Path
 ) -> None:
-    doc = (shared_data / "fixtures/apicarto/cadastre_commune_penmarch.json").read_bytes()
+    doc = (test_data / "fixtures/apicarto/cadastre_commune_penmarch.json").read_bytes()
     calls: list[tuple[str, int, int]] = []
 
     def broken(t: Territory) -> gpd.GeoDataFrame:

@@ -440,13 +440,13 @@ def test_outside_the_territory_exclusion(sites, station):
     assert out.loc["C", "exclusion_reasons"] == "Hors du territoire (0 % de la surface)"
 
 
-def test_real_rte_substations_match_geodesic_distances(shared_data):
+def test_real_rte_substations_match_geodesic_distances(test_data):
     # RTE substations (ODRE open data). A 2 m site at Compiègne town hall (2.8265 E, 49.4173 N):
     # its nearest 225 kV substation is the COMPIEGNE one; the Lambert-93 distance must agree
     # with the geodesic distance computed by pyproj on the ellipsoid (scale error < 0.1 %).
     from pyproj import Geod
 
-    rte = gpd.read_file(shared_data / "infrastructure" / "rte_postes_electriques_france.geojson")
+    rte = gpd.read_file(test_data / "infrastructure" / "rte_postes_electriques_france.geojson")
     rte["voltage_kv"] = pd.to_numeric(rte["tension"].str.extract(r"(\d+)")[0])
     rte = rte.rename(columns={"nom_poste": "name"}).to_crs(L93)
     lon, lat = 2.8265, 49.4173

@@ -132,11 +132,8 @@ def test_load_dem_resolution_argument(tmp_path):
 
 # ------------------------------------------------------------------------------ the real DEM
 @pytest.fixture(scope="module")
-def dem_path() -> Path:
-    p = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dem" / DEM_NAME
-    if not p.exists():
-        pytest.skip(f"{p} not found")
-    return p
+def dem_path(test_data: Path) -> Path:
+    return test_data / "dem" / DEM_NAME
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +157,7 @@ def geographic_reference(dem_path):
 
 
 def test_independent_reference_matches_published_figures(geographic_reference):
-    # SOURCES.md: median 5.3°, p95 30.6° with numpy.gradient after degrees -> metres.
+    # DATA.md (test fixtures): median 5.3°, p95 30.6° with numpy.gradient after degrees -> metres.
     median, p95 = geographic_reference
     assert median == pytest.approx(5.3, abs=0.1)
     assert p95 == pytest.approx(30.6, abs=0.2)

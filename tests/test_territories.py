@@ -22,10 +22,10 @@ PRESET_OF = {
 
 
 @pytest.fixture(scope="module")
-def reference(shared_data):
-    """Member EPCI, commune counts and populations of the five territories (shared table)."""
+def reference(test_data):
+    """Member EPCI, commune counts and populations of the five territories (tests/data)."""
     table: dict[str, dict] = defaultdict(lambda: {"epci": set(), "communes": 0, "population": 0})
-    path = shared_data / "territoires" / "reference_territories_epci.csv"
+    path = test_data / "territoires" / "reference_territories_epci.csv"
     with open(path, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             ref = table[PRESET_OF[row["territoire_reference"]]]

@@ -95,8 +95,8 @@ def test_official_template_opens_with_four_empty_layers():
         assert list(gdf.columns[:-1]) == zae.cnig_columns(table)
 
 
-def test_shipped_copy_is_byte_identical_to_the_standard(shared_data: Path):
-    src = shared_data / "zae" / "cnig_schema_sites_economiques"
+def test_shipped_copy_is_byte_identical_to_the_standard(test_data: Path):
+    src = test_data / "zae" / "cnig_schema_sites_economiques"
     for name in ("site-eco.schema.json", "terrain-eco.schema.json", "sites_economiques.gpkg"):
         assert (CNIG_DATA / name).read_bytes() == (src / name).read_bytes()
     sources = json.loads((CNIG_DATA / "SOURCES.json").read_text())
@@ -331,8 +331,8 @@ def test_csv_round_trip(valid_tables, tmp_path):
 
 
 @pytest.fixture
-def bdtopo(shared_data: Path) -> Path:
-    return shared_data / "infrastructure" / "bdtopo_v3_sample_olemps_12174.gpkg"
+def bdtopo(test_data: Path) -> Path:
+    return test_data / "infrastructure" / "bdtopo_v3_sample_olemps_12174.gpkg"
 
 
 def test_bdtopo_olemps_economic_zones(bdtopo):
@@ -418,8 +418,8 @@ def test_bdtopo_without_crs_is_refused(bdtopo):
 
 
 @pytest.fixture
-def osm_multipolygons(shared_data: Path) -> gpd.GeoDataFrame:
-    path = shared_data / "fixtures" / "overpass" / "overpass_pont_de_veyle_ain_2022.osm.gz"
+def osm_multipolygons(test_data: Path) -> gpd.GeoDataFrame:
+    path = test_data / "fixtures" / "overpass" / "overpass_pont_de_veyle_ain_2022.osm.gz"
     return pyogrio.read_dataframe(f"/vsigzip/{path}", layer="multipolygons")
 
 
