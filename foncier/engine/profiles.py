@@ -38,7 +38,8 @@ Format
     matrix = [[1, 2, 3], [0.5, 1, 2], [0.333, 0.5, 1]]
     force = false                      # accept a consistency ratio above 0.10
 
-Measures (``measure``) and their extra keys: ``distance`` (m to the nearest feature;
+Measures (``measure``, the registry :data:`foncier.engine.measure_registry.MEASURES`) and
+their extra keys: ``distance`` (m to the nearest feature;
 ``max_distance``, ``name_column``), ``overlap_share`` (share 0..1 of the site area covered),
 ``intersects`` (true/false), ``zonal_mean`` / ``zonal_max`` / ``zonal_min`` (statistic of a
 raster layer such as ``slope`` in degrees), ``count_within`` (features within ``radius_m``),
@@ -70,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from foncier.engine.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
+from foncier.engine.measure_registry import MEASURES
 from foncier.engine.transforms import validate_transform
 from layers.errors import ProfileError, SchemaError
 from layers.registry import LAYERS
@@ -97,31 +99,6 @@ PROFILES_FOLDER = Path(__file__).parent.parent / "profiles"
 
 #: Layer names a profile may use (the layer registry), with their French label.
 KNOWN_LAYERS: dict[str, str] = {name: entry.label for name, entry in LAYERS.items()}
-
-#: Measures: default unit, whether a layer is needed, the extra keys allowed and required.
-MEASURES: dict[str, dict[str, Any]] = {
-    "distance": {"unit": "m", "layer": True, "keys": ("max_distance", "name_column")},
-    "overlap_share": {"unit": "share", "layer": True, "keys": ()},
-    "intersects": {"unit": "bool", "layer": True, "keys": ()},
-    "zonal_mean": {"unit": "", "layer": True, "keys": ()},
-    "zonal_max": {"unit": "", "layer": True, "keys": ()},
-    "zonal_min": {"unit": "", "layer": True, "keys": ()},
-    "count_within": {"unit": "count", "layer": True, "keys": ("radius_m",), "needs": ("radius_m",)},
-    "sum_within": {
-        "unit": "",
-        "layer": True,
-        "keys": ("radius_m", "column"),
-        "needs": ("radius_m", "column"),
-    },
-    "nearest_attribute": {
-        "unit": "",
-        "layer": True,
-        "keys": ("column", "max_distance"),
-        "needs": ("column",),
-    },
-    "site_attribute": {"unit": "", "layer": False, "keys": ("column",), "needs": ("column",)},
-    "area": {"unit": "m²", "layer": False, "keys": ()},
-}
 
 FILTER_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 EXCLUSION_OPS = ("==", "!=", "<", "<=", ">", ">=")
@@ -405,43 +382,57 @@ def _parse_filters(raw: Any, where: str) -> tuple[LayerFilter, ...]:
     return tuple(out)
 
 
-def _parse_rule_common(
-    table: Mapping[str, Any], where: str, extra_layers: Sequence[str]
-) -> dict[str, Any]:
+def _parse_rule_id(table: Mapping[str, Any], where: str) -> str:
     rid = _text(table, "id", where)
     if not _ID_RE.match(rid):
         raise ProfileError(
             f"{where}: id {rid!r} must be lower-case letters, digits and underscores, starting "
             "with a letter (it is used in column names)."
         )
-    where = f"{where} {rid!r}"
+    return rid
+
+
+def _parse_measure(table: Mapping[str, Any], where: str) -> str:
     measure = _text(table, "measure", where)
     if measure not in MEASURES:
         raise ProfileError(
             f"{where}: unknown measure {measure!r}. Known measures: {', '.join(MEASURES)}."
             f"{_suggest(measure, list(MEASURES))}"
         )
-    spec = MEASURES[measure]
+    return measure
+
+
+def _parse_layer(
+    table: Mapping[str, Any], measure: str, where: str, extra_layers: Sequence[str]
+) -> str | None:
     layer = table.get("layer")
-    known = [*KNOWN_LAYERS, *extra_layers]
-    if spec["layer"]:
-        if layer is None:
-            raise ProfileError(f"{where}: measure {measure!r} needs a 'layer'.")
-        if layer not in known:
+    if MEASURES[measure].layer is None:
+        if layer is not None:
             raise ProfileError(
-                f"{where}: unknown layer {layer!r}. Known layers: {', '.join(known)}."
-                f"{_suggest(str(layer), known)}"
+                f"{where}: measure {measure!r} works on the sites themselves: no layer."
             )
-    elif layer is not None:
-        raise ProfileError(f"{where}: measure {measure!r} works on the sites themselves: no layer.")
-    params = {k: table[k] for k in spec["keys"] if k in table}
-    stray = [k for k in _MEASURE_KEYS if k in table and k not in spec["keys"]]
+        return None
+    known = [*KNOWN_LAYERS, *extra_layers]
+    if layer is None:
+        raise ProfileError(f"{where}: measure {measure!r} needs a 'layer'.")
+    if layer not in known:
+        raise ProfileError(
+            f"{where}: unknown layer {layer!r}. Known layers: {', '.join(known)}."
+            f"{_suggest(str(layer), known)}"
+        )
+    return str(layer)
+
+
+def _parse_measure_params(table: Mapping[str, Any], measure: str, where: str) -> dict[str, Any]:
+    spec = MEASURES[measure]
+    params = {k: table[k] for k in spec.keys if k in table}
+    stray = [k for k in _MEASURE_KEYS if k in table and k not in spec.keys]
     if stray:
         raise ProfileError(
             f"{where}: measure {measure!r} does not use {', '.join(stray)} "
-            f"(it takes: {', '.join(spec['keys']) or 'no extra key'})."
+            f"(it takes: {', '.join(spec.keys) or 'no extra key'})."
         )
-    for need in spec.get("needs", ()):
+    for need in spec.needs:
         if need not in params:
             raise ProfileError(f"{where}: measure {measure!r} needs {need!r}.")
     for key in ("radius_m", "max_distance"):
@@ -449,17 +440,166 @@ def _parse_rule_common(
             v = params[key]
             if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
                 raise ProfileError(f"{where}: {key!r} must be a positive number of metres.")
+    return params
+
+
+def _parse_rule_common(
+    table: Mapping[str, Any], where: str, extra_layers: Sequence[str]
+) -> dict[str, Any]:
+    """The keys criteria and exclusions share; ``_where`` names the rule in messages."""
+    rid = _parse_rule_id(table, where)
+    where = f"{where} {rid!r}"
+    measure = _parse_measure(table, where)
+    layer = _parse_layer(table, measure, where, extra_layers)
+    params = _parse_measure_params(table, measure, where)
     return {
         "id": rid,
         "label": _text(table, "label", where, default=rid),
         "measure": measure,
         "layer": layer,
-        "unit": str(table.get("unit", spec["unit"])),
+        "unit": str(table.get("unit", MEASURES[measure].unit)),
         "filters": _parse_filters(table.get("filter"), where),
         "params": params,
         "description": str(table.get("description", "")),
         "_where": where,
     }
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    return sorted({i for i in ids if ids.count(i) > 1})
+
+
+def _parse_head(data: Mapping[str, Any], source: str) -> tuple[Mapping[str, Any], str, str]:
+    """The ``[profile]`` table, its id and its aggregation."""
+    _check_keys(data, _TOP_KEYS, source)
+    head = data.get("profile")
+    if not isinstance(head, Mapping):
+        raise ProfileError(f"{source}: missing [profile] table (id, name, description).")
+    _check_keys(head, _PROFILE_KEYS, f"{source} [profile]")
+    pid = _text(head, "id", f"{source} [profile]")
+    aggregation = head.get("aggregation", "weighted_sum")
+    if aggregation not in AGGREGATIONS:
+        raise ProfileError(
+            f"profile {pid!r}: unknown aggregation {aggregation!r} "
+            f"(known: {', '.join(AGGREGATIONS)}).{_suggest(str(aggregation), AGGREGATIONS)}"
+        )
+    return head, pid, str(aggregation)
+
+
+def _parse_criteria(raw: Any, where0: str, extra_layers: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``[[criteria]]`` tables, validated; ``weight`` is None where not given."""
+    if not isinstance(raw, list) or not raw:
+        raise ProfileError(f"{where0}: needs at least one [[criteria]] table.")
+    parsed: list[dict[str, Any]] = []
+    for i, table in enumerate(raw):
+        where = f"{where0}, criterion #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}: must be a table.")
+        _check_keys(table, _CRITERION_KEYS, where)
+        common = _parse_rule_common(table, f"{where0}, criterion", extra_layers)
+        where = common.pop("_where")
+        if "transform" not in table:
+            raise ProfileError(f"{where}: missing 'transform' (e.g. {{ kind = 'linear', ... }}).")
+        common["transform"] = validate_transform(table["transform"], where=where)
+        weight = table.get("weight")
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0
+        ):
+            raise ProfileError(f"{where}: weight must be a number >= 0, got {weight!r}.")
+        common["weight"] = weight
+        parsed.append(common)
+    dup = _duplicates([c["id"] for c in parsed])
+    if dup:
+        raise ProfileError(f"{where0}: duplicate criterion id(s): {', '.join(dup)}.")
+    return parsed
+
+
+def _parse_ahp(
+    ahp: Any, parsed: Sequence[Mapping[str, Any]], where0: str
+) -> tuple[list[float], AHPResult | None]:
+    """Raw weights of the criteria (in their order): from ``[ahp]`` if given, else ``weight``."""
+    ids = [c["id"] for c in parsed]
+    if ahp is None:
+        missing_w = [c["id"] for c in parsed if c["weight"] is None]
+        if missing_w:
+            raise ProfileError(
+                f"{where0}: criteria {', '.join(missing_w)} have no 'weight' (and there is no "
+                "[ahp] table)."
+            )
+        return [float(c["weight"]) for c in parsed], None
+    if not isinstance(ahp, Mapping):
+        raise ProfileError(f"{where0}: [ahp] must be a table (criteria, matrix, force).")
+    _check_keys(ahp, _AHP_KEYS, f"{where0} [ahp]")
+    order = ahp.get("criteria")
+    if not isinstance(order, list) or sorted(order) != sorted(ids):
+        raise ProfileError(
+            f"{where0} [ahp]: 'criteria' must list every criterion id once, in matrix order "
+            f"(criteria: {', '.join(ids)}; got {order!r})."
+        )
+    given = [c["id"] for c in parsed if c["weight"] is not None]
+    if given:
+        raise ProfileError(
+            f"{where0}: criteria {', '.join(given)} have a 'weight' but the profile derives "
+            "weights from [ahp]; remove one of the two."
+        )
+    if "matrix" not in ahp:
+        raise ProfileError(f"{where0} [ahp]: missing 'matrix'.")
+    result = ahp_weights(ahp["matrix"], labels=order, force=bool(ahp.get("force", False)))
+    by_id = dict(zip(order, result.weights, strict=True))
+    return [float(by_id[i]) for i in ids], result
+
+
+def _parse_exclusions(raw: Any, where0: str, extra_layers: Sequence[str]) -> tuple[Exclusion, ...]:
+    """The ``[[exclusions]]`` tables, validated."""
+    if not isinstance(raw, list):
+        raise ProfileError(f"{where0}: exclusions must be [[exclusions]] tables.")
+    exclusions = []
+    for i, table in enumerate(raw):
+        where = f"{where0}, exclusion #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ProfileError(f"{where}: must be a table.")
+        _check_keys(table, _EXCLUSION_KEYS, where)
+        common = _parse_rule_common(table, f"{where0}, exclusion", extra_layers)
+        where = common.pop("_where")
+        op = table.get("op")
+        if op not in EXCLUSION_OPS:
+            raise ProfileError(
+                f"{where}: 'op' must be one of {', '.join(EXCLUSION_OPS)}, got {op!r}."
+            )
+        if "value" not in table:
+            raise ProfileError(f"{where}: missing 'value' (the threshold).")
+        exclusions.append(Exclusion(**common, op=op, value=table["value"]))
+    dup = _duplicates([e.id for e in exclusions])
+    if dup:
+        raise ProfileError(f"{where0}: duplicate exclusion id(s): {', '.join(dup)}.")
+    return tuple(exclusions)
+
+
+def _parse_order_weights(
+    head: Mapping[str, Any], aggregation: str, n_criteria: int, where0: str
+) -> tuple[float, ...] | None:
+    """OWA order weights (best score first): one per criterion, only for ``owa``."""
+    order_weights = head.get("owa_weights")
+    if aggregation != "owa":
+        if order_weights is not None:
+            raise ProfileError(f"{where0}: owa_weights only applies to aggregation = 'owa'.")
+        return None
+    if order_weights is None:
+        order_weights = [1.0] * n_criteria
+    if not isinstance(order_weights, list) or len(order_weights) != n_criteria:
+        raise ProfileError(
+            f"{where0}: owa_weights needs {n_criteria} numbers (one per criterion, best "
+            f"score first), got {order_weights!r}."
+        )
+    normalise_weights(order_weights)
+    return tuple(float(v) for v in order_weights) if order_weights else None
+
+
+def _parse_min_area(head: Mapping[str, Any], where0: str) -> float:
+    min_area = head.get("min_contiguous_area_m2", 0.0)
+    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or min_area < 0:
+        raise ProfileError(f"{where0}: min_contiguous_area_m2 must be a number of m² >= 0.")
+    return float(min_area)
 
 
 def profile_from_dict(
@@ -488,130 +628,27 @@ def profile_from_dict(
     ProfileError
         With a message naming the file, the criterion and the problem.
     """
-    _check_keys(data, _TOP_KEYS, source)
-    head = data.get("profile")
-    if not isinstance(head, Mapping):
-        raise ProfileError(f"{source}: missing [profile] table (id, name, description).")
-    _check_keys(head, _PROFILE_KEYS, f"{source} [profile]")
-    pid = _text(head, "id", f"{source} [profile]")
+    head, pid, aggregation = _parse_head(data, source)
     where0 = f"profile {pid!r}"
-    aggregation = head.get("aggregation", "weighted_sum")
-    if aggregation not in AGGREGATIONS:
-        raise ProfileError(
-            f"{where0}: unknown aggregation {aggregation!r} (known: {', '.join(AGGREGATIONS)})."
-            f"{_suggest(str(aggregation), AGGREGATIONS)}"
-        )
-    raw_criteria = data.get("criteria")
-    if not isinstance(raw_criteria, list) or not raw_criteria:
-        raise ProfileError(f"{where0}: needs at least one [[criteria]] table.")
-    parsed: list[dict[str, Any]] = []
-    for i, table in enumerate(raw_criteria):
-        where = f"{where0}, criterion #{i + 1}"
-        if not isinstance(table, Mapping):
-            raise ProfileError(f"{where}: must be a table.")
-        _check_keys(table, _CRITERION_KEYS, where)
-        common = _parse_rule_common(table, f"{where0}, criterion", extra_layers)
-        where = common.pop("_where")
-        if "transform" not in table:
-            raise ProfileError(f"{where}: missing 'transform' (e.g. {{ kind = 'linear', ... }}).")
-        common["transform"] = validate_transform(table["transform"], where=where)
-        weight = table.get("weight")
-        if weight is not None and (
-            isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0
-        ):
-            raise ProfileError(f"{where}: weight must be a number >= 0, got {weight!r}.")
-        common["weight"] = weight
-        parsed.append(common)
-    ids = [c["id"] for c in parsed]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise ProfileError(f"{where0}: duplicate criterion id(s): {', '.join(dup)}.")
-
-    ahp_result = None
-    ahp = data.get("ahp")
-    if ahp is not None:
-        if not isinstance(ahp, Mapping):
-            raise ProfileError(f"{where0}: [ahp] must be a table (criteria, matrix, force).")
-        _check_keys(ahp, _AHP_KEYS, f"{where0} [ahp]")
-        order = ahp.get("criteria")
-        if not isinstance(order, list) or sorted(order) != sorted(ids):
-            raise ProfileError(
-                f"{where0} [ahp]: 'criteria' must list every criterion id once, in matrix order "
-                f"(criteria: {', '.join(ids)}; got {order!r})."
-            )
-        given = [c["id"] for c in parsed if c["weight"] is not None]
-        if given:
-            raise ProfileError(
-                f"{where0}: criteria {', '.join(given)} have a 'weight' but the profile derives "
-                "weights from [ahp]; remove one of the two."
-            )
-        if "matrix" not in ahp:
-            raise ProfileError(f"{where0} [ahp]: missing 'matrix'.")
-        ahp_result = ahp_weights(ahp["matrix"], labels=order, force=bool(ahp.get("force", False)))
-        by_id = dict(zip(order, ahp_result.weights, strict=True))
-        raw_w = [float(by_id[i]) for i in ids]
-    else:
-        missing_w = [c["id"] for c in parsed if c["weight"] is None]
-        if missing_w:
-            raise ProfileError(
-                f"{where0}: criteria {', '.join(missing_w)} have no 'weight' (and there is no "
-                "[ahp] table)."
-            )
-        raw_w = [float(c["weight"]) for c in parsed]
+    parsed = _parse_criteria(data.get("criteria"), where0, extra_layers)
+    raw_weights, ahp_result = _parse_ahp(data.get("ahp"), parsed, where0)
     try:
-        weights = normalise_weights(raw_w)
+        weights = normalise_weights(raw_weights)
     except ProfileError as exc:
         raise ProfileError(f"{where0}: {exc}") from None
     criteria = tuple(_criterion(c, float(w)) for c, w in zip(parsed, weights, strict=True))
-
-    exclusions = []
-    raw_ex = data.get("exclusions", [])
-    if not isinstance(raw_ex, list):
-        raise ProfileError(f"{where0}: exclusions must be [[exclusions]] tables.")
-    for i, table in enumerate(raw_ex):
-        where = f"{where0}, exclusion #{i + 1}"
-        if not isinstance(table, Mapping):
-            raise ProfileError(f"{where}: must be a table.")
-        _check_keys(table, _EXCLUSION_KEYS, where)
-        common = _parse_rule_common(table, f"{where0}, exclusion", extra_layers)
-        where = common.pop("_where")
-        op = table.get("op")
-        if op not in EXCLUSION_OPS:
-            raise ProfileError(
-                f"{where}: 'op' must be one of {', '.join(EXCLUSION_OPS)}, got {op!r}."
-            )
-        if "value" not in table:
-            raise ProfileError(f"{where}: missing 'value' (the threshold).")
-        exclusions.append(Exclusion(**common, op=op, value=table["value"]))
-    ex_ids = [e.id for e in exclusions]
-    dup = sorted({i for i in ex_ids if ex_ids.count(i) > 1})
-    if dup:
-        raise ProfileError(f"{where0}: duplicate exclusion id(s): {', '.join(dup)}.")
-
-    order_weights = head.get("owa_weights")
-    if aggregation == "owa":
-        if order_weights is None:
-            order_weights = [1.0] * len(criteria)
-        if not isinstance(order_weights, list) or len(order_weights) != len(criteria):
-            raise ProfileError(
-                f"{where0}: owa_weights needs {len(criteria)} numbers (one per criterion, best "
-                f"score first), got {order_weights!r}."
-            )
-        normalise_weights(order_weights)
-    elif order_weights is not None:
-        raise ProfileError(f"{where0}: owa_weights only applies to aggregation = 'owa'.")
-    min_area = head.get("min_contiguous_area_m2", 0.0)
-    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or min_area < 0:
-        raise ProfileError(f"{where0}: min_contiguous_area_m2 must be a number of m² >= 0.")
+    exclusions = _parse_exclusions(data.get("exclusions", []), where0, extra_layers)
+    order_weights = _parse_order_weights(head, aggregation, len(criteria), where0)
+    min_area = _parse_min_area(head, where0)
     return Profile(
         id=pid,
         name=_text(head, "name", f"{source} [profile]", default=pid),
         description=str(head.get("description", "")).strip(),
         aggregation=aggregation,
         criteria=criteria,
-        exclusions=tuple(exclusions),
-        order_weights=tuple(float(v) for v in order_weights) if order_weights else None,
-        min_contiguous_area_m2=float(min_area),
+        exclusions=exclusions,
+        order_weights=order_weights,
+        min_contiguous_area_m2=min_area,
         ahp=ahp_result,
         source=source,
     )

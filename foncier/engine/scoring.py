@@ -45,13 +45,14 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from foncier.engine.aggregation import aggregate, normalise_weights, owa_position_weights
 from foncier.engine.exclusions import apply_exclusions
+from foncier.engine.measure_registry import measure_rule
 from foncier.engine.profiles import Criterion, Exclusion, Profile, format_value, load_profile
 from foncier.engine.ties import midrank_quantile, ranks_and_ties
 from foncier.engine.transforms import apply_transform, closeness_key
@@ -79,12 +80,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LayerMapping = Mapping[str, "gpd.GeoDataFrame | Raster | None"]
-
-_ZONAL: dict[str, Literal["mean", "max", "min"]] = {
-    "zonal_mean": "mean",
-    "zonal_max": "max",
-    "zonal_min": "min",
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,10 +135,6 @@ RANKING_RULE = (
     "croissant ; rangs uniques, ex aequo signalés"
 )
 
-#: Appended to the name of a nearest feature located only at its commune.
-COMMUNE_PRECISION_NOTE = " (position communale)"
-
-
 def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
     return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
 
@@ -160,99 +151,6 @@ def _check_layer_crs(layer: Any, name: str, crs: Any) -> None:
             f"are in {CRS.from_user_input(crs).to_string()}: reproject it to the territory's CRS "
             "(layer.to_crs(sites.crs)) before scoring."
         )
-
-
-def _measure_rule(
-    rule: Criterion | Exclusion,
-    prepared: Any,
-    sites: gpd.GeoDataFrame,
-    layer: Any,
-) -> tuple[pd.Series, pd.Series | None]:
-    """Raw values (and nearest names for distances) of one rule."""
-    import geopandas as gpd
-
-    from foncier.engine import measures
-
-    m = rule.measure
-    p = rule.params
-    if m == "area":
-        return pd.Series(measures.area_m2(prepared), index=sites.index, dtype=float), None
-    if m == "site_attribute":
-        if p["column"] not in sites.columns:
-            raise SchemaError(
-                f"{rule.id!r}: the sites have no column {p['column']!r} "
-                f"(columns: {', '.join(map(str, sites.columns))})."
-            )
-        return pd.Series(measures.site_attribute(prepared, p["column"]), index=sites.index), None
-    if m in _ZONAL:
-        if isinstance(layer, gpd.GeoDataFrame):
-            raise SchemaError(
-                f"{rule.id!r}: measure {m!r} needs a raster for layer {rule.layer!r}, "
-                "got a GeoDataFrame."
-            )
-        values = measures.zonal_stat(prepared, layer, stat=_ZONAL[m])
-        return pd.Series(np.asarray(values, dtype=float), index=sites.index), None
-    if not isinstance(layer, gpd.GeoDataFrame):
-        raise SchemaError(
-            f"{rule.id!r}: layer {rule.layer!r} must be a GeoDataFrame for measure {m!r}, "
-            f"got {type(layer).__name__}."
-        )
-    features = rule.select(layer)
-    if len(features) == 0:
-        log.warning(
-            "%s: layer %r has no feature%s: the criterion scores as if nothing were near.",
-            rule.id,
-            rule.layer,
-            f" matching {', '.join(map(str, rule.filters))}" if rule.filters else "",
-        )
-    if m == "distance":
-        name_column = p.get("name_column")
-        if name_column is None:
-            name_column = next((c for c in ("name", "nom") if c in features.columns), None)
-        frame = measures.distance_to(
-            prepared, features, max_distance=p.get("max_distance"), name_column=name_column
-        )
-        dist = pd.Series(np.asarray(frame["distance_m"], dtype=float), index=sites.index)
-        nearest = pd.Series(np.asarray(frame["nearest_name"], dtype=object), index=sites.index)
-        if "precision" in features.columns:
-            # A feature placed at its commune (exact place unknown) gives a distance to that
-            # point, not to the feature: say so wherever its name is shown.
-            precision = features["precision"].reindex(frame["nearest_id"].to_numpy())
-            rough = (precision.to_numpy() == "commune") & nearest.notna().to_numpy()
-            nearest[rough] = nearest[rough].astype(str) + COMMUNE_PRECISION_NOTE
-        return dist, nearest
-    if m == "overlap_share":
-        return pd.Series(
-            np.asarray(measures.overlap_share(prepared, features), dtype=float), index=sites.index
-        ), None
-    if m == "intersects":
-        return pd.Series(
-            np.asarray(measures.intersects(prepared, features), dtype=bool), index=sites.index
-        ), None
-    if m in ("count_within", "sum_within"):
-        column = p.get("column")
-        if column is not None and column not in features.columns:
-            raise SchemaError(
-                f"{rule.id!r}: layer {rule.layer!r} has no column {column!r} "
-                f"(columns: {', '.join(map(str, features.columns))})."
-            )
-        # Polygon features (communes) count by their centroid, as measures.count_within does:
-        # "population within 20 km" = communes whose centre is within 20 km.
-        values = measures.count_within(
-            prepared, features, radius_m=float(p["radius_m"]), weight_column=column
-        )
-        return pd.Series(np.asarray(values, dtype=float), index=sites.index), None
-    if m == "nearest_attribute":
-        if p["column"] not in features.columns:
-            raise SchemaError(
-                f"{rule.id!r}: layer {rule.layer!r} has no column {p['column']!r} "
-                f"(columns: {', '.join(map(str, features.columns))})."
-            )
-        values = measures.nearest_attribute(
-            prepared, features, p["column"], max_distance=p.get("max_distance")
-        )
-        return pd.Series(np.asarray(values, dtype=object), index=sites.index), None
-    raise ProfileError(f"{rule.id!r}: unknown measure {m!r}.")
 
 
 def _check_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -331,13 +229,10 @@ def measure_criteria(
             if layer is not None:
                 # Only the layers the profile uses are checked: extra entries do not matter.
                 _check_layer_crs(layer, str(rule.layer), sites.crs)
-            if rule.measure == "area":
-                values[rule.id] = area
-            else:
-                v, near = _measure_rule(rule, prepared, sites, layer)
-                values[rule.id] = v
-                if near is not None:
-                    nearest[rule.id] = near
+            v, near = measure_rule(rule, prepared, sites, layer)
+            values[rule.id] = v
+            if near is not None:
+                nearest[rule.id] = near
             if progress is not None:
                 progress(rule.id)
         return values, nearest, skipped
