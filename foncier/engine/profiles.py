@@ -432,15 +432,17 @@ def _parse_measure_params(table: Mapping[str, Any], measure: str, where: str) ->
             f"{where}: measure {measure!r} does not use {', '.join(stray)} "
             f"(it takes: {', '.join(spec.keys) or 'no extra key'})."
         )
-    for need in spec.needs:
-        if need not in params:
-            raise ProfileError(f"{where}: measure {measure!r} needs {need!r}.")
+    missing = [need for need in spec.needs if need not in params]
+    if missing:
+        raise ProfileError(f"{where}: measure {measure!r} needs {missing[0]!r}.")
     for key in ("radius_m", "max_distance"):
-        if key in params:
-            v = params[key]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise ProfileError(f"{where}: {key!r} must be a positive number of metres.")
+        if key in params and not _is_positive_number(params[key]):
+            raise ProfileError(f"{where}: {key!r} must be a positive number of metres.")
     return params
+
+
+def _is_positive_number(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and v > 0
 
 
 def _parse_rule_common(
