@@ -135,6 +135,7 @@ RANKING_RULE = (
     "croissant ; rangs uniques, ex aequo signalés"
 )
 
+
 def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
     return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
 
