@@ -129,6 +129,8 @@ def add_choropleth(
     fill_opacity: float = 0.75,
     excluded_label: str = "Exclu",
     id_column: str | None = None,
+    properties: Sequence[str] = (),
+    popup_data_hook: str | None = None,
 ) -> folium.FeatureGroup:
     """Add ``gdf`` coloured by classes of ``column``, excluded rows in grey, with a legend.
 
@@ -180,11 +182,17 @@ def add_choropleth(
     id_column : str, optional
         Column copied into each feature's properties as ``_id`` (escaped), so that
         scripts and tests can find a row.
+    properties : sequence of str
+        Numeric columns copied into each feature's properties under their own name, for
+        scripts of the page.
+    popup_data_hook : str, optional
+        Global JavaScript function that may update compact popups when they open (see
+        :func:`maps.popups.table_popup_js`).
 
     Returns
     -------
     folium.FeatureGroup
-        The overlay.
+        The overlay; its ``foncier_bins`` attribute holds the upper bounds of the classes.
     """
     import folium
 
@@ -250,6 +258,13 @@ def add_choropleth(
     }
     if id_column is not None:
         extra["_id"] = _text_column(web, id_column) or []
+    for prop in properties:
+        if prop not in web.columns:
+            raise SchemaError(f"property column {prop!r} not found in the layer")
+        extra[prop] = [
+            (int(v) if float(v).is_integer() else float(v)) if np.isfinite(v) else None
+            for v in web[prop].to_numpy(dtype=float)
+        ]
     if len(web):
         geojson_layer(
             web,
@@ -261,7 +276,10 @@ def add_choropleth(
             popup_data=list(web[popup_data_column]) if popup_data_column else None,
             popup_js=(
                 table_popup_js(
-                    popup_header, css_class=popup_class, shared_footer=popup_shared_footer
+                    popup_header,
+                    css_class=popup_class,
+                    shared_footer=popup_shared_footer,
+                    data_hook=popup_data_hook,
                 )
                 if popup_data_column
                 else None
@@ -269,6 +287,8 @@ def add_choropleth(
             extra_properties=extra,
             highlight=True,
         ).add_to(group)
+    # The class bounds, for scripts of the page that re-class the layer.
+    setattr(group, "foncier_bins", list(bins))  # noqa: B010
     add_class_legend(
         m,
         group,

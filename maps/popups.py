@@ -176,6 +176,7 @@ def table_popup_js(
     shared_footer: Sequence[str] = (),
     max_width: int = 460,
     property_name: str = "_pt",
+    data_hook: str | None = None,
 ) -> str:
     """JavaScript ``onEachFeature`` function binding a table popup built from compact data.
 
@@ -195,15 +196,25 @@ def table_popup_js(
         Maximum popup width, pixels.
     property_name : str
         Feature property that holds :func:`table_popup_data`.
+    data_hook : str, optional
+        Name of a global JavaScript function ``(feature, data) -> data`` called each time
+        the popup opens, when a script of the page defines it: lets the page show content
+        that changed since the map was written (e.g. scores recomputed in the browser).
     """
     return (
         "function (feature, layer) {"
-        f" var d = feature.properties[{_js_literal(property_name)}]; if (!d) {{ return; }}"
+        f" var d0 = feature.properties[{_js_literal(property_name)}]; if (!d0) {{ return; }}"
         f" var header = {_js_literal(list(header or []))};"
         f" var shared = {_js_literal([str(x) for x in shared_footer])};"
         f" var cls = {_js_literal(css_class)};"
         " layer.bindPopup(function () {"
-        "  function el(tag, cl, text) { var e = document.createElement(tag);"
+        + (
+            f"  var hook = window[{_js_literal(data_hook)}];"
+            "  var d = typeof hook === 'function' ? hook(feature, d0) : d0;"
+            if data_hook
+            else "  var d = d0;"
+        )
+        + "  function el(tag, cl, text) { var e = document.createElement(tag);"
         "   if (cl) { e.className = cl; } if (text !== undefined) { e.textContent = text; }"
         "   return e; }"
         "  var root = el('div', 'foncier-popup');"

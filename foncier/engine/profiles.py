@@ -91,6 +91,7 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "profile_from_dict",
+    "profile_to_toml",
 ]
 
 log = logging.getLogger(__name__)
@@ -779,3 +780,126 @@ def format_value(value: Any, unit: str, *, share_of: str = "") -> str:
         return _fr_number(v)
     decimals = 0 if abs(v) >= 100 or float(v).is_integer() else 2
     return f"{_fr_number(v, decimals)} {unit}".strip()
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_value(value: Any) -> str:
+    """One TOML value (string, number, boolean, array or inline table)."""
+    import json
+    import math
+
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string once DEL (allowed raw in JSON) is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, LayerFilter):
+        return _toml_value({"column": value.column, "op": value.op, "value": value.value})
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, list | tuple | np.ndarray):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ProfileError(f"cannot write {value!r} ({type(value).__name__}) in a TOML profile.")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_value(str(key))
+
+
+def _rule_lines(rule: _Rule) -> list[str]:
+    lines = [
+        f"id = {_toml_value(rule.id)}",
+        f"label = {_toml_value(rule.label)}",
+        f"measure = {_toml_value(rule.measure)}",
+    ]
+    if rule.layer is not None:
+        lines.append(f"layer = {_toml_value(rule.layer)}")
+    lines.append(f"unit = {_toml_value(rule.unit)}")
+    if rule.description:
+        lines.append(f"description = {_toml_value(rule.description)}")
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in rule.params.items()]
+    if rule.filters:
+        lines.append(f"filter = {_toml_value(list(rule.filters))}")
+    return lines
+
+
+def profile_to_toml(
+    profile: Profile,
+    *,
+    weights: Mapping[str, float] | None = None,
+    weight_text: Sequence[str] | None = None,
+    comment: str = "",
+) -> str:
+    """Write a profile as TOML that :func:`load_profile` reads back to the same profile.
+
+    Weights are written explicitly on every criterion (an ``[ahp]`` table is not kept: its
+    weights are written instead), so the file states the priorities in force.
+
+    Parameters
+    ----------
+    profile : Profile
+        The profile to write.
+    weights : mapping of str to float, optional
+        Weight per criterion id (any non-negative scale; normalised when read). Criteria not
+        named keep their weight in the profile.
+    weight_text : sequence of str, optional
+        Text written as the weight of each criterion, in profile order, instead of a number
+        (lets a page fill in the weights later).
+    comment : str
+        Lines written as TOML comments at the top of the file.
+
+    Returns
+    -------
+    str
+        TOML text.
+
+    Raises
+    ------
+    ProfileError
+        A weight names an unknown criterion, or ``weight_text`` has the wrong length.
+    """
+    weights = dict(weights or {})
+    for key in weights:
+        profile.criterion(key)
+    if weight_text is not None and len(weight_text) != len(profile.criteria):
+        raise ProfileError(
+            f"{len(weight_text)} weight texts for the {len(profile.criteria)} criteria of "
+            f"profile {profile.id!r}."
+        )
+    out = [f"# {line}".rstrip() for line in comment.splitlines()]
+    out += [
+        "[profile]",
+        f"id = {_toml_value(profile.id)}",
+        f"name = {_toml_value(profile.name)}",
+    ]
+    if profile.description:
+        out.append(f"description = {_toml_value(profile.description)}")
+    out.append(f"aggregation = {_toml_value(profile.aggregation)}")
+    if profile.aggregation == "owa" and profile.order_weights:
+        out.append(f"owa_weights = {_toml_value(list(profile.order_weights))}")
+    if profile.min_contiguous_area_m2:
+        out.append(f"min_contiguous_area_m2 = {_toml_value(profile.min_contiguous_area_m2)}")
+    for j, c in enumerate(profile.criteria):
+        if weight_text is not None:
+            weight = weight_text[j]
+        else:
+            weight = _toml_value(float(weights.get(c.id, c.weight)))
+        out += ["", "[[criteria]]", *_rule_lines(c)]
+        out.append(f"transform = {_toml_value(dict(c.transform))}")
+        out.append(f"weight = {weight}")
+    for e in profile.exclusions:
+        out += ["", "[[exclusions]]", *_rule_lines(e)]
+        out += [f"op = {_toml_value(e.op)}", f"value = {_toml_value(e.value)}"]
+    return "\n".join(out) + "\n"

@@ -32,6 +32,8 @@ from layers.territories import Territory
 if TYPE_CHECKING:
     import folium
 
+    from foncier.engine.profiles import Profile
+
 __all__ = [
     "BREAKDOWN_HEADER",
     "layer_attributions",
@@ -220,8 +222,9 @@ def site_popup_data(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Return the popup content of every scored site, as plain text, and the shared lines.
 
-    Each popup has the rank and score, the breakdown rows criterion | raw value with unit |
-    score 0..1 | weight | contribution (points out of 100), the nearest named
+    Each popup has the rank and score, the "why" line of the top sites, the breakdown rows
+    criterion | raw value with unit | score 0..1 | weight | contribution (points out of 100),
+    the nearest named
     infrastructure with its distance, the exclusion reasons and the rank robustness when a
     sensitivity analysis is given. The criteria that could not be evaluated are the same for
     every site: they come back once, as the shared lines.
@@ -284,6 +287,9 @@ def site_popup_data(
             if near is not None and not pd.isna(near) and str(near):
                 nearest_lines.append(f"{c.get('label', cid)} : {near} ({format_value(raw, unit)})")
         footer = [head]
+        why = row.get("why")
+        if isinstance(why, str) and why and not excluded:
+            footer.append(f"Pourquoi : {why}")
         if nearest_lines:
             footer.append("Le plus proche — " + " ; ".join(nearest_lines))
         reasons = row.get("exclusion_reasons")
@@ -430,6 +436,8 @@ def siting_map(
     k: int = 5,
     cmap: str = "YlGnBu",
     date: dt.date | None = None,
+    profile: Profile | None = None,
+    live_weights: bool = True,
 ) -> folium.Map:
     """Return the siting map: territory, infrastructure, and candidate sites by score.
 
@@ -463,6 +471,12 @@ def siting_map(
         Score classes (mapclassify scheme, number of classes) and branca colormap.
     date : datetime.date, optional
         Date printed in the subtitle (default: today).
+    profile : Profile, optional
+        The profile the sites were scored with (default: the shipped profile named in the
+        scores' metadata); the live-weights panel copies it as TOML with the weights in force.
+    live_weights : bool
+        Add the panel of live weights (:mod:`foncier.reports.live_weights`): one slider per
+        criterion, scores, ranks, badges, classes and popups recomputed in the browser.
 
     Returns
     -------
@@ -550,6 +564,7 @@ def siting_map(
             add_layer(kind, name, gdf)
 
     sites = scored.copy()
+    sites["_r"] = np.arange(len(sites))
     popup_data, shared_lines = site_popup_data(scored, sensitivity=sensitivity, top_n=top_n)
     sites["_popup_data"] = pd.Series(popup_data, index=sites.index, dtype=object)
     sites["excluded"] = sites["excluded"].astype(bool)
@@ -568,7 +583,7 @@ def siting_map(
         for lab, sc in zip(sites["_label"], sites["score"], strict=True)
     ]
     sites["_tooltip"] = _site_tooltips(sites, sensitivity=sensitivity, top_n=top_n)
-    add_choropleth(
+    sites_layer = add_choropleth(
         m,
         sites,
         "score",
@@ -586,13 +601,32 @@ def siting_map(
         name="Sites candidats (score)",
         id_column="site_id",
         excluded_label="Site exclu (voir la raison dans la fiche)",
+        properties=("_r",) if live_weights else (),
+        popup_data_hook="foncierPopupData" if live_weights else None,
     )
     for kind, name, gdf in ordered:
         if kind > 0 or name in _OVER_SITES:
             add_layer(kind, name, gdf)
+    badges = None
     if top_n > 0:
         ranked = sites.loc[sites["rank"].notna()]
-        add_rank_labels(m, ranked, n=top_n, label_column="_tooltip_badge")
+        badges = add_rank_labels(m, ranked, n=top_n, label_column="_tooltip_badge")
+    if live_weights:
+        from foncier.reports.live_weights import add_weights_panel
+        from maps.choropleth import class_colors
+
+        add_weights_panel(
+            m,
+            sites,
+            sites_layer=sites_layer,
+            badges_layer=badges,
+            legend_title=legend_title,
+            colors={kk: class_colors(cmap, kk) for kk in range(1, max(int(k), 1) + 1)},
+            scheme=scheme,
+            k=k,
+            profile=profile,
+            top_n=top_n,
+        )
     n_nan = int(np.isnan(sites["score"].to_numpy(dtype=float, na_value=np.nan)).sum())
     if n_nan:
         log.warning("%d site(s) without a score are drawn as excluded", n_nan)

@@ -65,5 +65,6 @@ class SitingStudy:
             layers=self.layers,
             sensitivity=self.sensitivity,
             top_n=kwargs.pop("top_n", self.top_n),
+            profile=kwargs.pop("profile", self.profile),
             **kwargs,
         )

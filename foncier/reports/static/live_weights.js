@@ -1,0 +1,519 @@
+/* Live weights of a foncier siting map: the reader moves the priorities, the ranking follows.
+ *
+ * Every site's 0..1 criterion scores (and tie-break keys) were computed by foncier and are
+ * shipped in the page as exact doubles. Moving a slider recomputes here, with the same
+ * arithmetic as foncier.engine.aggregation (numpy's summation order included), the score,
+ * the ranks, the top-N badges, the score classes and legend, the popups and the "why" line.
+ * Exclusions are hard rules: they are never re-weighted.
+ *
+ * Called as foncierLiveWeights(config, map, sitesGroup, badgesGroup); exposes the result on
+ * window.foncierWeights (state, scores, ranks) for scripts and tests.
+ * All text goes to the page through textContent or is escaped first.
+ */
+/* eslint-disable no-var */
+window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
+  'use strict';
+  var n = D.n;
+  var crit = D.criteria;            // active criteria, profile order
+  var k = crit.length;
+  var allCrit = D.all;              // every criterion of the profile: {id, active, points}
+
+  // ---------------------------------------------------------------- decoding
+  function bytes(b64) {
+    var bin = atob(b64), u = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { u[i] = bin.charCodeAt(i); }
+    return u;
+  }
+  function f64(b64) { return new Float64Array(bytes(b64).buffer); }
+  function i32(b64) { return new Int32Array(bytes(b64).buffer); }
+  // Scores in site-major order (sites × criteria), as numpy holds them.
+  var S = new Float64Array(n * k), T = new Float64Array(n * k);
+  crit.forEach(function (c, j) {
+    var s = f64(c.scores), t = c.tiebreak ? f64(c.tiebreak) : null;
+    for (var i = 0; i < n; i++) {
+      S[i * k + j] = s[i];
+      T[i * k + j] = t ? t[i] : 0;
+    }
+  });
+  var excluded = bytes(D.excluded);
+  var idOrder = i32(D.id_order);
+  var pos = f64(D.positions);       // lat, lon per site
+  var nearest = crit.map(function (c) {
+    return c.nearest ? {names: c.nearest.names, idx: i32(c.nearest.idx)} : null;
+  });
+
+  // ------------------------------------------------- numpy's arithmetic, exactly
+  // np.add.reduce over a contiguous axis: pairwise summation, 8 accumulators per block.
+  function npSum(a, off, len) {
+    var i, res;
+    if (len < 8) {
+      res = 0;
+      for (i = 0; i < len; i++) { res += a[off + i]; }
+      return res;
+    }
+    if (len <= 128) {
+      var r0 = a[off], r1 = a[off + 1], r2 = a[off + 2], r3 = a[off + 3],
+          r4 = a[off + 4], r5 = a[off + 5], r6 = a[off + 6], r7 = a[off + 7];
+      for (i = 8; i < len - (len % 8); i += 8) {
+        r0 += a[off + i]; r1 += a[off + i + 1]; r2 += a[off + i + 2]; r3 += a[off + i + 3];
+        r4 += a[off + i + 4]; r5 += a[off + i + 5]; r6 += a[off + i + 6]; r7 += a[off + i + 7];
+      }
+      res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+      for (; i < len; i++) { res += a[off + i]; }
+      return res;
+    }
+    var n2 = Math.floor(len / 2);
+    n2 -= n2 % 8;
+    return npSum(a, off, n2) + npSum(a, off + n2, len - n2);
+  }
+  // foncier.engine.aggregation.normalise_weights
+  function normalise(w) {
+    var total = npSum(w, 0, w.length);
+    if (!(total > 0)) { return null; }
+    return w.map(function (x) { return x / total; });
+  }
+  // np.einsum('k,sk->s'): two-lane SIMD accumulation, blocks of eight, lanes added last.
+  function einsumDot(w, a, off) {
+    var a0 = 0, a1 = 0, i = 0;
+    for (; k - i >= 8; i += 8) {
+      a0 = w[i] * a[off + i] + (w[i + 2] * a[off + i + 2] +
+           (w[i + 4] * a[off + i + 4] + (w[i + 6] * a[off + i + 6] + a0)));
+      a1 = w[i + 1] * a[off + i + 1] + (w[i + 3] * a[off + i + 3] +
+           (w[i + 5] * a[off + i + 5] + (w[i + 7] * a[off + i + 7] + a1)));
+    }
+    for (; i < k; i += 2) {
+      a0 = w[i] * a[off + i] + a0;
+      if (i + 1 < k) { a1 = w[i + 1] * a[off + i + 1] + a1; }
+    }
+    return a0 + a1;
+  }
+  function clip01(x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
+  // np.rint: round half to even.
+  function rint(x) {
+    var r = Math.round(x);
+    if (r - x === 0.5 && r % 2 !== 0) { r -= 1; }
+    return r;
+  }
+
+  // ------------------------------------------------------------- aggregation
+  var tmp = new Float64Array(k), tmp2 = new Float64Array(k);
+  var owaV = null;
+  if (D.aggregation === 'owa') {
+    // owa() normalises the order weights it is given, then owa_position_weights again.
+    owaV = normalise(normalise(D.order_weights));
+    var cum = [0];
+    owaV.forEach(function (v, j) { cum.push(cum[j] + v); });
+  }
+  function owaPositions(off, out) {
+    // Tied criterion scores share the mean of the order weights of their places.
+    var j, m;
+    for (j = 0; j < k; j++) { tmp2[j] = Math.floor(S[off + j] * 1e12 + 0.5); }
+    for (j = 0; j < k; j++) {
+      var above = 0, upto = 0;
+      for (m = 0; m < k; m++) {
+        if (tmp2[m] > tmp2[j]) { above++; }
+        if (tmp2[m] >= tmp2[j]) { upto++; }
+      }
+      var size = upto - above;
+      out[j] = size === 1 ? owaV[Math.min(above, k - 1)] : (cum[upto] - cum[above]) / size;
+    }
+  }
+  var vprime = new Float64Array(k), uv = new Float64Array(k);
+  // Score 0..1 of site i, and its per-criterion effective weights into eff (for contributions).
+  function aggregate(w, i, eff) {
+    var off = i * k, j;
+    if (D.aggregation === 'weighted_sum') {
+      if (eff) { for (j = 0; j < k; j++) { eff[j] = w[j]; } }
+      return clip01(einsumDot(w, S, off));
+    }
+    if (D.aggregation === 'weighted_product') {
+      for (j = 0; j < k; j++) { tmp[j] = w[j] * (w[j] > 0 ? Math.log(S[off + j]) : 0); }
+      if (eff) { for (j = 0; j < k; j++) { eff[j] = w[j]; } }
+      return clip01(Math.exp(npSum(tmp, 0, k)));
+    }
+    owaPositions(off, vprime);
+    for (j = 0; j < k; j++) { uv[j] = w[j] * vprime[j]; }
+    var denom = npSum(uv, 0, k);
+    for (j = 0; j < k; j++) { tmp[j] = uv[j] * S[off + j]; }
+    var out = npSum(tmp, 0, k) / denom;
+    if (eff) { for (j = 0; j < k; j++) { eff[j] = uv[j] / denom; } }
+    return clip01(isNaN(out) ? 0 : out);
+  }
+  // Weight-independent tie-break keys combined with the weights in force.
+  function tiebreak(w, i) {
+    var off = i * k;
+    for (var j = 0; j < k; j++) { tmp[j] = w[j] * T[off + j]; }
+    return npSum(tmp, 0, k) / npSum(w, 0, k);
+  }
+
+  // ------------------------------------------------------------------ state
+  var defaults = {};
+  allCrit.forEach(function (c) { defaults[c.id] = c.points; });
+  var points = Object.assign({}, defaults);
+  var changed = false;
+  var R = {
+    score: new Float64Array(n), tiebreak: new Float64Array(n), rank: new Int32Array(n),
+    exAequo: new Uint8Array(n), weights: null, order: []
+  };
+
+  // Weights of the active criteria for the points in force, by the same steps as Python:
+  // the profile normalises over all its criteria (with_weights / TOML), score() over the
+  // active ones, and aggregate() once more.
+  function weightsFor(pts) {
+    var p = normalise(allCrit.map(function (c) { return pts[c.id]; }));
+    if (!p) { return null; }
+    var act = normalise(allCrit.map(function (c, j) { return p[j]; })
+      .filter(function (_, j) { return allCrit[j].active; }));
+    return act ? normalise(act) : null;
+  }
+  function defaultWeights() { return normalise(crit.map(function (c) { return c.weight; })); }
+
+  function compute(w) {
+    var i, order = [];
+    for (i = 0; i < n; i++) {
+      R.score[i] = 100 * aggregate(w, i, null);
+      R.tiebreak[i] = tiebreak(w, i);
+      R.rank[i] = 0;
+      R.exAequo[i] = 0;
+      if (!excluded[i] && !isNaN(R.score[i])) { order.push(i); }
+    }
+    var key1 = new Float64Array(n), key2 = new Float64Array(n);
+    order.forEach(function (i) { key1[i] = rint(R.score[i] * 1e9); key2[i] = rint(R.tiebreak[i] * 1e12); });
+    order.sort(function (a, b) {
+      return (key1[b] - key1[a]) || (key2[b] - key2[a]) || (idOrder[a] - idOrder[b]);
+    });
+    order.forEach(function (i, r) { R.rank[i] = r + 1; });
+    for (var r = 1; r < order.length; r++) {
+      if (key1[order[r]] === key1[order[r - 1]]) { R.exAequo[order[r]] = R.exAequo[order[r - 1]] = 1; }
+    }
+    R.weights = w;
+    R.order = order;
+  }
+
+  // -------------------------------------------------------------- formatting
+  function fr(x, d) {
+    var s = Math.abs(x).toFixed(d), parts = s.split('.');
+    var int = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
+    return (x < 0 && Number(s) !== 0 ? '-' : '') + int + (parts.length > 1 ? ',' + parts[1] : '');
+  }
+  function escapeHtml(t) {
+    return String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;').replace(/'/g, '&#x27;').replace(/\\/g, '&#92;')
+      .replace(/`/g, '&#96;').replace(/\$/g, '&#36;');
+  }
+
+  // ------------------------------------------------------ the sites' features
+  var geo = null;
+  sitesGroup.eachLayer(function (l) { if (l.eachLayer && !geo) { geo = l; } });
+  var byRow = new Array(n);
+  if (geo) {
+    geo.eachLayer(function (l) {
+      var r = l.feature && l.feature.properties ? l.feature.properties._r : undefined;
+      if (r !== undefined && r !== null) {
+        byRow[r] = l;
+        l.feature.properties._tip0 = l.feature.properties._tooltip;
+      }
+    });
+  }
+  function label(i) {
+    var l = byRow[i], d = l && l.feature.properties._pt;
+    return d && d.t ? d.t : '';
+  }
+
+  // Contributions and "why" of site i (top N only), as foncier.engine.scoring._why.
+  function contributions(i) {
+    var eff = new Float64Array(k);
+    aggregate(R.weights, i, eff);
+    var out = [];
+    for (var j = 0; j < k; j++) { out.push(eff[j] * S[i * k + j]); }
+    return out;
+  }
+  function why(i, contrib, rows) {
+    var order = contrib.map(function (_, j) { return j; });
+    order.sort(function (a, b) { return (contrib[b] - contrib[a]) || (a - b); });
+    var parts = [];
+    order.slice(0, 3).forEach(function (j) {
+      if (!(contrib[j] > 0)) { return; }
+      var c = crit[j], value = rows[j] ? rows[j][1] : '';
+      var text = c.distance && c.near_is_good ? c.label + ' à ' + value : c.label + ' : ' + value;
+      var nn = nearest[j];
+      if (c.distance && nn && nn.idx[i] >= 0) { text += ' (' + nn.names[nn.idx[i]] + ')'; }
+      parts.push(text);
+    });
+    return parts.length ? parts.join(', ') : 'aucun critère favorable';
+  }
+  function headLine(i) {
+    var sc = fr(R.score[i], 1);
+    if (excluded[i] || !R.rank[i]) { return 'Exclu · score ' + sc + ' / 100'; }
+    return 'Rang ' + R.rank[i] + (R.exAequo[i] ? ' (ex aequo)' : '') + ' · score ' + sc + ' / 100';
+  }
+
+  // Popups are built when opened: with the profile's weights they are foncier's own text,
+  // otherwise the weight, contribution, rank and "why" parts are recomputed here.
+  window.foncierPopupData = function (feature, d) {
+    var i = feature.properties._r;
+    if (!changed || i === undefined || i === null) { return d; }
+    var contrib = contributions(i);
+    var rows = d.r.map(function (row, j) {
+      var out = row.slice();
+      out[3] = fr(100 * R.weights[j], 0) + ' %';
+      out[4] = fr(100 * contrib[j], 1) + ' pts';
+      return out;
+    });
+    var footer = [headLine(i)];
+    if (R.rank[i] && R.rank[i] <= D.top_n) { footer.push('Pourquoi : ' + why(i, contrib, d.r)); }
+    d.f.forEach(function (line) {
+      if (line.indexOf('Le plus proche') === 0 || line.indexOf('Exclu :') === 0) { footer.push(line); }
+    });
+    return {t: d.t, r: rows, f: footer};
+  };
+
+  // ------------------------------------------------------- classes and legend
+  function quantileBins(values, kk) {
+    // mapclassify.Quantiles: scipy's scoreatpercentile ('fraction') at np.arange(w, 100 + w, w)
+    // with w = 100 / k, the last one capped at 100, then np.unique.
+    var y = Float64Array.from(values).sort(), m = y.length, bins = [];
+    var w = 100 / kk, step = (w + w) - w, len = Math.ceil(((100 + w) - w) / w);
+    for (var q = 0; q < len; q++) {
+      var p = q === 0 ? w : w + q * step;
+      if (q === len - 1 && p > 100) { p = 100; }
+      var idx = p / 100 * (m - 1), lo = Math.floor(idx), v;
+      if (lo === idx) { v = y[lo]; } else {
+        var wl = (lo + 1) - idx, wh = idx - lo;
+        v = (y[lo] * wl + y[lo + 1] * wh) / (wl + wh);
+      }
+      bins.push(v);
+    }
+    bins.sort(function (a, b) { return a - b; });
+    return bins.filter(function (b, j) { return j === 0 || b !== bins[j - 1]; });
+  }
+  function equalBins(values, kk) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    var width = (hi - lo) / kk, bins = [];
+    for (var q = 1; q <= kk; q++) { bins.push(lo + q * width); }
+    bins[kk - 1] = hi;
+    return bins;
+  }
+  function classify() {
+    var idx = [], values = [];
+    for (var i = 0; i < n; i++) {
+      if (!excluded[i] && isFinite(R.score[i])) { idx.push(i); values.push(R.score[i]); }
+    }
+    if (!values.length) { return null; }
+    var distinct = new Set(values).size;
+    var kk = Math.max(1, Math.min(D.classes.k, distinct));
+    var bins = D.classes.scheme === 'equalinterval' ? equalBins(values, kk)
+      : (D.classes.scheme === 'quantiles' ? quantileBins(values, kk) : D.classes.bins);
+    var cls = new Int32Array(n);
+    idx.forEach(function (i) {
+      var v = R.score[i], b = 0;
+      while (b < bins.length - 1 && !(v <= bins[b])) { b++; }
+      cls[i] = b + 1;
+    });
+    return {bins: bins, cls: cls, lower: Math.min.apply(null, values)};
+  }
+  var legendEntry = null;
+  document.querySelectorAll('.foncier-legend-entry').forEach(function (e) {
+    if (e.getAttribute('data-label') === D.legend_title) { legendEntry = e; }
+  });
+  function num(x) { return x.toFixed(1).replace('.', ','); }
+  function drawLegend(c) {
+    if (!legendEntry || !c) { return; }
+    var box = legendEntry.querySelector('.foncier-classes');
+    if (!box) { return; }
+    var colors = D.classes.colors[String(c.bins.length)] || [];
+    box.querySelectorAll('.foncier-class').forEach(function (e) { e.remove(); });
+    var first = box.firstChild, low = c.lower;
+    c.bins.forEach(function (up, j) {
+      var row = document.createElement('div');
+      row.className = 'foncier-class';
+      row.setAttribute('data-upper', String(up));
+      var sw = document.createElement('span');
+      sw.className = 'foncier-box';
+      sw.style.background = colors[j];
+      row.appendChild(sw);
+      row.appendChild(document.createTextNode(num(low) + ' – ' + num(up)));
+      box.insertBefore(row, first);
+      low = up;
+    });
+    var note = legendEntry.querySelector('.foncier-reclassed');
+    if (!note) {
+      note = document.createElement('div');
+      note.className = 'foncier-reclassed';
+      legendEntry.appendChild(note);
+    }
+    note.textContent = changed ? D.classes.note : '';
+  }
+  // Leaflet re-applies the layer's style function after a hover: make it read the colour of
+  // the class in force.
+  var pyStyle = geo ? geo.options.style : null;
+  if (geo) {
+    geo.options.style = function (f) {
+      var st = pyStyle(f);
+      return f.properties._fill ? Object.assign({}, st, {fillColor: f.properties._fill}) : st;
+    };
+  }
+  function restyle(c) {
+    if (!geo || !c) { return; }
+    var colors = D.classes.colors[String(c.bins.length)] || [];
+    for (var i = 0; i < n; i++) {
+      var l = byRow[i];
+      if (!l) { continue; }
+      var p = l.feature.properties;
+      p._v = Math.round(R.score[i] * 1e4) / 1e4;
+      if (excluded[i] || !c.cls[i]) { continue; }
+      var fill = colors[c.cls[i] - 1];
+      if (p._fill !== fill) {
+        p._fill = fill;
+        l.setStyle(geo.options.style(l.feature));
+      }
+      var tip = label(i) + ' – rang ' + R.rank[i] + (R.exAequo[i] ? ' (ex aequo)' : '') +
+        ', score ' + fr(R.score[i], 1);
+      p._tooltip = changed ? escapeHtml(tip) : p._tip0;
+    }
+  }
+  function drawBadges() {
+    if (!badgesGroup) { return; }
+    badgesGroup.clearLayers();
+    R.order.slice(0, D.top_n).forEach(function (i) {
+      var rank = R.rank[i];
+      var icon = L.divIcon({
+        html: D.badge[0] + rank + D.badge[1], iconSize: [24, 24], iconAnchor: [12, 12],
+        className: 'foncier-rank-icon'
+      });
+      L.marker([pos[2 * i], pos[2 * i + 1]], {icon: icon, zIndexOffset: 1000})
+        .bindTooltip(escapeHtml('Rang ' + rank + ' – ' + label(i) + ' · score ' + fr(R.score[i], 1)))
+        .addTo(badgesGroup);
+    });
+  }
+
+  // ---------------------------------------------------------------- the panel
+  var panel = document.getElementById(D.panel_id);
+  var sliders = {};
+  var share = {};
+  function sharesText(w) {
+    return crit.map(function (c, j) { return c.label + ' ' + fr(100 * w[j], 0) + ' %'; }).join(' · ');
+  }
+  function refreshPanel() {
+    var w = R.weights;
+    crit.forEach(function (c, j) {
+      var s = sliders[c.id];
+      s.value = String(points[c.id]);
+      s.setAttribute('aria-valuetext', fr(100 * w[j], 0) + ' %');
+      share[c.id].textContent = fr(100 * w[j], 0) + ' %';
+    });
+    panel.querySelector('.fw-summary').textContent = sharesText(w);
+    panel.querySelector('.fw-state').textContent = changed ? D.text.changed : D.text.profile;
+  }
+  function writeHash() {
+    var h = changed ? '#poids=' + crit.map(function (c) {
+      return encodeURIComponent(c.id) + ':' + points[c.id];
+    }).join(',') : '';
+    if (window.location.hash !== h) {
+      try { window.history.replaceState(null, '', h || window.location.pathname + window.location.search); }
+      catch (e) { window.location.hash = h; }
+    }
+  }
+  function update(fromUser) {
+    var t0 = performance.now();
+    var w = changed ? weightsFor(points) : defaultWeights();
+    if (!w) {
+      panel.querySelector('.fw-state').textContent = D.text.zero;
+      return;
+    }
+    compute(w);
+    var c = classify();
+    restyle(c);
+    drawLegend(c);
+    drawBadges();
+    refreshPanel();
+    if (map.closePopup) { map.closePopup(); }
+    if (fromUser) { writeHash(); }
+    R.ms = performance.now() - t0;
+  }
+  function readHash() {
+    var m = /(?:^#|&)poids=([^&]*)/.exec(window.location.hash || '');
+    if (!m) { return false; }
+    var got = {}, ok = true;
+    m[1].split(',').forEach(function (item) {
+      var kv = item.split(':'), id = decodeURIComponent(kv[0] || ''), v = Number(kv[1]);
+      var c = crit.filter(function (cc) { return cc.id === id; })[0];
+      if (!c || !(v >= 0 && v <= D.max_points) || Math.floor(v) !== v) { ok = false; return; }
+      got[id] = v;
+    });
+    if (!ok) {
+      panel.querySelector('.fw-state').textContent = D.text.bad_hash;
+      return false;
+    }
+    Object.keys(got).forEach(function (id) { points[id] = got[id]; });
+    changed = true;
+    return true;
+  }
+  function toml() {
+    var text = D.toml;
+    allCrit.forEach(function (c, j) {
+      text = text.split('@@weight' + j + '@@').join(String(points[c.id]));
+    });
+    return text;
+  }
+
+  crit.forEach(function (c) {
+    sliders[c.id] = panel.querySelector('input[data-criterion="' + c.id + '"]');
+    share[c.id] = panel.querySelector('[data-share="' + c.id + '"]');
+    sliders[c.id].addEventListener('input', function () {
+      points[c.id] = Number(this.value);
+      changed = true;
+      update(true);
+    });
+  });
+  panel.querySelector('.fw-reset').addEventListener('click', function () {
+    points = Object.assign({}, defaults);
+    changed = false;
+    update(true);
+  });
+  var copyBtn = panel.querySelector('.fw-copy');
+  if (copyBtn) copyBtn.addEventListener('click', function () {
+    var text = toml(), out = panel.querySelector('.fw-toml');
+    out.value = text;
+    out.style.display = 'block';
+    out.select();
+    var done = function () { panel.querySelector('.fw-state').textContent = D.text.copied; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, function () {
+        panel.querySelector('.fw-state').textContent = D.text.copy_by_hand;
+      });
+    } else {
+      panel.querySelector('.fw-state').textContent = D.text.copy_by_hand;
+    }
+  });
+  var toggle = panel.querySelector('.fw-toggle');
+  toggle.addEventListener('click', function () {
+    var open = panel.classList.toggle('fw-open');
+    toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+  });
+  L.DomEvent.disableClickPropagation(panel);
+  L.DomEvent.disableScrollPropagation(panel);
+
+  var fromHash = readHash();
+  // Python drew the map with the profile's weights; recompute only if the link says otherwise.
+  if (fromHash) { update(false); } else {
+    compute(defaultWeights());
+    refreshPanel();
+  }
+  window.addEventListener('hashchange', function () {
+    if (readHash()) { update(false); }
+  });
+
+  window.foncierWeights = {
+    result: R,
+    points: function () { return Object.assign({}, points); },
+    changed: function () { return changed; },
+    setPoints: function (pts) {
+      Object.keys(pts).forEach(function (id) { points[id] = pts[id]; });
+      changed = true;
+      update(true);
+      return R.ms;
+    },
+    toml: D.toml ? toml : function () { return null; }
+  };
+};
