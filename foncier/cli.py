@@ -249,6 +249,15 @@ def map_(
     self_contained: Annotated[
         bool, typer.Option("--self-contained", help="Inline JS/CSS: the file needs no network.")
     ] = False,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            "-w",
+            help="New weights for criteria of the profile, e.g. rail_freight=0.4,river_port=0.3 "
+            "(the others keep theirs; all normalised). The map, PNG and PDF use them.",
+        ),
+    ] = None,
     online: OnlineOpt = False,
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
@@ -256,6 +265,15 @@ def map_(
     """Write an interactive siting map of a territory (HTML, optionally PNG and PDF)."""
     _setup_logging(verbose)
     width, height = _picture_size(picture_size)
+    from foncier.engine.profiles import parse_weights
+
+    try:
+        new_weights = parse_weights(weights) if weights is not None else None
+        if new_weights is not None and no_score:
+            raise typer.BadParameter("--weights needs a scored map: drop --no-score.")
+    except FoncierError as exc:
+        _fail(exc)
+        return
     from maps.export import save_html, save_png
 
     try:
@@ -274,6 +292,7 @@ def map_(
                 online=online,
                 draws=draws,
                 top=top,
+                weights=new_weights,
             )
             _print_top(study, top)
         path = save_html(m, output, self_contained=self_contained)

@@ -86,6 +86,7 @@ def siting_study(
     margin_m: float | None = None,
     draws: int = 200,
     top_n: int = 10,
+    weights: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SitingStudy:
     """Run the whole siting job for a territory and a project profile.
@@ -110,6 +111,9 @@ def siting_study(
         Monte-Carlo draws of the sensitivity analysis (0 to skip it).
     top_n : int
         Size of the shortlist.
+    weights : mapping of str to float, optional
+        New weights for some criteria of the profile (``{"rail_freight": 0.4}``; the others
+        keep theirs, all are normalised again, see :meth:`Profile.with_weights`).
     progress : callable, optional
         Called with a short description of each step.
 
@@ -125,6 +129,8 @@ def siting_study(
 
     t = territory(where)
     prof = load_profile(profile or default_profile(t))
+    if weights:
+        prof = prof.with_weights(weights)
     wanted = list(dict.fromkeys([*profile_layers(prof), *MAP_CONTEXT_LAYERS]))
     wanted = [n for n in wanted if n in LAYERS]
     step(f"couches : {', '.join(wanted)}")

@@ -90,6 +90,7 @@ __all__ = [
     "format_value",
     "list_profiles",
     "load_profile",
+    "parse_weights",
     "profile_from_dict",
     "profile_to_toml",
 ]
@@ -903,3 +904,54 @@ def profile_to_toml(
         out += ["", "[[exclusions]]", *_rule_lines(e)]
         out += [f"op = {_toml_value(e.op)}", f"value = {_toml_value(e.value)}"]
     return "\n".join(out) + "\n"
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """Read criterion weights written ``id=weight,id=weight`` (e.g. ``rail_freight=0.4,port=0.3``).
+
+    Weights are non-negative numbers on any scale (they are normalised with the profile's
+    other criteria, see :meth:`Profile.with_weights`); a decimal comma is not accepted, since
+    the comma separates the criteria.
+
+    Parameters
+    ----------
+    text : str
+        The weights.
+
+    Returns
+    -------
+    dict of str to float
+        Weight by criterion id, in the order given.
+
+    Raises
+    ------
+    ProfileError
+        An item is not ``id=number``, a number is negative or not finite, or an id is repeated.
+    """
+    out: dict[str, float] = {}
+    items = [item.strip() for item in str(text).split(",")]
+    if not any(items):
+        raise ProfileError("no weight given: write them as criterion=weight,criterion=weight.")
+    for item in items:
+        if not item:
+            raise ProfileError(f"empty item in weights {text!r}: write criterion=weight,...")
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            hint = " (a decimal comma? write 0.4)" if item.isdigit() else ""
+            raise ProfileError(
+                f"weight {item!r} is not criterion=number (e.g. rail_freight=0.4); "
+                f"separate criteria with commas{hint}."
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise ProfileError(
+                f"weight of {key!r} is not a number: {value!r} (use a decimal point: 0.4)."
+            ) from None
+        if not np.isfinite(number) or number < 0:
+            raise ProfileError(f"weight of {key!r} must be a number >= 0, got {value!r}.")
+        if key in out:
+            raise ProfileError(f"criterion {key!r} is given two weights in {text!r}.")
+        out[key] = number
+    return out
