@@ -417,8 +417,10 @@ def score_from_raw(
         out[f"{c.id}__tiebreak"] = ties[:, j]
     out["score"] = 100.0 * agg
     # Σ wᵢ tᵢ / Σ wᵢ, summed in id order (weights already sum to 1 but are divided again so
-    # the browser, which re-weights live, computes the same expression).
-    out["tiebreak"] = (ties[:, canon] @ weights[canon]) / weights[canon].sum()
+    # the browser, which re-weights live, computes the same expression). A product then a
+    # numpy sum, not a matrix product: BLAS picks its kernel (and its rounding) by processor,
+    # numpy's pairwise sum is the same everywhere and the browser can repeat it exactly.
+    out["tiebreak"] = (ties[:, canon] * weights[canon]).sum(axis=1) / weights[canon].sum()
     ex = apply_exclusions(
         raw.exclusion_values,
         prof.exclusions,

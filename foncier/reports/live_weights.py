@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from foncier.engine.profiles import Profile, load_profile, profile_to_toml
+from foncier.engine.ties import site_id_codes
 from foncier.engine.transforms import apply_transform
 from layers.errors import FoncierError
 
@@ -117,12 +118,13 @@ def _near_is_good(transform: Mapping[str, Any]) -> bool:
 
 
 def _id_order(scored: pd.DataFrame) -> np.ndarray:
-    """Position of each site in ascending id order (the last tie-break of the ranking)."""
-    if "site_id" in scored.columns:
-        keys = np.asarray(scored["site_id"].astype(str).to_numpy(), dtype=object)
-        order = np.argsort(keys, kind="stable")
-    else:
-        order = np.argsort(scored.index.to_numpy(), kind="stable")
+    """Position of each site in ascending id order (the last key of the ranking).
+
+    The ids are those of :func:`foncier.engine.ties.site_id_codes` (the ``site_id`` column,
+    else the index, as text); equal ids keep the sites' order, as the ranking does.
+    """
+    ids = scored["site_id"] if "site_id" in scored.columns else scored.index
+    order = np.argsort(site_id_codes(np.asarray(ids, dtype=object)), kind="stable")
     out = np.empty(len(scored), dtype=np.int32)
     out[order] = np.arange(len(scored), dtype=np.int32)
     return out

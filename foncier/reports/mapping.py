@@ -268,7 +268,8 @@ def site_popup_data(
         if excluded or rank is None or pd.isna(rank):
             head = f"Exclu · score {_fr(score, 1)} / 100"
         else:
-            head = f"Rang {int(rank)} · score {_fr(score, 1)} / 100"
+            tie = " (ex aequo)" if bool(row.get("ex_aequo", False)) else ""
+            head = f"Rang {int(rank)}{tie} · score {_fr(score, 1)} / 100"
         rows = []
         nearest_lines = []
         for c in criteria:
@@ -351,20 +352,23 @@ def _site_tooltips(
         p_top = None
     p_values = p_top.tolist() if p_top is not None else [None] * len(sites)
     out = []
-    for label, excluded, rank, score, reasons, p in zip(
+    tied = sites["ex_aequo"] if "ex_aequo" in sites.columns else [False] * len(sites)
+    for label, excluded, rank, score, reasons, p, tie in zip(
         sites["_label"],
         sites["excluded"],
         sites["rank"],
         sites["score"],
         sites.get("exclusion_reasons", pd.Series([""] * len(sites), index=sites.index)),
         p_values,
+        tied,
         strict=True,
     ):
         if excluded or pd.isna(rank):
             why = reasons if isinstance(reasons, str) and reasons else "exclu"
             out.append(f"{label} – exclu : {why}")
             continue
-        text = f"{label} – rang {int(rank)}, score {_fr(float(score), 1)}"
+        text = f"{label} – rang {int(rank)}{' (ex aequo)' if bool(tie) else ''}"
+        text += f", score {_fr(float(score), 1)}"
         if p is not None and not pd.isna(p):
             text += f" (top {top_n} dans {_fr(100 * float(p), 0)} % des tirages)"
         out.append(text)

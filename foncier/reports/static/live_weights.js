@@ -26,13 +26,22 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   }
   function f64(b64) { return new Float64Array(bytes(b64).buffer); }
   function i32(b64) { return new Int32Array(bytes(b64).buffer); }
-  // Scores in site-major order (sites × criteria), as numpy holds them.
+  // foncier sums over criteria in the order of their ids (so that the order in which a
+  // profile lists them does not matter): canon[c] = profile index of the c-th id, at[j] =
+  // place of profile criterion j in that order. Code-point order, as numpy sorts text.
+  var canon = crit.map(function (_, j) { return j; }).sort(function (a, b) {
+    var x = crit[a].id, y = crit[b].id;
+    return x < y ? -1 : (x > y ? 1 : a - b);
+  });
+  var at = new Int32Array(k);
+  canon.forEach(function (j, c) { at[j] = c; });
+  // Scores and tie-break keys in site-major order (sites × criteria, id order), as numpy.
   var S = new Float64Array(n * k), T = new Float64Array(n * k);
   crit.forEach(function (c, j) {
     var s = f64(c.scores), t = c.tiebreak ? f64(c.tiebreak) : null;
     for (var i = 0; i < n; i++) {
-      S[i * k + j] = s[i];
-      T[i * k + j] = t ? t[i] : 0;
+      S[i * k + at[j]] = s[i];
+      T[i * k + at[j]] = t ? t[i] : 0;
     }
   });
   var excluded = bytes(D.excluded);
@@ -72,42 +81,42 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     if (!(total > 0)) { return null; }
     return w.map(function (x) { return x / total; });
   }
-  // np.einsum('k,sk->s'): two-lane SIMD accumulation, blocks of eight, lanes added last.
-  function einsumDot(w, a, off) {
-    var a0 = 0, a1 = 0, i = 0;
-    for (; k - i >= 8; i += 8) {
-      a0 = w[i] * a[off + i] + (w[i + 2] * a[off + i + 2] +
-           (w[i + 4] * a[off + i + 4] + (w[i + 6] * a[off + i + 6] + a0)));
-      a1 = w[i + 1] * a[off + i + 1] + (w[i + 3] * a[off + i + 3] +
-           (w[i + 5] * a[off + i + 5] + (w[i + 7] * a[off + i + 7] + a1)));
-    }
-    for (; i < k; i += 2) {
-      a0 = w[i] * a[off + i] + a0;
-      if (i + 1 < k) { a1 = w[i + 1] * a[off + i + 1] + a1; }
-    }
-    return a0 + a1;
+  // Sums over the criteria of each site. score() aggregates scores[:, canon], an array that
+  // numpy lays out column by column: einsum and .sum(axis=-1) then add the criteria one by one,
+  // in order (not pairwise), and so does this.
+  function rowSum(a, off) {
+    var acc = 0;
+    for (var j = 0; j < k; j++) { acc += a[off + j]; }
+    return acc;
+  }
+  function rowDot(w, a, off) {
+    var acc = 0;
+    for (var j = 0; j < k; j++) { acc += w[j] * a[off + j]; }
+    return acc;
   }
   function clip01(x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
-  // np.rint: round half to even.
-  function rint(x) {
-    var r = Math.round(x);
-    if (r - x === 0.5 && r % 2 !== 0) { r -= 1; }
-    return r;
-  }
+  // foncier.engine.ties.round_key: floor(x · 10^d + 0.5).
+  function roundKey(x, scale) { return Math.floor(x * scale + 0.5); }
 
   // ------------------------------------------------------------- aggregation
   var tmp = new Float64Array(k), tmp2 = new Float64Array(k);
-  var owaV = null;
-  if (D.aggregation === 'owa') {
-    // owa() normalises the order weights it is given, then owa_position_weights again.
-    owaV = normalise(normalise(D.order_weights));
+  // OWA order weights: owa() normalises the ones it is given and owa_position_weights()
+  // again (aggregation); the contributions' effective weights normalise them once.
+  function cumulate(v) {
     var cum = [0];
-    owaV.forEach(function (v, j) { cum.push(cum[j] + v); });
+    v.forEach(function (x, j) { cum.push(cum[j] + x); });
+    return {v: v, cum: cum};
   }
-  function owaPositions(off, out) {
-    // Tied criterion scores share the mean of the order weights of their places.
+  var owaAgg = null, owaEff = null;
+  if (D.aggregation === 'owa') {
+    owaAgg = cumulate(normalise(normalise(D.order_weights)));
+    owaEff = cumulate(normalise(D.order_weights));
+  }
+  // foncier.engine.aggregation.owa_position_weights: tied criterion scores share the mean
+  // of the order weights of their places. get(j) reads criterion j's score.
+  function owaPositions(get, ow, out) {
     var j, m;
-    for (j = 0; j < k; j++) { tmp2[j] = Math.floor(S[off + j] * 1e12 + 0.5); }
+    for (j = 0; j < k; j++) { tmp2[j] = Math.floor(get(j) * 1e12 + 0.5); }
     for (j = 0; j < k; j++) {
       var above = 0, upto = 0;
       for (m = 0; m < k; m++) {
@@ -115,35 +124,33 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
         if (tmp2[m] >= tmp2[j]) { upto++; }
       }
       var size = upto - above;
-      out[j] = size === 1 ? owaV[Math.min(above, k - 1)] : (cum[upto] - cum[above]) / size;
+      out[j] = size === 1 ? ow.v[Math.min(above, k - 1)] : (ow.cum[upto] - ow.cum[above]) / size;
     }
   }
   var vprime = new Float64Array(k), uv = new Float64Array(k);
-  // Score 0..1 of site i, and its per-criterion effective weights into eff (for contributions).
-  function aggregate(w, i, eff) {
+  // Score 0..1 of site i: foncier.engine.aggregation.aggregate with the weights wAgg (id
+  // order, already normalised by aggregate()).
+  function aggregate(wAgg, i) {
     var off = i * k, j;
-    if (D.aggregation === 'weighted_sum') {
-      if (eff) { for (j = 0; j < k; j++) { eff[j] = w[j]; } }
-      return clip01(einsumDot(w, S, off));
-    }
+    if (D.aggregation === 'weighted_sum') { return clip01(rowDot(wAgg, S, off)); }
     if (D.aggregation === 'weighted_product') {
-      for (j = 0; j < k; j++) { tmp[j] = w[j] * (w[j] > 0 ? Math.log(S[off + j]) : 0); }
-      if (eff) { for (j = 0; j < k; j++) { eff[j] = w[j]; } }
-      return clip01(Math.exp(npSum(tmp, 0, k)));
+      for (j = 0; j < k; j++) {
+        tmp[j] = wAgg[j] * (wAgg[j] > 0 ? Math.log(S[off + j]) : 0);
+      }
+      return clip01(Math.exp(rowSum(tmp, 0)));
     }
-    owaPositions(off, vprime);
-    for (j = 0; j < k; j++) { uv[j] = w[j] * vprime[j]; }
-    var denom = npSum(uv, 0, k);
+    owaPositions(function (c) { return S[off + c]; }, owaAgg, vprime);
+    for (j = 0; j < k; j++) { uv[j] = wAgg[j] * vprime[j]; }
+    var denom = rowSum(uv, 0);
     for (j = 0; j < k; j++) { tmp[j] = uv[j] * S[off + j]; }
-    var out = npSum(tmp, 0, k) / denom;
-    if (eff) { for (j = 0; j < k; j++) { eff[j] = uv[j] / denom; } }
+    var out = rowSum(tmp, 0) / denom;
     return clip01(isNaN(out) ? 0 : out);
   }
-  // Weight-independent tie-break keys combined with the weights in force.
-  function tiebreak(w, i) {
+  // tiebreak = Σ wᵢ tᵢ / Σ wᵢ in id order, with the weights of score() (wCanon).
+  function tiebreak(wCanon, i) {
     var off = i * k;
-    for (var j = 0; j < k; j++) { tmp[j] = w[j] * T[off + j]; }
-    return npSum(tmp, 0, k) / npSum(w, 0, k);
+    for (var j = 0; j < k; j++) { tmp[j] = T[off + j] * wCanon[j]; }
+    return rowSum(tmp, 0) / npSum(wCanon, 0, k);
   }
 
   // ------------------------------------------------------------------ state
@@ -156,29 +163,41 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     exAequo: new Uint8Array(n), weights: null, order: []
   };
 
-  // Weights of the active criteria for the points in force, by the same steps as Python:
-  // the profile normalises over all its criteria (with_weights / TOML), score() over the
-  // active ones, and aggregate() once more.
+  // Weights for the points in force, by the same steps as Python: the profile normalises
+  // them over all its criteria (with_weights, or reading a TOML file), score() over the
+  // active ones in id order (wCanon; shown as each criterion's weight), aggregate() once more.
   function weightsFor(pts) {
     var p = normalise(allCrit.map(function (c) { return pts[c.id]; }));
     if (!p) { return null; }
-    var act = normalise(allCrit.map(function (c, j) { return p[j]; })
-      .filter(function (_, j) { return allCrit[j].active; }));
-    return act ? normalise(act) : null;
+    var byId = {};
+    allCrit.forEach(function (c, j) { byId[c.id] = p[j]; });
+    var wCanon = normalise(canon.map(function (j) { return byId[crit[j].id]; }));
+    return wCanon ? fromCanon(wCanon) : null;
   }
-  function defaultWeights() { return normalise(crit.map(function (c) { return c.weight; })); }
+  function defaultWeights() {
+    // score()'s own weights, as written in the scores' metadata.
+    return fromCanon(canon.map(function (j) { return crit[j].weight; }));
+  }
+  function fromCanon(wCanon) {
+    var shown = new Array(k);
+    canon.forEach(function (j, c) { shown[j] = wCanon[c]; });
+    return {canon: wCanon, shown: shown, agg: normalise(wCanon)};
+  }
 
-  function compute(w) {
+  function compute(W) {
     var i, order = [];
     for (i = 0; i < n; i++) {
-      R.score[i] = 100 * aggregate(w, i, null);
-      R.tiebreak[i] = tiebreak(w, i);
+      R.score[i] = 100 * aggregate(W.agg, i);
+      R.tiebreak[i] = tiebreak(W.canon, i);
       R.rank[i] = 0;
       R.exAequo[i] = 0;
       if (!excluded[i] && !isNaN(R.score[i])) { order.push(i); }
     }
     var key1 = new Float64Array(n), key2 = new Float64Array(n);
-    order.forEach(function (i) { key1[i] = rint(R.score[i] * 1e9); key2[i] = rint(R.tiebreak[i] * 1e12); });
+    order.forEach(function (i) {
+      key1[i] = roundKey(R.score[i], 1e9);
+      key2[i] = roundKey(R.tiebreak[i], 1e12);
+    });
     order.sort(function (a, b) {
       return (key1[b] - key1[a]) || (key2[b] - key2[a]) || (idOrder[a] - idOrder[b]);
     });
@@ -186,7 +205,8 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     for (var r = 1; r < order.length; r++) {
       if (key1[order[r]] === key1[order[r - 1]]) { R.exAequo[order[r]] = R.exAequo[order[r - 1]] = 1; }
     }
-    R.weights = w;
+    R.weights = W.shown;
+    R.W = W;
     R.order = order;
   }
 
@@ -221,11 +241,23 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   }
 
   // Contributions and "why" of site i (top N only), as foncier.engine.scoring._why.
+  // foncier.engine.scoring._effective_weights, in profile order: weight × score, OWA weights
+  // made to add up to the aggregate.
   function contributions(i) {
-    var eff = new Float64Array(k);
-    aggregate(R.weights, i, eff);
-    var out = [];
-    for (var j = 0; j < k; j++) { out.push(eff[j] * S[i * k + j]); }
+    var off = i * k, w = R.weights, j, out = [];
+    var score = function (jj) { return S[off + at[jj]]; };
+    if (D.aggregation !== 'owa') {
+      for (j = 0; j < k; j++) { out.push(w[j] * score(j)); }
+      return out;
+    }
+    var vp = new Float64Array(k), u = new Float64Array(k);
+    owaPositions(score, owaEff, vp);
+    for (j = 0; j < k; j++) { u[j] = w[j] * vp[j]; }
+    var total = rowSum(u, 0);
+    for (j = 0; j < k; j++) {
+      var e = u[j] / total;
+      out.push((isFinite(e) ? e : 0) * score(j));
+    }
     return out;
   }
   function why(i, contrib, rows) {
@@ -416,12 +448,12 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   }
   function update(fromUser) {
     var t0 = performance.now();
-    var w = changed ? weightsFor(points) : defaultWeights();
-    if (!w) {
+    var W = changed ? weightsFor(points) : defaultWeights();
+    if (!W) {
       panel.querySelector('.fw-state').textContent = D.text.zero;
       return;
     }
-    compute(w);
+    compute(W);
     var c = classify();
     restyle(c);
     drawLegend(c);
