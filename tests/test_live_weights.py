@@ -1,0 +1,409 @@
+"""Live weights in the siting map, in a real browser (Debian's headless Chromium + Selenium).
+
+The reader moves sliders; every site's score, the ranks, the badges, the classes and the
+popups recomputed by the page are compared with ``foncier.score`` run in Python with the
+same weights, for a weighted sum, a weighted product and an OWA profile.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from test_browser import TILE_HOSTS, _missing_browser, open_site_popup, wait_for
+from test_mapping import X0, Y0, make_territory
+
+import foncier
+from foncier.engine.profiles import load_profile, profile_from_dict
+from foncier.reports.mapping import siting_map
+from maps.choropleth import classify_values
+from maps.export import save_html
+
+pytestmark = pytest.mark.browser
+
+_MISSING = _missing_browser()
+if _MISSING:
+    pytest.skip(f"headless Chromium is not available: {_MISSING}", allow_module_level=True)
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from maps.browser import headless_chromium  # noqa: E402
+
+HOSTILE_LABEL = '<img src=x onerror="alert(1)">Gare'
+
+
+def make_sites(n_side: int = 16) -> gpd.GeoDataFrame:
+    cells = [
+        shapely.box(X0 + i * 500, Y0 + j * 500, X0 + i * 500 + 480, Y0 + j * 500 + 480)
+        for i in range(n_side)
+        for j in range(n_side)
+    ]
+    ids = [f"S{i:04d}" for i in range(len(cells))]
+    return gpd.GeoDataFrame({"site_id": ids}, geometry=cells, crs=2154)
+
+
+def make_layers() -> dict[str, gpd.GeoDataFrame]:
+    def points(xy, **cols):
+        return gpd.GeoDataFrame(
+            cols, geometry=gpd.points_from_xy(*np.asarray(xy, dtype=float).T), crs=2154
+        )
+
+    rng = np.random.default_rng(7)
+    stations = points([(X0 + 1200, Y0 + 900), (X0 + 6100, Y0 + 7300)], nom=["Gare A", "Gare <B>"])
+    ports = points([(X0 + 7900, Y0 + 400)], nom=["Port de l'Oise"])
+    subs = points(
+        np.c_[rng.uniform(X0, X0 + 8000, 6), rng.uniform(Y0, Y0 + 8000, 6)],
+        nom=[f"Poste {i}" for i in range(6)],
+        voltage_kv=[63, 225, 90, 400, 63, 225],
+    )
+    flood = gpd.GeoDataFrame(
+        {"nom": ["PPRi"]}, geometry=[shapely.Point(X0 + 3000, Y0 + 5000).buffer(1300)], crs=2154
+    )
+    return {
+        "rail_freight_stations": stations,
+        "ports": ports,
+        "substations": subs,
+        "flood_zones": flood,
+        "communes": make_territory(4).communes,
+    }
+
+
+def make_profile(aggregation: str):
+    head = {
+        "id": f"essai-{aggregation.replace('_', '-')}",
+        "name": "Essai",
+        "aggregation": aggregation,
+    }
+    if aggregation == "owa":
+        head["owa_weights"] = [0.35, 0.25, 0.2, 0.12, 0.08]
+    return profile_from_dict(
+        {
+            "profile": head,
+            "criteria": [
+                {
+                    "id": "rail",
+                    "label": HOSTILE_LABEL,
+                    "measure": "distance",
+                    "layer": "rail_freight_stations",
+                    "transform": {
+                        "kind": "linear",
+                        "from": 300,
+                        "to": 6000,
+                        "direction": "decreasing",
+                    },
+                    "weight": 4,
+                },
+                {
+                    "id": "port",
+                    "label": "Port fluvial",
+                    "measure": "distance",
+                    "layer": "ports",
+                    "transform": {
+                        "kind": "sigmoid",
+                        "midpoint": 4000,
+                        "scale": 900,
+                        "direction": "decreasing",
+                    },
+                    "weight": 3,
+                },
+                {
+                    # Steps: many sites share a score, the tie-break has work to do.
+                    "id": "power",
+                    "label": "Poste 90 kV ou plus",
+                    "measure": "distance",
+                    "layer": "substations",
+                    "filter": {"column": "voltage_kv", "op": ">=", "value": 90},
+                    "transform": {
+                        "kind": "step",
+                        "thresholds": [1500, 3000],
+                        "scores": [1, 0.5, 0.1],
+                    },
+                    "weight": 2,
+                },
+                {
+                    "id": "labour",
+                    "label": "Population à 6 km",
+                    "measure": "sum_within",
+                    "layer": "communes",
+                    "column": "population",
+                    "radius_m": 6000,
+                    "unit": "hab.",
+                    "transform": {
+                        "kind": "linear",
+                        "from": 2000,
+                        "to": 12000,
+                        "direction": "increasing",
+                    },
+                    "weight": 1,
+                },
+                {
+                    "id": "motorway",
+                    "label": "Échangeur",
+                    "measure": "distance",
+                    "layer": "motorway_junctions",
+                    "transform": {
+                        "kind": "linear",
+                        "from": 1000,
+                        "to": 9000,
+                        "direction": "decreasing",
+                    },
+                    "weight": 2,
+                },
+            ],
+            "exclusions": [
+                {
+                    "id": "flood",
+                    "label": "En zone inondable",
+                    "measure": "overlap_share",
+                    "layer": "flood_zones",
+                    "op": ">",
+                    "value": 0.3,
+                }
+            ],
+        }
+    )
+
+
+class Page:
+    """A siting map open in the browser, and the Python side it was made from."""
+
+    def __init__(self, driver, sites, layers, profile, path):
+        self.driver, self.sites, self.layers, self.profile, self.path = (
+            driver,
+            sites,
+            layers,
+            profile,
+            path,
+        )
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    def slider(self, cid: str):
+        return self.driver.find_element(By.CSS_SELECTOR, f'input[data-criterion="{cid}"]')
+
+    def move(self, cid: str, value: int) -> None:
+        """Set a slider like a user: keyboard for small values, else the value + an input event."""
+        el = self.slider(cid)
+        if value <= 12:
+            el.send_keys(Keys.HOME)
+            for _ in range(value):
+                el.send_keys(Keys.ARROW_RIGHT)
+        else:
+            self.js(
+                "arguments[0].value = arguments[1];"
+                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                el,
+                value,
+            )
+        assert int(el.get_attribute("value")) == value
+
+    def state(self) -> pd.DataFrame:
+        got = self.js(
+            "var r = foncierWeights.result; return [Array.from(r.score), Array.from(r.rank),"
+            " Array.from(r.exAequo), Array.from(r.tiebreak)];"
+        )
+        return pd.DataFrame(
+            {"score": got[0], "rank": got[1], "ex_aequo": got[2], "tiebreak": got[3]},
+            index=self.sites.index,
+        )
+
+    def python(self, points: dict[str, float]) -> gpd.GeoDataFrame:
+        return foncier.score(self.sites, self.layers, self.profile.with_weights(points))
+
+
+@pytest.fixture(scope="module", params=["weighted_sum", "weighted_product", "owa"])
+def page(request, tmp_path_factory):
+    sites, layers = make_sites(), make_layers()
+    layers = {k: v for k, v in layers.items() if k != "motorway_junctions"}  # skipped criterion
+    prof = make_profile(request.param)
+    scored = foncier.score(sites, layers, prof)
+    m = siting_map(
+        scored, territory=make_territory(4), layers=layers, profile=prof, basemaps=("plain",)
+    )
+    path = save_html(m, tmp_path_factory.mktemp("live") / "carte.html", self_contained=True)
+    with headless_chromium(width=1400, height=900) as driver:
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {"source": "window.__alerts = []; window.alert = function (m) { __alerts.push(m); };"},
+        )
+        driver.get(path.as_uri())
+        wait_for(lambda: driver.execute_script("return !!window.foncierWeights;"))
+        driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
+        yield Page(driver, sites, layers, prof, path)
+
+
+WEIGHT_SETS = [
+    {"rail": 7, "port": 0, "power": 55, "labour": 3},
+    {"rail": 100, "port": 100, "power": 100, "labour": 100},
+    {"rail": 0, "port": 9, "power": 0, "labour": 0},
+    {"rail": 31, "port": 77, "power": 12, "labour": 64},
+]
+
+
+def test_opens_with_the_profile_weights_and_python_ranking(page):
+    scored = foncier.score(page.sites, page.layers, page.profile)
+    got = page.state()
+    assert np.abs(got["score"] - scored["score"]).max() <= 1e-9
+    assert (got["rank"] == scored["rank"].fillna(0).astype(int)).all()
+    # The panel: one labelled slider per scored criterion, the skipped one greyed, the
+    # aggregation named, the note on exclusions.
+    panel = page.driver.find_element(By.CSS_SELECTOR, ".foncier-weights")
+    sliders = panel.find_elements(By.CSS_SELECTOR, "input[type=range]")
+    assert [s.get_attribute("data-criterion") for s in sliders] == [
+        "rail",
+        "port",
+        "power",
+        "labour",
+    ]
+    for s in sliders:
+        label = panel.find_element(By.CSS_SELECTOR, f'label[for="{s.get_attribute("id")}"]')
+        assert label.text
+        assert s.get_attribute("aria-valuetext").endswith("%")
+    assert HOSTILE_LABEL in panel.text  # shown as text
+    assert page.driver.find_elements(By.CSS_SELECTOR, ".foncier-weights img") == []
+    skipped = panel.find_element(By.CSS_SELECTOR, ".fw-skipped")
+    assert "Échangeur" in skipped.text
+    assert "non évalué" in skipped.text
+    assert "Agrégation" in panel.text
+    assert "En zone inondable" in panel.text
+    assert "non repondérées" in panel.text
+    # Shown weights: the profile's, normalised over the criteria actually scored (4+3+2+1).
+    shares = [o.text for o in panel.find_elements(By.CSS_SELECTOR, "output")]
+    assert shares == ["40 %", "30 %", "20 %", "10 %"]
+
+
+@pytest.mark.parametrize("weights", WEIGHT_SETS)
+def test_moving_sliders_gives_python_scores_and_ranking(page, weights):
+    for cid, value in weights.items():
+        page.move(cid, value)
+    points = page.js("return foncierWeights.points();")
+    assert points == {**weights, "motorway": 17}  # the skipped criterion keeps its points
+    got = page.state()
+    py = page.python(points)
+    # Every site's score, to 1e-9 (in fact to the bit: same arithmetic as numpy).
+    assert np.abs(got["score"].to_numpy() - py["score"].to_numpy()).max() <= 1e-9
+    if page.profile.aggregation != "weighted_product":
+        # Sums and products only: the browser repeats numpy's operations in numpy's order.
+        # (A weighted product goes through log and exp, whose last bit differs between
+        # JavaScript engines and C libraries.)
+        assert (got["score"].to_numpy() == py["score"].to_numpy()).all()
+    # Same unique ranks, ex aequo flags and top N; excluded sites stay out.
+    assert (got["rank"] == py["rank"].fillna(0).astype(int)).all()
+    assert (got["ex_aequo"].astype(bool) == py["ex_aequo"].astype(bool)).all()
+    assert (got.loc[py["excluded"], "rank"] == 0).all()
+    top_py = py.loc[py["rank"] <= 10].sort_values("rank")["site_id"].tolist()
+    top_js = [
+        page.sites["site_id"].iloc[i]
+        for i in page.js("return foncierWeights.result.order.slice(0, 10);")
+    ]
+    assert top_js == top_py
+    assert len(top_js) == 10
+    # Never more than N badges, numbered 1..N.
+    badges = page.driver.find_elements(By.CSS_SELECTOR, ".foncier-rank-icon .foncier-rank")
+    assert sorted(int(b.text) for b in badges) == list(range(1, 11))
+    # The URL fragment keeps the weights.
+    assert page.driver.current_url.endswith(
+        "#poids=" + ",".join(f"{c}:{weights[c]}" for c in ("rail", "port", "power", "labour"))
+    )
+    # Shown shares are the weights in force.
+    shares = [o.text for o in page.driver.find_elements(By.CSS_SELECTOR, ".foncier-weights output")]
+    assert shares == [
+        f"{100 * py[f'{c}__weight'].iloc[0]:.0f} %" for c in ("rail", "port", "power", "labour")
+    ]
+
+
+def test_classes_and_legend_follow_the_new_scores(page):
+    weights = WEIGHT_SETS[3]
+    for cid, value in weights.items():
+        page.move(cid, value)
+    py = page.python(page.js("return foncierWeights.points();"))
+    kept = py.loc[~py["excluded"], "score"].to_numpy()
+    bins = classify_values(kept, scheme="Quantiles", k=5).bins
+    rows = page.driver.find_elements(
+        By.CSS_SELECTOR, ".foncier-legend .foncier-classes .foncier-class"
+    )
+    uppers = [float(r.get_attribute("data-upper")) for r in rows]
+    np.testing.assert_allclose(uppers, bins, rtol=0, atol=1e-12)
+    texts = [r.text for r in rows]
+    assert texts[0].startswith(f"{kept.min():.1f}".replace(".", ","))
+    assert (
+        "recalculées (quantiles)"
+        in page.driver.find_element(By.CSS_SELECTOR, ".foncier-reclassed").text
+    )
+
+
+def test_popup_after_a_change_shows_the_new_rank_weights_and_why(page):
+    weights = WEIGHT_SETS[0]
+    for cid, value in weights.items():
+        page.move(cid, value)
+    py = page.python(page.js("return foncierWeights.points();"))
+    best = py.loc[py["rank"] == 1].iloc[0]
+    popup = open_site_popup(page.driver, page.sites.assign(geometry=py.geometry), best["site_id"])
+    lines = [el.text for el in popup.find_elements(By.CSS_SELECTOR, ".fp-line")]
+    tie = " (ex aequo)" if best["ex_aequo"] else ""
+    assert lines[0] == f"Rang 1{tie} · score {best['score']:.1f} / 100".replace(".", ",")
+    assert lines[1] == f"Pourquoi : {best['why']}"  # the same sentence as Python's
+    rows = {
+        r.find_elements(By.CSS_SELECTOR, "td")[0].text: [
+            td.text for td in r.find_elements(By.CSS_SELECTOR, "td")
+        ]
+        for r in popup.find_elements(By.CSS_SELECTOR, "tr")[1:]
+    }
+    assert rows["Port fluvial"][3] == f"{100 * best['port__weight']:.0f} %"
+    assert rows["Port fluvial"][4] == f"{100 * best['port__contrib']:.1f} pts".replace(".", ",")
+    assert page.js("return window.__alerts.length;") == 0
+
+
+def test_copied_profile_reproduces_the_ranking(page, tmp_path):
+    weights = WEIGHT_SETS[3]
+    for cid, value in weights.items():
+        page.move(cid, value)
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-copy").click()
+    area = page.driver.find_element(By.CSS_SELECTOR, ".fw-toml")
+    wait_for(lambda: area.get_attribute("value"))
+    text = area.get_attribute("value")
+    assert tomllib.loads(text)["criteria"][0]["weight"] == 31
+    path = tmp_path / "profil.toml"
+    path.write_text(text, encoding="utf-8")
+    prof = load_profile(path)  # what `foncier map --profile profil.toml` reads
+    assert prof.aggregation == page.profile.aggregation
+    py = foncier.score(page.sites, page.layers, prof)
+    got = page.state()
+    assert (got["rank"] == py["rank"].fillna(0).astype(int)).all()
+    assert np.abs(got["score"].to_numpy() - py["score"].to_numpy()).max() <= 1e-9
+
+
+def test_a_shared_link_opens_with_its_weights_and_reset_goes_back(page):
+    weights = WEIGHT_SETS[1 if page.profile.aggregation == "owa" else 2]
+    for cid, value in weights.items():
+        page.move(cid, value)
+    url = page.driver.current_url
+    before = page.state()
+    page.driver.get("about:blank")
+    page.driver.get(url)
+    wait_for(lambda: page.js("return !!window.foncierWeights;"))
+    assert page.js("return foncierWeights.points();") == {**weights, "motorway": 17}
+    assert page.js("return foncierWeights.changed();") is True
+    pd.testing.assert_frame_equal(page.state(), before)
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-reset").click()
+    assert "#poids" not in page.driver.current_url
+    scored = foncier.score(page.sites, page.layers, page.profile)
+    assert (page.state()["rank"] == scored["rank"].fillna(0).astype(int)).all()
+    severe = [e for e in page.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == []
+
+
+def test_a_bad_link_keeps_the_profile_weights(page):
+    page.driver.get(page.path.as_uri() + "#poids=rail:abc,inconnu:3")
+    wait_for(lambda: page.js("return !!window.foncierWeights;"))
+    assert page.js("return foncierWeights.changed();") is False
+    state = page.driver.find_element(By.CSS_SELECTOR, ".fw-state").get_attribute("textContent")
+    assert "illisibles" in state
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
