@@ -13,12 +13,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from test_browser import TILE_HOSTS, _missing_browser, open_site_popup, wait_for
-from test_mapping import X0, Y0, make_territory
+from test_mapping import make_territory
+from test_weights_panel import HOSTILE_LABEL, make_layers, make_profile, make_sites
 
 import foncier
-from foncier.engine.profiles import load_profile, profile_from_dict
+from foncier.engine.profiles import load_profile
 from foncier.reports.mapping import siting_map
 from maps.choropleth import classify_values
 from maps.export import save_html
@@ -33,140 +33,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from maps.browser import headless_chromium  # noqa: E402
-
-HOSTILE_LABEL = '<img src=x onerror="alert(1)">Gare'
-
-
-def make_sites(n_side: int = 16) -> gpd.GeoDataFrame:
-    cells = [
-        shapely.box(X0 + i * 500, Y0 + j * 500, X0 + i * 500 + 480, Y0 + j * 500 + 480)
-        for i in range(n_side)
-        for j in range(n_side)
-    ]
-    ids = [f"S{i:04d}" for i in range(len(cells))]
-    return gpd.GeoDataFrame({"site_id": ids}, geometry=cells, crs=2154)
-
-
-def make_layers() -> dict[str, gpd.GeoDataFrame]:
-    def points(xy, **cols):
-        return gpd.GeoDataFrame(
-            cols, geometry=gpd.points_from_xy(*np.asarray(xy, dtype=float).T), crs=2154
-        )
-
-    rng = np.random.default_rng(7)
-    stations = points([(X0 + 1200, Y0 + 900), (X0 + 6100, Y0 + 7300)], nom=["Gare A", "Gare <B>"])
-    ports = points([(X0 + 7900, Y0 + 400)], nom=["Port de l'Oise"])
-    subs = points(
-        np.c_[rng.uniform(X0, X0 + 8000, 6), rng.uniform(Y0, Y0 + 8000, 6)],
-        nom=[f"Poste {i}" for i in range(6)],
-        voltage_kv=[63, 225, 90, 400, 63, 225],
-    )
-    flood = gpd.GeoDataFrame(
-        {"nom": ["PPRi"]}, geometry=[shapely.Point(X0 + 3000, Y0 + 5000).buffer(1300)], crs=2154
-    )
-    return {
-        "rail_freight_stations": stations,
-        "ports": ports,
-        "substations": subs,
-        "flood_zones": flood,
-        "communes": make_territory(4).communes,
-    }
-
-
-def make_profile(aggregation: str):
-    head = {
-        "id": f"essai-{aggregation.replace('_', '-')}",
-        "name": "Essai",
-        "aggregation": aggregation,
-    }
-    if aggregation == "owa":
-        head["owa_weights"] = [0.35, 0.25, 0.2, 0.12, 0.08]
-    return profile_from_dict(
-        {
-            "profile": head,
-            "criteria": [
-                {
-                    "id": "rail",
-                    "label": HOSTILE_LABEL,
-                    "measure": "distance",
-                    "layer": "rail_freight_stations",
-                    "transform": {
-                        "kind": "linear",
-                        "from": 300,
-                        "to": 6000,
-                        "direction": "decreasing",
-                    },
-                    "weight": 4,
-                },
-                {
-                    "id": "port",
-                    "label": "Port fluvial",
-                    "measure": "distance",
-                    "layer": "ports",
-                    "transform": {
-                        "kind": "sigmoid",
-                        "midpoint": 4000,
-                        "scale": 900,
-                        "direction": "decreasing",
-                    },
-                    "weight": 3,
-                },
-                {
-                    # Steps: many sites share a score, the tie-break has work to do.
-                    "id": "power",
-                    "label": "Poste 90 kV ou plus",
-                    "measure": "distance",
-                    "layer": "substations",
-                    "filter": {"column": "voltage_kv", "op": ">=", "value": 90},
-                    "transform": {
-                        "kind": "step",
-                        "thresholds": [1500, 3000],
-                        "scores": [1, 0.5, 0.1],
-                    },
-                    "weight": 2,
-                },
-                {
-                    "id": "labour",
-                    "label": "Population à 6 km",
-                    "measure": "sum_within",
-                    "layer": "communes",
-                    "column": "population",
-                    "radius_m": 6000,
-                    "unit": "hab.",
-                    "transform": {
-                        "kind": "linear",
-                        "from": 2000,
-                        "to": 12000,
-                        "direction": "increasing",
-                    },
-                    "weight": 1,
-                },
-                {
-                    "id": "motorway",
-                    "label": "Échangeur",
-                    "measure": "distance",
-                    "layer": "motorway_junctions",
-                    "transform": {
-                        "kind": "linear",
-                        "from": 1000,
-                        "to": 9000,
-                        "direction": "decreasing",
-                    },
-                    "weight": 2,
-                },
-            ],
-            "exclusions": [
-                {
-                    "id": "flood",
-                    "label": "En zone inondable",
-                    "measure": "overlap_share",
-                    "layer": "flood_zones",
-                    "op": ">",
-                    "value": 0.3,
-                }
-            ],
-        }
-    )
 
 
 class Page:
@@ -407,3 +273,27 @@ def test_a_bad_link_keeps_the_profile_weights(page):
     state = page.driver.find_element(By.CSS_SELECTOR, ".fw-state").get_attribute("textContent")
     assert "illisibles" in state
     page.driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
+
+
+@pytest.mark.slow
+def test_the_five_presets_open_with_the_panel_and_no_console_error(tmp_path):
+    from foncier.pipeline import siting_study
+    from layers.territories import presets
+
+    with headless_chromium(width=1400, height=900) as driver:
+        for pid in presets():
+            study = siting_study(pid, draws=20)
+            path = save_html(study.map(), tmp_path / f"{pid}.html", self_contained=True)
+            assert path.stat().st_size <= 3_000_000, (pid, path.stat().st_size)
+            driver.get(path.as_uri())
+            wait_for(lambda: driver.execute_script("return !!window.foncierWeights;"))
+            active = [c["id"] for c in study.scored.attrs["foncier"]["criteria"]]
+            sliders = driver.find_elements(By.CSS_SELECTOR, ".foncier-weights input[type=range]")
+            assert [s.get_attribute("data-criterion") for s in sliders] == active
+            driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
+            sliders[0].send_keys(Keys.END)
+            assert driver.execute_script("return foncierWeights.changed();") is True
+            badges = driver.find_elements(By.CSS_SELECTOR, ".foncier-rank-icon .foncier-rank")
+            assert sorted(int(b.text) for b in badges) == list(range(1, study.top_n + 1))
+            severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == [], pid
