@@ -24,6 +24,7 @@ from foncier.pipeline import SitingStudy, default_profile, siting_study
 from foncier.reports.mapping import siting_map, territory_map
 from layers import _logging  # noqa: F401  (NullHandler on the package loggers)
 from layers.catalog import LAYERS, available_layers, load_layer, load_layers
+from layers.config import settings
 from layers.errors import (
     CRSError,
     DataSourceError,
@@ -33,10 +34,11 @@ from layers.errors import (
     OfflineError,
     ProfileError,
     SchemaError,
+    SettingsError,
     TerritoryError,
+    UnknownSettingError,
     UnknownTerritoryError,
 )
-from layers.settings import settings
 from layers.territories import Territory, presets, territory
 
 __version__ = "0.1.0"
@@ -52,9 +54,11 @@ __all__ = [
     "Profile",
     "ProfileError",
     "SchemaError",
+    "SettingsError",
     "SitingStudy",
     "Territory",
     "TerritoryError",
+    "UnknownSettingError",
     "UnknownTerritoryError",
     "__version__",
     "ahp_weights",

@@ -14,6 +14,7 @@ once: label, kind, schema, coverage, loader, style, licence) and :mod:`layers.ca
 from layers import _logging  # noqa: F401  (installs the NullHandler)
 from layers.admin import load_communes, load_departements, load_epci
 from layers.catalog import LAYERS, available_layers, load_layer, load_layers
+from layers.config import settings
 from layers.constraints import (
     load_flood_zones,
     load_hazard_zones,
@@ -31,7 +32,9 @@ from layers.errors import (
     OfflineError,
     ProfileError,
     SchemaError,
+    SettingsError,
     TerritoryError,
+    UnknownSettingError,
     UnknownTerritoryError,
 )
 from layers.friches import load_friches, validate_friches
@@ -50,7 +53,6 @@ from layers.infrastructure import (
     load_waterways,
 )
 from layers.raster import Raster
-from layers.settings import settings
 from layers.terrain import load_dem, load_slope, sample_raster
 from layers.territories import Territory, presets, territory
 from layers.zae import (
@@ -73,8 +75,10 @@ __all__ = [
     "ProfileError",
     "Raster",
     "SchemaError",
+    "SettingsError",
     "Territory",
     "TerritoryError",
+    "UnknownSettingError",
     "UnknownTerritoryError",
     "available_layers",
     "load_aerodromes",

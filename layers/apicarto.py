@@ -20,10 +20,10 @@ from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
 from layers import http
+from layers.config import settings
 from layers.crs import require_crs
 from layers.errors import GeometryError, SchemaError
 from layers.geopf import features_to_gdf
-from layers.settings import settings
 
 __all__ = ["cadastre_communes", "cadastre_parcels", "postal_code_communes"]
 

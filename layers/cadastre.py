@@ -14,9 +14,9 @@ import pandas as pd
 from pyproj import CRS
 
 from layers import apicarto
+from layers.config import settings
 from layers.crs import crs_for_departement
 from layers.errors import SchemaError
-from layers.settings import settings
 
 if TYPE_CHECKING:
     from layers.territories import Territory

@@ -16,10 +16,10 @@ import pandas as pd
 import shapely
 
 from layers import admin
+from layers.config import settings
 from layers.errors import DataSourceError, FoncierError, SchemaError
 from layers.raster import Raster
 from layers.registry import LAYERS, LayerEntry, suggest_layer
-from layers.settings import settings
 from layers.territories import Territory
 
 __all__ = [

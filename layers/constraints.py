@@ -446,7 +446,7 @@ def load_housing(
     CRSError
         The data has no CRS.
     """
-    from layers.settings import settings
+    from layers.config import settings
 
     margin = settings.infrastructure_margin_m if margin_m is None else float(margin_m)
     if isinstance(source, gpd.GeoDataFrame):

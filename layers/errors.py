@@ -19,7 +19,9 @@ __all__ = [
     "OfflineError",
     "ProfileError",
     "SchemaError",
+    "SettingsError",
     "TerritoryError",
+    "UnknownSettingError",
     "UnknownTerritoryError",
 ]
 
@@ -72,6 +74,14 @@ class GeometryError(FoncierError, ValueError):
 
 class ProfileError(FoncierError, ValueError):
     """A project profile (criteria, transforms, weights) is invalid."""
+
+
+class SettingsError(FoncierError, ValueError):
+    """A value given to a setting has the wrong type or is out of range."""
+
+
+class UnknownSettingError(SettingsError, AttributeError):
+    """An assignment to a name that is not a setting (a typo such as ``settings.ofline``)."""
 
 
 class MissingDependencyError(FoncierError, ImportError):

@@ -15,9 +15,9 @@ import geopandas as gpd
 import pandas as pd
 
 from layers import http
+from layers.config import settings
 from layers.errors import SchemaError, UnknownTerritoryError
 from layers.geopf import features_to_gdf
-from layers.settings import settings
 
 __all__ = ["COMMUNE_COLUMNS", "communes_geojson", "search_communes"]
 

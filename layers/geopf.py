@@ -18,9 +18,9 @@ import pandas as pd
 from pyproj import CRS
 
 from layers import http
+from layers.config import settings
 from layers.errors import CRSError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
-from layers.settings import settings
 
 __all__ = ["features_to_gdf", "wfs_features", "wfs_layers"]
 

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 
 from layers import http
+from layers.config import settings
 from layers.errors import SchemaError
-from layers.settings import settings
 
 __all__ = ["PPR_FAMILIES", "azi", "gaspar_ppr", "risques"]
 

@@ -44,8 +44,8 @@ from requests_cache.backends.base import BaseCache, DictStorage
 from requests_cache.backends.filesystem import FileDict
 from requests_cache.models import CachedResponse
 
+from layers.config import settings
 from layers.errors import DataSourceError, OfflineError
-from layers.settings import settings
 
 __all__ = [
     "cached_session",

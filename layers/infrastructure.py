@@ -35,11 +35,11 @@ import pandas as pd
 import shapely
 
 from layers import osm
+from layers.config import settings
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
 from layers.geometry import repair_geometries
 from layers.registry import LAYERS
-from layers.settings import settings
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry

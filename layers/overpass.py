@@ -22,9 +22,9 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from layers.config import settings
 from layers.errors import DataSourceError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
-from layers.settings import settings
 
 __all__ = ["bbox_query", "is_area", "overpass_to_gdf", "query_overpass"]
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence, Sized
 from typing import TYPE_CHECKING, Any
 
+from layers.config import settings
 from layers.errors import OfflineError, SchemaError
-from layers.settings import settings
 
 if TYPE_CHECKING:
     from layers.territories import Territory

@@ -19,9 +19,9 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
+from layers.config import settings
 from layers.errors import CRSError, DataSourceError
 from layers.raster import Raster
-from layers.settings import settings
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -53,7 +53,7 @@ def test_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Each test gets its own empty cache folder and default settings; never the network."""
-    from layers.settings import settings
+    from layers.config import settings
 
     monkeypatch.setattr(settings, "cache_folder", tmp_path_factory.mktemp("cache"))
     monkeypatch.setattr(settings, "offline", False)

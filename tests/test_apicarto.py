@@ -11,8 +11,8 @@ from shapely.geometry import Point, box, shape
 from test_http import LocalServer, Reply
 
 from layers.apicarto import cadastre_communes, cadastre_parcels, postal_code_communes
+from layers.config import settings
 from layers.errors import GeometryError, OfflineError, SchemaError
-from layers.settings import settings
 
 GEOD = Geod(ellps="GRS80")
 

@@ -12,8 +12,8 @@ from shapely.geometry import box, shape
 from test_http import LocalServer, Reply
 
 from layers.cadastre import PARCEL_COLUMNS, load_parcels
+from layers.config import settings
 from layers.errors import SchemaError
-from layers.settings import settings
 from layers.territories import Territory
 
 

@@ -110,7 +110,7 @@ def test_bad_sites_option_is_a_clear_error(tmp_path):
 
 
 def test_fetch_refuses_offline_mode(monkeypatch):
-    from layers.settings import settings
+    from layers.config import settings
 
     monkeypatch.setattr(settings, "offline", True)
     result = runner.invoke(app, ["fetch", "alencon"])

@@ -377,7 +377,7 @@ def _feature(props: dict, lon0: float, lat0: float, d: float = 0.01) -> dict:
 
 @pytest.fixture
 def wfs_server(monkeypatch):
-    from layers.settings import settings
+    from layers.config import settings
 
     _WFSHandler.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _WFSHandler)

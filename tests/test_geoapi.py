@@ -15,9 +15,9 @@ import math
 import pytest
 from test_http import LocalServer, Reply
 
+from layers.config import settings
 from layers.errors import OfflineError, SchemaError, UnknownTerritoryError
 from layers.geoapi import COMMUNE_COLUMNS, communes_geojson, search_communes
-from layers.settings import settings
 
 # Built in code (see the module docstring): rectangles, not the real outlines.
 COMPIEGNE = {

@@ -10,9 +10,9 @@ import pytest
 from pyproj import CRS
 from test_http import LocalServer, Reply
 
+from layers.config import settings
 from layers.errors import DataSourceError, GeometryError, SchemaError
 from layers.geopf import features_to_gdf, wfs_features, wfs_layers
-from layers.settings import settings
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import json
 import pytest
 from test_http import LocalServer, Reply
 
+from layers.config import settings
 from layers.errors import SchemaError
 from layers.georisques import azi, gaspar_ppr, risques
-from layers.settings import settings
 
 
 def page(data: list, number: int, total_pages: int) -> Reply:

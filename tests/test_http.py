@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from layers import http
+from layers.config import settings
 from layers.errors import DataSourceError, FoncierError, OfflineError
-from layers.settings import settings
 
 
 @dataclass

@@ -15,9 +15,9 @@ import shapely
 from pyproj import Transformer
 
 from layers import infrastructure as infra
+from layers.config import settings
 from layers.errors import DataSourceError, OfflineError, SchemaError
 from layers.registry import LAYERS
-from layers.settings import settings
 from layers.territories import Territory
 
 TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)

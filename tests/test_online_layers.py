@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from foncier.cli import app
 from layers.catalog import load_layers
-from layers.settings import settings
+from layers.config import settings
 from layers.territories import territory
 
 # An Overpass answer made in code: a motorway junction and a harbour in Compiègne, and a named

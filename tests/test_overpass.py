@@ -11,9 +11,9 @@ import pytest
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
 from test_http import LocalServer, Reply
 
+from layers.config import settings
 from layers.errors import DataSourceError, GeometryError, SchemaError
 from layers.overpass import bbox_query, is_area, overpass_to_gdf, query_overpass
-from layers.settings import settings
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from shapely.geometry import box
 from test_http import LocalServer, Reply
 
 from layers.apicarto import cadastre_communes
+from layers.config import settings
 from layers.errors import DataSourceError, OfflineError, SchemaError
 from layers.prefetch import prefetch
-from layers.settings import settings
 from layers.territories import Territory
 
 
