@@ -323,6 +323,15 @@ class LayerEntry:
         """True when the layer can be loaded from the web with no file given."""
         return not self.offline and self.needs != "file"
 
+    @property
+    def nearest_layers(self) -> tuple[str, ...]:
+        """Layers searched for this layer's nearest feature (exports, site sheets).
+
+        The layer itself, then the named sites of its kinds (``"named_sites:port"``), which
+        stand in when the layer is not loaded.
+        """
+        return (self.name, *(f"named_sites:{kind}" for kind in self.named_kinds))
+
     def load_function(self) -> Callable[..., gpd.GeoDataFrame | Raster]:
         """The loader function (imported on first use)."""
         return _resolve(self.loader)

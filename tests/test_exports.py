@@ -232,7 +232,7 @@ def test_geopackage_layers_and_qgis_styles(
 
 
 def test_geopackage_sites_equal_scored_values(study: SitingStudy, tmp_path: Path) -> None:
-    path = export_study(study, tmp_path / "etude.gpkg", layers=False)
+    path = export_study(study, tmp_path / "etude.gpkg", with_layers=False)
     assert "rail_branches" not in [str(n) for n, _ in pyogrio.list_layers(path)]
     back = pyogrio.read_dataframe(path, layer="sites").set_index("site_id")
     assert back.crs.to_epsg() == 2154

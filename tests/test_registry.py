@@ -263,3 +263,26 @@ def test_territory_layer_is_the_perimeter(square):
     assert out.geometry.iloc[0].area == pytest.approx(1e8)
     # drawn by the territory outline already: not a map layer
     assert not LAYERS["territory"].on_map
+
+
+def test_exports_and_sheets_take_their_key_distances_from_the_registry():
+    from foncier.reports.exports import _NEAREST
+    from foncier.reports.fiche import KEY_FIGURES
+
+    assert [(f[0], f[2]) for f in KEY_FIGURES] == [
+        ("rail_freight", ("rail_freight_stations",)),
+        ("port", ("ports", "named_sites:port")),
+        ("motorway", ("motorway_junctions",)),
+        ("substation", ("substations",)),
+    ]
+    assert _NEAREST == {
+        "gare_fret_nom": (("rail_freight_stations",), "gare_fret_dist"),
+        "port_nom": (("ports", "named_sites:port"), "port_dist"),
+        "autoroute_nom": (("motorway_junctions",), "autoroute_echang_dist"),
+        "aeroport_nom": (("aerodromes",), "aeroport_dist"),
+    }
+    # every CNIG distance field exists in the standard's site_eco table
+    from layers.zae import CNIG_SITE_COLUMNS
+
+    for name_field, (_, distance_field) in _NEAREST.items():
+        assert {name_field, distance_field} <= set(CNIG_SITE_COLUMNS)

@@ -45,6 +45,7 @@ from foncier.engine.measures import distance_to
 from layers.crs import check_projected, require_crs, to_crs
 from layers.errors import CRSError, FoncierError, SchemaError
 from layers.files import atomic_path
+from layers.registry import LAYERS
 from layers.zae import CNIG_SITE_COLUMNS, validate_sites_economiques
 
 if TYPE_CHECKING:
@@ -475,7 +476,7 @@ def score_qml(classes: list[tuple[float, float, str]], *, kind: str = "polygon")
 
 
 def _gpkg_layers(
-    study: SitingStudy, *, layers: bool
+    study: SitingStudy, *, with_layers: bool
 ) -> list[tuple[str, gpd.GeoDataFrame, str, str]]:
     """(layer name, data, QML, description) of every layer to write, sites first."""
     crs = _study_crs(study)
@@ -504,7 +505,7 @@ def _gpkg_layers(
     out.append(
         (CNIG_LAYER, cnig, layer_qml("zae", kind="polygon"), "Sites au standard CNIG site_eco")
     )
-    if layers:
+    if with_layers:
         for name, layer in study.layers.items():
             if not isinstance(layer, gpd.GeoDataFrame):
                 log.info("layer %s is not a vector layer: not written to the GeoPackage", name)
@@ -555,7 +556,7 @@ def _geometry_columns(gpkg: Path) -> dict[str, str]:
 
 
 def write_geopackage(
-    study: SitingStudy, path: str | os.PathLike[str], *, layers: bool = True
+    study: SitingStudy, path: str | os.PathLike[str], *, with_layers: bool = True
 ) -> Path:
     """Write a study as a GeoPackage with a QGIS style per layer, atomically.
 
@@ -565,21 +566,21 @@ def write_geopackage(
         A siting study.
     path : str or path-like
         Output ``.gpkg`` file (replaced if it exists).
-    layers : bool
+    with_layers : bool
         Also write the study's vector layers (infrastructure, constraints).
 
     Returns
     -------
     pathlib.Path
         The file written. Layers: ``sites``, ``territoire``, ``communes`` (when the territory
-        has member communes), ``site_eco`` and, with ``layers=True``, one per vector layer of
+        has member communes), ``site_eco`` and, with ``with_layers=True``, one per vector layer of
         the study; all in the territory's CRS. Table ``layer_styles`` holds one default QGIS
         style per layer.
     """
     import pyogrio
 
     out = Path(path)
-    todo = _gpkg_layers(study, layers=layers)
+    todo = _gpkg_layers(study, with_layers=with_layers)
     with atomic_path(out) as tmp:
         for name, gdf, _qml, _description in todo:
             pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
@@ -674,7 +675,9 @@ def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------- dispatcher
 
 
-def export_study(study: SitingStudy, path: str | os.PathLike[str], *, layers: bool = True) -> Path:
+def export_study(
+    study: SitingStudy, path: str | os.PathLike[str], *, with_layers: bool = True
+) -> Path:
     """Export a study; the format follows the suffix of ``path``.
 
     Parameters
@@ -684,7 +687,7 @@ def export_study(study: SitingStudy, path: str | os.PathLike[str], *, layers: bo
     path : str or path-like
         ``.gpkg`` (GeoPackage with QGIS styles), ``.parquet`` / ``.geoparquet``
         (GeoParquet) or ``.csv`` (spreadsheet: ``;``, decimal comma, UTF-8 with BOM).
-    layers : bool
+    with_layers : bool
         GeoPackage only: also write the study's infrastructure and constraint layers.
 
     Returns
@@ -700,7 +703,7 @@ def export_study(study: SitingStudy, path: str | os.PathLike[str], *, layers: bo
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix == ".gpkg":
-        return write_geopackage(study, out, layers=layers)
+        return write_geopackage(study, out, with_layers=with_layers)
     if suffix in (".parquet", ".geoparquet"):
         return write_geoparquet(study, out)
     if suffix == ".csv":
@@ -718,12 +721,14 @@ _SITE_ID_RE = re.compile(rf"^{_INSEE_RE}_SITE-ECO_\d{{5}}$")
 _POLE_ID_RE = re.compile(rf"^{_INSEE_RE}_POLE-ECO_\d{{5}}$")
 #: Required text fields of ``site_eco`` that a candidate site cannot know.
 _UNKNOWN_TEXT = ("site_type", "site_vocadomi", "site_etat", "site_moa_type")
-#: Standard field → (layers searched in order, name of the distance field).
+#: Standard field → (layers searched in order, name of the distance field), from the
+#: ``key_distance`` of the layer registry's entries.
 _NEAREST = {
-    "gare_fret_nom": (("rail_freight_stations",), "gare_fret_dist"),
-    "port_nom": (("ports", "named_sites:port"), "port_dist"),
-    "autoroute_nom": (("motorway_junctions",), "autoroute_echang_dist"),
-    "aeroport_nom": (("aerodromes",), "aeroport_dist"),
+    e.key_distance.cnig_name: (e.nearest_layers, e.key_distance.cnig_distance)
+    for e in LAYERS.values()
+    if e.key_distance is not None
+    and e.key_distance.cnig_name is not None
+    and e.key_distance.cnig_distance is not None
 }
 
 

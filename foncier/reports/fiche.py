@@ -37,6 +37,7 @@ from foncier.reports.exports import _feature_label, _features, study_metadata
 from layers.crs import check_projected
 from layers.errors import SchemaError
 from layers.files import atomic_path
+from layers.registry import LAYERS
 
 if TYPE_CHECKING:
     from foncier.reports.study import SitingStudy
@@ -45,12 +46,12 @@ __all__ = ["KEY_FIGURES", "site_figures", "site_map_svg", "site_sheet", "site_sh
 
 log = logging.getLogger(__name__)
 
-#: Key distances of a sheet: (id, French label, layers searched, map style name).
-KEY_FIGURES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("rail_freight", "Gare fret SNCF", ("rail_freight_stations",), "rail_freight_stations"),
-    ("port", "Port", ("ports", "named_sites:port"), "ports"),
-    ("motorway", "Échangeur autoroutier", ("motorway_junctions",), "motorway_junctions"),
-    ("substation", "Poste électrique", ("substations",), "substations"),
+#: Key distances of a sheet: (id, French label, layers searched, map style name), from the
+#: ``key_distance`` of the layer registry's entries shown on sheets.
+KEY_FIGURES: tuple[tuple[str, str, tuple[str, ...], str], ...] = tuple(
+    (e.key_distance.id, e.key_distance.label, e.nearest_layers, e.name)
+    for e in LAYERS.values()
+    if e.key_distance is not None and e.key_distance.sheet
 )
 #: Nearest features farther than this are named in the figures but left off the small map,
 #: metres: beyond it the site would shrink to a dot.
