@@ -455,6 +455,7 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     }
     compute(W);
     var c = classify();
+    var t1 = performance.now();
     restyle(c);
     drawLegend(c);
     drawBadges();
@@ -462,6 +463,8 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     if (map.closePopup) { map.closePopup(); }
     if (fromUser) { writeHash(); }
     R.ms = performance.now() - t0;
+    // Scores, ranks and classes / redrawing the sites, legend, badges and panel.
+    R.timing = {compute: t1 - t0, draw: R.ms - (t1 - t0)};
   }
   function readHash() {
     var m = /(?:^#|&)poids=([^&]*)/.exec(window.location.hash || '');
