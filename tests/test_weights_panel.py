@@ -320,3 +320,26 @@ def test_siting_map_with_and_without_the_panel(scored):
     plain = render_html(siting_map(table, territory=terr, live_weights=False))
     assert "foncier-weights" not in plain
     assert "foncierLiveWeights(" not in plain
+
+
+def test_siting_study_scores_with_the_given_weights():
+    from foncier.pipeline import siting_study
+
+    study = siting_study(
+        "alencon",
+        profile="logistique-multimodale",
+        sites="hex:4000",
+        draws=0,
+        weights={"rail_freight": 0, "river_port": 3},
+    )
+    scored = study.scored
+    assert (scored["rail_freight__weight"] == 0).all()
+    assert (scored["rail_freight__contrib"] == 0).all()
+    # The others keep their profile weight, all normalised over the criteria scored.
+    base = load_profile("logistique-multimodale")
+    active = [c["id"] for c in scored.attrs["foncier"]["criteria"]]
+    raw = {c.id: c.weight for c in base.criteria} | {"rail_freight": 0.0, "river_port": 3.0}
+    total = sum(raw[c] for c in active)
+    for cid in active:
+        assert scored[f"{cid}__weight"].iloc[0] == pytest.approx(raw[cid] / total, rel=1e-12)
+    assert study.profile.criterion("river_port").weight > 0.7

@@ -412,7 +412,7 @@ def add_weights_panel(
     head, sep, tail = badge.rpartition(">0<")
     data["badge"] = [head + ">", "<" + tail] if sep else ["", ""]
     data["text"] = {
-        "profile": "Poids du profil.",
+        "profile": "Poids d'origine de la carte.",
         "changed": "Poids modifiés : scores, rangs et classes recalculés dans la page.",
         "zero": "Donnez un poids à au moins un critère.",
         "copied": "Profil copié (TOML) : utilisable avec foncier map --profile.",

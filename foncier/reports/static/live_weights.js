@@ -441,9 +441,13 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     var h = changed ? '#poids=' + crit.map(function (c) {
       return encodeURIComponent(c.id) + ':' + points[c.id];
     }).join(',') : '';
-    if (window.location.hash !== h) {
-      try { window.history.replaceState(null, '', h || window.location.pathname + window.location.search); }
-      catch (e) { window.location.hash = h; }
+    if (window.location.hash === h) { return; }
+    // A page shown inside a notebook (srcdoc frame) may refuse both: the weights then stay
+    // in the page only.
+    try {
+      window.history.replaceState(null, '', h || window.location.pathname + window.location.search);
+    } catch (e) {
+      try { window.location.hash = h; } catch (e2) { /* no address to write to */ }
     }
   }
   function update(fromUser) {
