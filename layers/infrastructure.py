@@ -39,7 +39,7 @@ from layers.config import settings
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
 from layers.geometry import repair_geometries
-from layers.registry import LAYERS
+from layers.registry import LAYERS, get_layer
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -53,6 +53,7 @@ __all__ = [
     "load_aerodromes",
     "load_motorway_junctions",
     "load_named_sites",
+    "load_osm_layer",
     "load_platforms",
     "load_ports",
     "load_rail_branches",
@@ -117,16 +118,22 @@ def _margin(margin_m: float | None) -> float:
     return margin
 
 
+def _schema(layer: str) -> dict[str, str]:
+    # Read from the registry at call time (not from SCHEMAS): an entry added later, or by a
+    # test, loads like the others.
+    return dict(get_layer(layer).schema)
+
+
 def _empty(layer: str, crs: Any) -> gpd.GeoDataFrame:
     columns: dict[str, Any] = {
-        c: pd.Series(dtype="float64" if c in _FLOAT_COLUMNS else "object") for c in SCHEMAS[layer]
+        c: pd.Series(dtype="float64" if c in _FLOAT_COLUMNS else "object") for c in _schema(layer)
     }
     return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
 
 
 def _conform(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
-    """Columns of ``SCHEMAS[layer]`` in order (missing ones added as NA), geometry last."""
-    columns = list(SCHEMAS[layer])
+    """Columns of the layer's schema in order (missing ones added as NA), geometry last."""
+    columns = list(_schema(layer))
     out = gdf.copy()
     for name in columns:
         if name not in out.columns:
@@ -169,7 +176,7 @@ def _finish(
         gdf = repair_geometries(gdf, name=layer, id_column="id", drop_empty=True)
         hits = gdf.sindex.query(area.shape, predicate="intersects")
         out = gdf.iloc[np.sort(hits)]
-        if "area_ha" in SCHEMAS[layer]:
+        if "area_ha" in _schema(layer):
             geoms = out.geometry.to_numpy()
             polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
             area_ha = np.where(polygonal, shapely.area(geoms) / 1e4, np.nan)
@@ -221,12 +228,12 @@ def _looks_like_osm(gdf: gpd.GeoDataFrame) -> bool:
 def _canonical(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     """Check a user frame already in the layer's schema (``source``/``date`` may be absent)."""
     require_crs(gdf, f"{layer} data")
-    needed = [c for c in SCHEMAS[layer] if c not in ("source", "date")]
+    needed = [c for c in _schema(layer) if c not in ("source", "date")]
     missing = [c for c in needed if c not in gdf.columns]
     if missing:
         raise SchemaError(
             f"{layer}: the data given lacks the columns {missing}. Give OSM features "
-            f"(osm_id + tag columns) or the canonical columns {list(SCHEMAS[layer])}."
+            f"(osm_id + tag columns) or the canonical columns {list(_schema(layer))}."
         )
     out = gdf.copy()
     if "source" not in out.columns:
@@ -787,6 +794,51 @@ def load_aerodromes(
         embedded=_airportsdata,
         mapper=osm.aerodromes_from_osm,
     )
+
+
+def load_osm_layer(
+    territory: Territory, *, layer: str, margin_m: float | None = None, source: Source = "osm"
+) -> gpd.GeoDataFrame:
+    """Load a layer of tagged OpenStreetMap features declared by ``osm_tag`` in the registry.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area; results are in ``territory.crs``.
+    layer : str
+        Name of a layer of :data:`layers.registry.LAYERS` that has an ``osm_tag``.
+    margin_m : float, optional
+        Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
+    source : {"osm"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); or OSM features (OSM XML/PBF file, frame with
+        tag columns) or data already in the layer's schema.
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema of the layer's entry: ``id, name, kind`` (the tag value), ``source, date``,
+        the other columns read from the tags of the same name, ``geometry``.
+
+    Raises
+    ------
+    SchemaError
+        The layer is unknown or has no ``osm_tag``.
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
+    """
+    entry = get_layer(layer)
+    if entry.osm_tag is None:
+        raise SchemaError(f"layer {layer!r} has no osm_tag: it has a loader of its own.")
+    key, values = entry.osm_tag
+    common = ("id", "name", "kind", "source", "date")
+    mapper = functools.partial(
+        osm.tagged_from_osm,
+        layer=layer,
+        key=key,
+        values=values,
+        columns=[c for c in entry.schema if c not in common],
+    )
+    return _load(territory, layer=layer, source=source, margin_m=margin_m, mapper=mapper)
 
 
 # --------------------------------------------------------------------------------------------

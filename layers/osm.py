@@ -53,6 +53,7 @@ __all__ = [
     "rail_lines_from_osm",
     "read_osm_file",
     "substations_from_osm",
+    "tagged_from_osm",
     "trunk_roads_from_osm",
     "waterways_from_osm",
 ]
@@ -65,7 +66,7 @@ OSM_SOURCE = "osm"
 #: Overpass QL statements selecting the features of each layer (the bbox is set globally),
 #: from the ``osm_filters`` of the layer registry.
 OVERPASS_FILTERS: dict[str, tuple[str, ...]] = {
-    name: entry.osm_filters for name, entry in LAYERS.items() if entry.osm_filters
+    name: entry.overpass_filters for name, entry in LAYERS.items() if entry.overpass_filters
 }
 
 _BRANCH_SERVICES = ("siding", "spur", "yard")
@@ -86,7 +87,8 @@ def overpass_query(layer: str, *, bbox: Sequence[float], timeout_s: int = 180) -
     Parameters
     ----------
     layer : str
-        One of the keys of :data:`OVERPASS_FILTERS` (``"rail_lines"``, ``"ports"`` …).
+        A layer of the registry with Overpass filters (keys of :data:`OVERPASS_FILTERS`:
+        ``"rail_lines"``, ``"ports"`` …).
     bbox : sequence of 4 floats
         ``(west, south, east, north)`` in degrees (EPSG:4326), e.g.
         ``territory.bbox_lonlat(margin_m)``.
@@ -106,11 +108,12 @@ def overpass_query(layer: str, *, bbox: Sequence[float], timeout_s: int = 180) -
     GeometryError
         ``bbox`` is not ``(west, south, east, north)`` in degrees.
     """
-    if layer not in OVERPASS_FILTERS:
+    filters = LAYERS[layer].overpass_filters if layer in LAYERS else ()
+    if not filters:
         raise SchemaError(
             f"No Overpass query for layer {layer!r}. Known layers: {', '.join(OVERPASS_FILTERS)}."
         )
-    return bbox_query(bbox, OVERPASS_FILTERS[layer], timeout=timeout_s)
+    return bbox_query(bbox, filters, timeout=timeout_s)
 
 
 def overpass_date(data: Mapping[str, Any]) -> str | None:
@@ -544,6 +547,45 @@ def motorway_junctions_from_osm(
     kind = pd.Series("motorway_junction", index=sel.index)
     columns = _base(sel, kind, date) | {"ref": _tag(sel, "ref").to_numpy()}
     return _frame(columns, sel, "motorway_junctions")
+
+
+def tagged_from_osm(
+    features: gpd.GeoDataFrame,
+    *,
+    layer: str,
+    key: str,
+    values: Sequence[str],
+    columns: Sequence[str] = (),
+    date: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Features with a tag among some values, for layers declared by ``osm_tag`` in the registry.
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        OSM features (see :func:`osm_features`), any CRS.
+    layer : str
+        Name of the layer (logging).
+    key : str
+        Tag key (``"highway"``).
+    values : sequence of str
+        Tag values kept (``("bus_stop",)``).
+    columns : sequence of str
+        Further columns, each read from the tag of the same name (``"operator"``, ``"ref"``).
+    date : str, optional
+        Date of the OSM data (``YYYY-MM-DD``).
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326: ``id, name, kind`` (the tag value), ``source, date``, then ``columns``,
+        ``geometry``.
+    """
+    gdf = osm_features(features)
+    value = _tag(gdf, key)
+    sel = gdf[value.isin(list(values)).fillna(False).to_numpy()]
+    extra = {c: _tag(sel, c).to_numpy() for c in columns}
+    return _frame(_base(sel, value.loc[sel.index], date) | extra, sel, layer)
 
 
 def trunk_roads_from_osm(

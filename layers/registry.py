@@ -25,6 +25,7 @@ ones fits (see the README's "Contributing" section).
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -241,7 +242,8 @@ class LayerEntry:
         Where the layer has data.
     loader : str
         Import path ``"module:function"`` of the loader. It is called as
-        ``loader(territory, source=..., margin_m=...)`` (``margin_m`` only when ``margin``).
+        ``loader(territory, source=..., margin_m=...)`` (``margin_m`` only when ``margin``);
+        a generic loader, one with a ``layer`` parameter, is also given the entry's name.
     style : Style
         How the layer is drawn on maps and in QGIS styles.
     source : str
@@ -276,6 +278,12 @@ class LayerEntry:
         Overpass QL statements selecting the layer's OpenStreetMap features.
     osm_mapper : str or None
         Import path of the function mapping OSM features to the layer's schema.
+    osm_tag : (str, tuple of str) or None
+        For a layer of plain tagged OSM features, the tag key and the values kept
+        (``("highway", ("bus_stop",))``): the Overpass filter and the mapping follow from
+        it, with the loader :func:`layers.infrastructure.load_osm_layer`; the schema's
+        columns beyond ``id, name, kind, source, date`` are read from the tags of the same
+        name.
     named_kinds : tuple of str
         Kinds of named sites (``layers/data/named_sites.csv``) that this layer also shows.
     precision : str
@@ -309,6 +317,7 @@ class LayerEntry:
     map_context: bool = False
     osm_filters: tuple[str, ...] = ()
     osm_mapper: str | None = None
+    osm_tag: tuple[str, tuple[str, ...]] | None = None
     named_kinds: tuple[str, ...] = ()
     precision: str = "exact"
     key_distance: KeyDistance | None = None
@@ -322,6 +331,16 @@ class LayerEntry:
     def online(self) -> bool:
         """True when the layer can be loaded from the web with no file given."""
         return not self.offline and self.needs != "file"
+
+    @property
+    def overpass_filters(self) -> tuple[str, ...]:
+        """Overpass QL statements of the layer: ``osm_filters``, or made from ``osm_tag``."""
+        if self.osm_filters or self.osm_tag is None:
+            return self.osm_filters
+        key, values = self.osm_tag
+        if len(values) == 1:
+            return (f'nwr["{key}"="{values[0]}"]',)
+        return (f'nwr["{key}"~"^({"|".join(values)})$"]',)
 
     @property
     def nearest_layers(self) -> tuple[str, ...]:
@@ -393,12 +412,20 @@ class LayerEntry:
         """
         if source is None and self.needs:
             raise DataSourceError(f"Layer {self.name!r} needs a source: {self.hint}.")
+        function = self.load_function()
         kwargs: dict[str, Any] = {}
+        if "layer" in _parameters(function):
+            kwargs["layer"] = self.name
         if source is not None:
             kwargs["source"] = source
         if margin_m is not None and self.margin:
             kwargs["margin_m"] = margin_m
-        return self.load_function()(territory, **kwargs)
+        return function(territory, **kwargs)
+
+
+@functools.cache
+def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(function).parameters)
 
 
 def _resolve(path: str) -> Any:
@@ -957,8 +984,3 @@ def get_layer(name: str) -> LayerEntry:
         raise SchemaError(
             f"Unknown layer {name!r}.{suggest_layer(name)} Known layers: {', '.join(LAYERS)}."
         ) from None
-
-
-def loader_parameters(entry: LayerEntry) -> list[str]:
-    """Keyword parameters of an entry's loader (to check the uniform signature)."""
-    return list(inspect.signature(entry.load_function()).parameters)

@@ -24,6 +24,8 @@ from layers.registry import (
     REFERENCE_TERRITORIES,
     RFN,
     RTE_NETWORK,
+    LayerEntry,
+    Style,
     get_layer,
 )
 from layers.territories import Territory, presets, territory
@@ -63,8 +65,10 @@ def test_every_loader_has_the_uniform_signature(name):
     assert params["source"].kind is inspect.Parameter.KEYWORD_ONLY
     if e.margin:
         assert params["margin_m"].kind is inspect.Parameter.KEYWORD_ONLY
-    # every other parameter has a default: the registry passes nothing else
-    others = [p for n, p in params.items() if n not in ("territory", "source", "margin_m")]
+    # every other parameter has a default: the registry passes nothing else (but the
+    # layer's name to a generic loader)
+    given = ("territory", "source", "margin_m", "layer")
+    others = [p for n, p in params.items() if n not in given]
     assert all(p.default is not inspect.Parameter.empty for p in others)
 
 
@@ -286,3 +290,51 @@ def test_exports_and_sheets_take_their_key_distances_from_the_registry():
 
     for name_field, (_, distance_field) in _NEAREST.items():
         assert {name_field, distance_field} <= set(CNIG_SITE_COLUMNS)
+
+
+def test_a_layer_declared_by_its_osm_tag_needs_no_code_of_its_own(monkeypatch, square):
+    # A point layer of plain tagged OSM features: one registry entry, then a profile uses it.
+    entry = LayerEntry(
+        name="bus_stops",
+        label="Arrêts de bus",
+        description="Bus stops",
+        theme="infrastructure",
+        kind="point",
+        schema={**SCHEMAS["motorway_junctions"]} | {"shelter": "OSM shelter tag"},
+        coverage=FRANCE,
+        loader="layers.infrastructure:load_osm_layer",
+        style=Style("#00665e", shape="circle", glyph="B"),
+        source="OpenStreetMap (Overpass)",
+        attribution="© OpenStreetMap contributors, ODbL 1.0",
+        licence="ODbL 1.0",
+        date="date of the Overpass answer",
+        margin=True,
+        osm_tag=("highway", ("bus_stop",)),
+    )
+    monkeypatch.setitem(LAYERS, "bus_stops", entry)
+    assert entry.overpass_filters == ('nwr["highway"="bus_stop"]',)
+    assert 'nwr["highway"="bus_stop"]' in osm.overpass_query("bus_stops", bbox=(2, 49, 3, 50))
+    # OSM features as read from Overpass: two stops (one 12 km out) and a crossing
+    features = gpd.GeoDataFrame(
+        {
+            "osm_type": ["node", "node", "node"],
+            "osm_id": ["1", "2", "3"],
+            "highway": ["bus_stop", "bus_stop", "crossing"],
+            "name": ["Mairie", "Loin", None],
+            "shelter": ["yes", None, None],
+        },
+        geometry=[shapely.Point(5_000, 3_000), shapely.Point(22_000, 5_000), shapely.Point(0, 0)],
+        crs=L93,
+    ).to_crs(4326)
+    stops = entry.load(square, source=features, margin_m=1_000)
+    assert list(stops.columns) == [*entry.schema, "geometry"]
+    assert list(stops["id"]) == ["osm:node/1"]
+    assert (stops["kind"].iloc[0], stops["shelter"].iloc[0]) == ("bus_stop", "yes")
+    assert stops.crs == square.crs
+    # ... and a criterion on it: a 100 m x 100 m site 1 km east of the stop
+    prof = profile_from_dict(_profile("bus_stops"))
+    site = gpd.GeoDataFrame(
+        {"site_id": ["s"]}, geometry=[shapely.box(6_000, 2_950, 6_100, 3_050)], crs=L93
+    )
+    scored = foncier.score(site, {"bus_stops": stops}, prof)
+    assert scored["c__raw"].iloc[0] == pytest.approx(1_000, abs=0.01)

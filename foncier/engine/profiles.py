@@ -414,7 +414,7 @@ def _parse_layer(
                 f"{where}: measure {measure!r} works on the sites themselves: no layer."
             )
         return None
-    known = [*KNOWN_LAYERS, *extra_layers]
+    known = [*LAYERS, *extra_layers]  # the registry as it is now
     if layer is None:
         raise ProfileError(f"{where}: measure {measure!r} needs a 'layer'.")
     if layer not in known:
