@@ -196,7 +196,11 @@ def layers(
         bool, typer.Option("--count/--no-count", help="Count the offline features.")
     ] = True,
 ) -> None:
-    """List the layers available offline (embedded) and online for a territory."""
+    """List the layers available offline (embedded) and online for a territory.
+
+    The "couverture" column tells whether each layer has data there: a layer "hors
+    couverture" knows nothing of the territory, which is not the same as nothing near.
+    """
     from layers.catalog import available_layers
 
     try:
@@ -207,8 +211,10 @@ def layers(
         return
     table = Table(title=f"Couches — {t.name}")
     table.add_column("couche", no_wrap=True)
-    for col in ("hors ligne", "en ligne", "entités", "source"):
+    for col in ("hors ligne", "en ligne", "entités", "couverture", "source"):
         table.add_column(col)
+    covered = {"full": "oui", "partial": "[yellow]partielle[/]", "none": "[red]hors couverture[/]"}
+    online_covered = {"full": " (en ligne : oui)", "partial": " (en ligne : partielle)", "none": ""}
     for row in table_df.to_dict("records"):
         needs = str(row["needs"])
         online = "oui" if row["online"] else (f"fichier ({needs})" if needs else "—")
@@ -219,6 +225,12 @@ def layers(
             "[green]oui[/]" if row["offline"] else ("sites nommés" if counted else "—"),
             online,
             str(n) if counted else "",
+            covered[str(row["covered"])]
+            + (
+                online_covered[str(row["covered_online"])]
+                if row["covered_online"] != row["covered"]
+                else ""
+            ),
             str(row["source"]),
         )
     Console().print(table)

@@ -224,7 +224,8 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
     Parameters
     ----------
     territory : Territory, optional
-        When given with ``count=True``, embedded layers are loaded and their features counted.
+        Tells how much of it each layer covers (``covered``); with ``count=True``, embedded
+        layers are loaded and their features counted.
     count : bool
         Count the features of the offline layers for ``territory`` (for ports and platforms:
         the embedded named sites).
@@ -232,7 +233,10 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
     Returns
     -------
     DataFrame
-        ``layer, theme, description, offline, online, needs, source`` (+ ``features``).
+        ``layer, theme, description, offline, online, needs, source, coverage`` (where the
+        layer has data as loaded by default), ``coverage_online`` (when loaded online), and
+        with a territory ``covered`` and ``covered_online`` (``"full"``, ``"partial"`` or
+        ``"none"``) and ``features``.
     """
     rows = []
     for name, info in LAYERS.items():
@@ -244,7 +248,12 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
             "online": info.online,
             "needs": info.needs,
             "source": info.source,
+            "coverage": info.coverage.label,
+            "coverage_online": info.coverage_when(online=True).label,
         }
+        if territory is not None:
+            row["covered"] = info.coverage.status(territory)
+            row["covered_online"] = info.coverage_when(online=True).status(territory)
         if count and territory is not None:
             row["features"] = pd.NA
             if info.embedded:

@@ -239,7 +239,11 @@ class LayerEntry:
     schema : mapping of str to str
         Required columns (besides ``geometry``) → description with units.
     coverage : Coverage
-        Where the layer has data.
+        Where the layer has data as loaded by default: its embedded part when it has one
+        (offline), else its online or file source.
+    online_coverage : Coverage or None
+        Where the layer has data when loaded online, when that differs (e.g. RTE substations
+        embedded for mainland France, OpenStreetMap substations everywhere).
     loader : str
         Import path ``"module:function"`` of the loader. It is called as
         ``loader(territory, source=..., margin_m=...)`` (``margin_m`` only when ``margin``);
@@ -321,6 +325,13 @@ class LayerEntry:
     named_kinds: tuple[str, ...] = ()
     precision: str = "exact"
     key_distance: KeyDistance | None = None
+    online_coverage: Coverage | None = None
+
+    def coverage_when(self, *, online: bool) -> Coverage:
+        """Where the layer has data, loaded offline (default) or online."""
+        if online and self.online_coverage is not None:
+            return self.online_coverage
+        return self.coverage
 
     @property
     def embedded(self) -> bool:
@@ -585,7 +596,8 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         | {"harbour": "OSM harbour tag", "operator": "operator"}
         | _SITE
         | {"area_ha": "area of polygonal features, hectares (NaN for points and lines)"},
-        coverage=FRANCE,
+        coverage=REFERENCE_TERRITORIES,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_ports",
         style=Style("#1b5e9c", shape="diamond", glyph="P"),
         source="OpenStreetMap + named sites",
@@ -642,7 +654,8 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         | {"industrial": "OSM industrial tag: chemical, logistics …", "operator": "operator"}
         | _SITE
         | {"area_ha": "area of polygonal features, hectares (NaN for points)"},
-        coverage=FRANCE,
+        coverage=REFERENCE_TERRITORIES,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_platforms",
         style=Style("#8c3b0c", shape="square", glyph="I"),
         source="OpenStreetMap + named sites",
@@ -714,6 +727,7 @@ _ENTRIES: tuple[LayerEntry, ...] = (
             "status": _SITE["status"],
         },
         coverage=RTE_NETWORK,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_substations",
         style=Style("#e08a00", shape="triangle", glyph="E"),
         source="RTE / ODRE (embedded); OpenStreetMap online",
@@ -736,6 +750,7 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         schema=_COMMON
         | {"icao": "ICAO code", "iata": "IATA code", "elevation_m": "elevation, metres"},
         coverage=METROPOLE,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_aerodromes",
         style=Style("#2f4f4f", shape="circle", glyph="✈"),
         source="airportsdata (embedded)",

@@ -338,3 +338,22 @@ def test_a_layer_declared_by_its_osm_tag_needs_no_code_of_its_own(monkeypatch, s
     )
     scored = foncier.score(site, {"bus_stops": stops}, prof)
     assert scored["c__raw"].iloc[0] == pytest.approx(1_000, abs=0.01)
+
+
+def test_listing_tells_what_covers_an_overseas_territory():
+    from typer.testing import CliRunner
+
+    from foncier.cli import app
+
+    reunion = territory("974")
+    table = available_layers(reunion).set_index("layer")
+    # embedded SNCF and RTE data know nothing of La Réunion; OpenStreetMap does
+    assert table.loc["rail_freight_stations", "covered"] == "none"
+    assert table.loc["substations", ["covered", "covered_online"]].tolist() == ["none", "full"]
+    assert table.loc["ports", ["covered", "covered_online"]].tolist() == ["none", "full"]
+    assert table.loc["motorway_junctions", "covered"] == "full"
+    assert table.loc["communes", "coverage"] == "France entière"
+    result = CliRunner().invoke(app, ["layers", "974", "--no-count"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "substations" in line)
+    assert "hors couverture (en ligne : oui)" in row
