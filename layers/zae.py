@@ -61,6 +61,8 @@ __all__ = [
     "CNIG_TABLES",
     "OSM_ECONOMIC_LANDUSE",
     "cnig_columns",
+    "cnig_dtypes",
+    "cnig_typed",
     "empty_sites_economiques",
     "load_zae",
     "read_sites_economiques",
@@ -144,6 +146,79 @@ def cnig_columns(table: str) -> list[str]:
 #: gare_fret_nom, gare_fret_dist, aeroport_nom, aeroport_dist, port_nom, port_dist.
 #: Distances in km, areas in ha.
 CNIG_SITE_COLUMNS: list[str] = cnig_columns("site_eco")
+
+
+def cnig_dtypes(table: str) -> dict[str, str]:
+    """Return the pandas dtypes of a CNIG table's numeric fields, as typed by its template.
+
+    The GeoPackage template stores counts and rates (``site_uf_nbre``, ``site_nb_emploi``,
+    ``site_taux_vacance`` …) as ``MEDIUMINT`` and areas (``site_surf_brute`` …) as ``REAL``.
+    Distances (``*_dist``, km) are ``MEDIUMINT`` in the template but ``number`` in the
+    standard's schema: they stay decimal (``float64``) so that 0.1 km is not lost.
+
+    Parameters
+    ----------
+    table : str
+        ``"pole_eco"``, ``"site_eco"``, ``"terrain_eco"`` or ``"etablissement"``.
+
+    Returns
+    -------
+    dict of str to str
+        Field -> ``"Int32"`` (written as ``MEDIUMINT`` by GDAL, ``integer`` in PostgreSQL)
+        or ``"float64"`` (``REAL``, ``double precision``); text fields are absent.
+    """
+    with sqlite3.connect(f"file:{_TEMPLATE}?mode=ro", uri=True) as con:
+        rows = con.execute(f'PRAGMA table_info("{table}")').fetchall()  # table: a known name
+    template = {str(r[1]): str(r[2]).upper() for r in rows}
+    out: dict[str, str] = {}
+    for name in _number_fields(table):
+        sql_type = template.get(_GPKG_NAMES.get(table, {}).get(name, name), "REAL")
+        integer = _is_integer_type(sql_type) and not name.endswith("_dist")
+        out[name] = "Int32" if integer else "float64"
+    return out
+
+
+def cnig_typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the numeric fields of a CNIG table cast to :func:`cnig_dtypes`.
+
+    Parameters
+    ----------
+    table : str
+        CNIG table name.
+    frame : DataFrame
+        Rows of that table; columns that are absent are left absent.
+
+    Returns
+    -------
+    DataFrame
+        A copy; empty cells become missing values. Integer fields holding decimals are
+        rounded (the template stores integers), with a warning.
+
+    Raises
+    ------
+    SchemaError
+        A numeric field holds text that is not a number.
+    """
+    out = frame.copy()
+    for name, dtype in cnig_dtypes(table).items():
+        if name not in out.columns:
+            continue
+        raw = out[name]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            raise SchemaError(
+                f"{table}.{name}: {int(bad.sum())} value(s) are not numbers "
+                f"(e.g. {raw[bad].iloc[0]!r})."
+            )
+        if dtype == "Int32":
+            rounded = values.round()
+            if bool((values.notna() & (rounded != values)).any()):
+                log.warning("%s.%s: decimals rounded to the template's integers", table, name)
+            out[name] = rounded.astype("Int32")
+        else:
+            out[name] = values.astype("float64")
+    return out
 
 
 def _number_fields(table: str) -> list[str]:

@@ -26,12 +26,32 @@ if TYPE_CHECKING:
     import folium
     import geopandas as gpd
 
-__all__ = ["EXCLUDED_COLOR", "add_choropleth", "class_colors", "classify_values"]
+__all__ = [
+    "CLASS_FILL_OPACITY",
+    "CLASS_OUTLINE",
+    "EXCLUDED_COLOR",
+    "EXCLUDED_FILL_OPACITY",
+    "EXCLUDED_OUTLINE",
+    "OUTLINE_WEIGHT_PX",
+    "add_choropleth",
+    "class_colors",
+    "classify_values",
+]
 
 log = logging.getLogger(__name__)
 
 #: Fill colour of excluded rows.
 EXCLUDED_COLOR = "#9e9e9e"
+#: Fill opacity of excluded rows, 0..1.
+EXCLUDED_FILL_OPACITY = 0.45
+#: Outline colour and opacity (0..1) of excluded rows.
+EXCLUDED_OUTLINE = ("#6b6b6b", 0.8)
+#: Fill opacity of the classed rows, 0..1 (QGIS styles written by foncier use the same).
+CLASS_FILL_OPACITY = 0.75
+#: Outline colour of the classed rows.
+CLASS_OUTLINE = "#3d3d3d"
+#: Outline width of every row, CSS pixels.
+OUTLINE_WEIGHT_PX = 0.6
 
 
 def classify_values(values: np.ndarray, *, scheme: str = "Quantiles", k: int = 5) -> Any:
@@ -126,7 +146,7 @@ def add_choropleth(
     show: bool = True,
     simplify_m: float = 2.0,
     decimals: int = 1,
-    fill_opacity: float = 0.75,
+    fill_opacity: float = CLASS_FILL_OPACITY,
     excluded_label: str = "Exclu",
     id_column: str | None = None,
     properties: Sequence[str] = (),
@@ -230,15 +250,20 @@ def add_choropleth(
         style_index[scored] = np.asarray(classifier.yb, dtype=int) + 1
     styles: list[dict[str, Any]] = [
         {
-            "color": "#6b6b6b",
-            "weight": 0.6,
+            "color": EXCLUDED_OUTLINE[0],
+            "weight": OUTLINE_WEIGHT_PX,
             "fillColor": EXCLUDED_COLOR,
-            "fillOpacity": 0.45,
-            "opacity": 0.8,
+            "fillOpacity": EXCLUDED_FILL_OPACITY,
+            "opacity": EXCLUDED_OUTLINE[1],
         }
     ]
     styles += [
-        {"color": "#3d3d3d", "weight": 0.6, "fillColor": c, "fillOpacity": fill_opacity}
+        {
+            "color": CLASS_OUTLINE,
+            "weight": OUTLINE_WEIGHT_PX,
+            "fillColor": c,
+            "fillOpacity": fill_opacity,
+        }
         for c in colors
     ]
     if tooltip_column is not None:

@@ -26,6 +26,7 @@ from foncier.engine.scoring import score
 from foncier.pipeline import SitingStudy
 from foncier.reports import exports
 from foncier.reports.exports import cnig_site_table, export_study, score_classes
+from foncier.reports.qgis import SCORE_EXPRESSION
 from layers.errors import FoncierError
 from layers.territories import Territory
 from layers.zae import validate_sites_economiques
@@ -227,7 +228,7 @@ def test_geopackage_layers_and_qgis_styles(
     renderer = ET.fromstring(by_table["sites"].split("\n", 1)[1]).find("renderer-v2")
     assert renderer is not None
     assert renderer.get("type") == "graduatedSymbol"
-    assert renderer.get("attr") == "score"
+    assert renderer.get("attr") == SCORE_EXPRESSION
     assert 'value="224,138,0,255"' in by_table["substations"]
 
 

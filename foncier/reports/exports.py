@@ -29,9 +29,7 @@ import io
 import json
 import logging
 import os
-import re
 import sqlite3
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,12 +39,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from foncier.engine.measures import distance_to
+from foncier.reports.cnig import CNIG_QUAY_MAX_M, CNIG_RAIL_BRANCH_MAX_M, cnig_site_table
+from foncier.reports.qgis import layer_qml, qml_kind, score_classes, score_qml
 from layers.crs import check_projected, require_crs, to_crs
 from layers.errors import CRSError, FoncierError, SchemaError
 from layers.files import atomic_path
-from layers.registry import LAYERS
-from layers.zae import CNIG_SITE_COLUMNS, validate_sites_economiques
 
 if TYPE_CHECKING:
     from foncier.reports.study import SitingStudy
@@ -61,20 +58,13 @@ __all__ = [
     "score_qml",
     "sites_table",
     "study_metadata",
+    "study_tables",
     "write_csv",
     "write_geopackage",
     "write_geoparquet",
 ]
 
 log = logging.getLogger(__name__)
-
-#: A site has rail freight access (CNIG ``reseau_fret_ferroviaire = "oui"``, i.e. an ITE)
-#: when a rail branch / siding of the ``rail_branches`` layer runs within this distance of
-#: its outline, metres: a branch that close can serve the plot with a short spur.
-CNIG_RAIL_BRANCH_MAX_M = 200.0
-#: A site has a river quay (CNIG ``reseau_fluvial = "oui"``) when a port lies within this
-#: distance of its outline, metres (a port area next to the site, not a haul by truck).
-CNIG_QUAY_MAX_M = 500.0
 
 #: Layers of the GeoPackage besides the study's layers.
 SITES_LAYER = "sites"
@@ -93,7 +83,8 @@ LAYER_STYLES_DDL = (
     "\"update_time\" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
 )
 
-_QGIS_VERSION = "3.28.0-Firenze"
+#: GeoPackage version written (``PRAGMA user_version`` 10200), as in the CNIG template.
+GPKG_VERSION = "1.2"
 _CSV_OPTIONS: dict[str, Any] = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"}
 
 
@@ -218,270 +209,33 @@ def study_metadata(study: SitingStudy) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- QGIS styles
-
-
-def _rgba(color: str, alpha: float = 1.0) -> str:
-    """``#rrggbb`` as QGIS's ``r,g,b,a`` (0..255)."""
-    text = color.lstrip("#")
-    if len(text) == 3:
-        text = "".join(ch * 2 for ch in text)
-    if not re.fullmatch(r"[0-9a-fA-F]{6}", text):
-        raise SchemaError(f"colour {color!r} is not a #rrggbb hex colour.")
-    r, g, b = (int(text[i : i + 2], 16) for i in (0, 2, 4))
-    return f"{r},{g},{b},{round(max(0.0, min(1.0, alpha)) * 255)}"
-
-
-def _options(parent: ET.Element, values: Mapping[str, str]) -> None:
-    opt = ET.SubElement(parent, "Option", type="Map")
-    for key, value in values.items():
-        ET.SubElement(opt, "Option", name=key, type="QString", value=value)
-
-
-def _symbol(
-    parent: ET.Element,
-    name: str,
-    kind: str,
-    *,
-    color: str,
-    fill: str | None = None,
-    fill_alpha: float = 0.25,
-    width_mm: float = 0.5,
-    dash: bool = False,
-) -> None:
-    """One QGIS symbol (marker, line or fill) with a single simple layer."""
-    qtype = {"point": "marker", "line": "line"}.get(kind, "fill")
-    sym = ET.SubElement(
-        parent,
-        "symbol",
-        name=name,
-        type=qtype,
-        alpha="1",
-        clip_to_extent="1",
-        force_rhr="0",
-    )
-    layer_class = {"marker": "SimpleMarker", "line": "SimpleLine", "fill": "SimpleFill"}[qtype]
-    layer = ET.SubElement(sym, "layer", {"class": layer_class, "enabled": "1", "locked": "0"})
-    layer.set("pass", "0")
-    style = "dash" if dash else "solid"
-    if qtype == "marker":
-        _options(
-            layer,
-            {
-                "name": "circle",
-                "color": _rgba(color),
-                "outline_color": "255,255,255,255",
-                "outline_width": "0.4",
-                "outline_width_unit": "MM",
-                "size": "3.5",
-                "size_unit": "MM",
-            },
-        )
-    elif qtype == "line":
-        _options(
-            layer,
-            {
-                "line_color": _rgba(color),
-                "line_width": f"{width_mm:g}",
-                "line_width_unit": "MM",
-                "line_style": style,
-            },
-        )
-    else:
-        _options(
-            layer,
-            {
-                "color": _rgba(fill or color, fill_alpha),
-                "style": "solid" if fill_alpha > 0 else "no",
-                "outline_color": _rgba(color),
-                "outline_width": f"{width_mm:g}",
-                "outline_width_unit": "MM",
-                "outline_style": style,
-            },
-        )
-
-
-def _qml_document(renderer: ET.Element, geometry_type: int) -> str:
-    root = ET.Element(
-        "qgis",
-        version=_QGIS_VERSION,
-        styleCategories="Symbology",
-        hasScaleBasedVisibilityFlag="0",
-    )
-    root.append(renderer)
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.SubElement(root, "featureBlendMode").text = "0"
-    ET.SubElement(root, "layerOpacity").text = "1"
-    ET.SubElement(root, "layerGeometryType").text = str(geometry_type)
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body
-
-
-def _renderer(kind: str) -> ET.Element:
-    return ET.Element(
-        "renderer-v2",
-        type=kind,
-        forceraster="0",
-        symbollevels="0",
-        enableorderby="0",
-        referencescale="-1",
-    )
-
-
-_GEOMETRY_TYPE = {"point": 0, "line": 1, "polygon": 2}
-
-
-def _kind_of(gdf: gpd.GeoDataFrame) -> str:
-    """``point``, ``line`` or ``polygon``: the dominant geometry kind of a layer."""
-    types = gdf.geometry.geom_type.dropna()
-    if types.empty:
-        return "polygon"
-    top = str(types.mode().iloc[0])
-    if "Point" in top:
-        return "point"
-    if "Line" in top:
-        return "line"
-    return "polygon"
-
-
-def layer_qml(name: str, *, kind: str) -> str:
-    """A QGIS style (QML) drawing a layer with one symbol in its siting-map colours.
-
-    Parameters
-    ----------
-    name : str
-        Layer name (``"rail_freight_stations"``, ``"flood_zones"`` …), looked up with
-        :func:`maps.styles.layer_style`.
-    kind : {"point", "line", "polygon"}
-        Geometry kind of the layer.
-
-    Returns
-    -------
-    str
-        The QML document (XML), as stored in ``layer_styles.styleQML``.
-    """
-    from maps.styles import layer_style
-
-    if kind not in _GEOMETRY_TYPE:
-        raise SchemaError(f"geometry kind {kind!r}: expected 'point', 'line' or 'polygon'.")
-    style = layer_style(name, kind=kind)  # type: ignore[arg-type]
-    renderer = _renderer("singleSymbol")
-    symbols = ET.SubElement(renderer, "symbols")
-    # The map styles give widths in CSS pixels; QGIS wants millimetres (1 px ≈ 0.26 mm).
-    _symbol(
-        symbols,
-        "0",
-        kind,
-        color=style.color,
-        fill=style.fill_color,
-        fill_alpha=style.fill_opacity,
-        width_mm=round(style.weight * 0.26, 2),
-        dash=style.dash is not None,
-    )
-    ET.SubElement(renderer, "rotation")
-    ET.SubElement(renderer, "sizescale")
-    return _qml_document(renderer, _GEOMETRY_TYPE[kind])
-
-
-def score_classes(
-    scores: pd.Series, *, excluded: pd.Series | None = None, k: int = 5, cmap: str = "YlGnBu"
-) -> list[tuple[float, float, str]]:
-    """Score classes as on the siting map: (lower, upper, colour) for each class.
-
-    Parameters
-    ----------
-    scores : Series
-        Scores, 0..100.
-    excluded : Series of bool, optional
-        Sites left out of the classification (they keep a score but are drawn apart on
-        the map); the outer classes are widened so that they still fall in a class.
-    k : int
-        Number of classes (mapclassify Quantiles).
-    cmap : str
-        branca colormap.
-
-    Returns
-    -------
-    list of (float, float, str)
-        Class bounds (score, 0..100) and hex colour, lowest class first.
-    """
-    from maps.choropleth import class_colors
-
-    values = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
-    finite = np.isfinite(values)
-    keep = finite.copy()
-    if excluded is not None:
-        keep &= ~excluded.fillna(False).to_numpy(dtype=bool)
-    if not keep.any():
-        keep = finite
-    if not keep.any():
-        return []
-    # The quantile bins of mapclassify's Quantiles (what the siting map uses), computed with
-    # numpy: importing mapclassify pulls in scipy.stats, seconds for a few percentiles.
-    kept = values[keep]
-    k_eff = max(1, min(int(k), int(np.unique(kept).size)))
-    step = 100.0 / k_eff
-    percents = np.minimum(np.arange(step, 100.0 + step / 2, step), 100.0)
-    bins = [float(b) for b in np.unique(np.percentile(kept, percents))]
-    colors = class_colors(cmap, len(bins))
-    lowers = [float(kept.min()), *bins[:-1]]
-    lowers[0] = min(lowers[0], float(values[finite].min()))
-    bins[-1] = max(bins[-1], float(values[finite].max()))
-    return [(lo, hi, c) for lo, hi, c in zip(lowers, bins, colors, strict=True)]
-
-
-def score_qml(classes: list[tuple[float, float, str]], *, kind: str = "polygon") -> str:
-    """A QGIS graduated style (QML) colouring sites by their ``score`` column.
-
-    Parameters
-    ----------
-    classes : list of (float, float, str)
-        Lower and upper score bounds (0..100) and hex colour of each class, as given by
-        :func:`score_classes`.
-    kind : {"point", "line", "polygon"}
-        Geometry kind of the sites.
-
-    Returns
-    -------
-    str
-        The QML document (XML).
-    """
-    renderer = _renderer("graduatedSymbol")
-    renderer.set("attr", "score")
-    renderer.set("graduatedMethod", "GraduatedColor")
-    ranges = ET.SubElement(renderer, "ranges")
-    symbols = ET.SubElement(renderer, "symbols")
-    for i, (lower, upper, color) in enumerate(classes):
-        ET.SubElement(
-            ranges,
-            "range",
-            lower=f"{lower:.6f}",
-            upper=f"{upper:.6f}",
-            symbol=str(i),
-            label=f"{lower:.1f} – {upper:.1f}",
-            render="true",
-        )
-        _symbol(symbols, str(i), kind, color="#555555", fill=color, fill_alpha=0.8, width_mm=0.2)
-    method = ET.SubElement(renderer, "classificationMethod", id="Quantile")
-    ET.SubElement(method, "symmetricMode", enabled="0", symmetrypoint="0", astride="0")
-    ET.SubElement(
-        method, "labelFormat", format="%1 – %2", labelprecision="1", trimtrailingzeroes="1"
-    )
-    ET.SubElement(renderer, "rotation")
-    ET.SubElement(renderer, "sizescale")
-    return _qml_document(renderer, _GEOMETRY_TYPE.get(kind, 2))
-
-
 # --------------------------------------------------------------------------- GeoPackage
 
 
-def _gpkg_layers(
-    study: SitingStudy, *, with_layers: bool
+def study_tables(
+    study: SitingStudy, *, with_layers: bool = True
 ) -> list[tuple[str, gpd.GeoDataFrame, str, str]]:
-    """(layer name, data, QML, description) of every layer to write, sites first."""
+    """Every table a study writes (GeoPackage layers, PostGIS tables), sites first.
+
+    Parameters
+    ----------
+    study : SitingStudy
+        A siting study.
+    with_layers : bool
+        Also give the study's non-empty vector layers.
+
+    Returns
+    -------
+    list of (str, GeoDataFrame, str, str)
+        Table name, data (territory's CRS, scalar cells), QGIS style (QML) and a French
+        description: ``sites`` (graduated style as on the siting map), ``territoire``,
+        ``communes`` (when the territory has member communes), ``site_eco`` (CNIG) and,
+        with ``layers``, one per vector layer (``communes`` of the surroundings renamed
+        ``communes_alentour``).
+    """
     crs = _study_crs(study)
     sites = _writable(sites_table(study))
-    kind = _kind_of(sites)
+    kind = qml_kind(sites)
     classes = score_classes(sites["score"], excluded=sites.get("excluded"))
     out = [
         (
@@ -514,7 +268,7 @@ def _gpkg_layers(
                 log.info("layer %s is empty: not written to the GeoPackage", name)
                 continue
             data = _writable(to_crs(layer, crs, name=name))
-            out.append((_RENAMED.get(name, name), data, layer_qml(name, kind=_kind_of(data)), name))
+            out.append((_RENAMED.get(name, name), data, layer_qml(name, kind=qml_kind(data)), name))
     return out
 
 
@@ -580,10 +334,14 @@ def write_geopackage(
     import pyogrio
 
     out = Path(path)
-    todo = _gpkg_layers(study, with_layers=with_layers)
+    todo = study_tables(study, with_layers=with_layers)
     with atomic_path(out) as tmp:
         for name, gdf, _qml, _description in todo:
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
+            # GeoPackage 1.2: what the GDAL of every QGIS LTR in use reads without the
+            # "may only be partially supported" warning that newer versions raise there.
+            pyogrio.write_dataframe(
+                gdf, tmp, layer=name, driver="GPKG", dataset_options={"VERSION": GPKG_VERSION}
+            )
         _write_layer_styles(
             tmp,
             [(name, qml, description) for name, _gdf, qml, description in todo],
@@ -712,261 +470,3 @@ def export_study(
         f"cannot export to {out.name!r}: unknown suffix {suffix or '(none)'!r}. Use .gpkg "
         "(GeoPackage with QGIS styles), .parquet / .geoparquet (GeoParquet) or .csv."
     )
-
-
-# --------------------------------------------------------------------------- CNIG site_eco
-
-_INSEE_RE = r"(?:\d{5}|2[AB]\d{3})"
-_SITE_ID_RE = re.compile(rf"^{_INSEE_RE}_SITE-ECO_\d{{5}}$")
-_POLE_ID_RE = re.compile(rf"^{_INSEE_RE}_POLE-ECO_\d{{5}}$")
-#: Required text fields of ``site_eco`` that a candidate site cannot know.
-_UNKNOWN_TEXT = ("site_type", "site_vocadomi", "site_etat", "site_moa_type")
-#: Standard field → (layers searched in order, name of the distance field), from the
-#: ``key_distance`` of the layer registry's entries.
-_NEAREST = {
-    e.key_distance.cnig_name: (e.nearest_layers, e.key_distance.cnig_distance)
-    for e in LAYERS.values()
-    if e.key_distance is not None
-    and e.key_distance.cnig_name is not None
-    and e.key_distance.cnig_distance is not None
-}
-
-
-def _layer_features(study: SitingStudy, spec: str) -> gpd.GeoDataFrame | None:
-    """A vector layer of the study (``"named_sites:port"`` keeps ``kind == "port"``)."""
-    name, _, kind = spec.partition(":")
-    layer = study.layers.get(name)
-    if not isinstance(layer, gpd.GeoDataFrame):
-        return None
-    if kind:
-        if "kind" not in layer.columns:
-            return None
-        layer = layer[layer["kind"] == kind]
-    return layer
-
-
-def _features(study: SitingStudy, specs: tuple[str, ...], crs: Any) -> gpd.GeoDataFrame | None:
-    parts = [f for f in (_layer_features(study, s) for s in specs) if f is not None]
-    if not parts:
-        return None
-    parts = [to_crs(p, crs, name="layer") for p in parts]
-    merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return gpd.GeoDataFrame(merged, geometry=merged.geometry.name, crs=crs)
-
-
-def _feature_label(features: gpd.GeoDataFrame) -> pd.Series:
-    """Name of each feature; a motorway junction with an exit number reads "Name (ref)"."""
-    name = features["name"] if "name" in features.columns else pd.Series(None, index=features.index)
-    name = name.astype(object).where(name.notna() & (name.astype(str) != ""), None)
-    if "ref" in features.columns:
-        ref = features["ref"].astype(object)
-        has_ref = ref.notna() & (ref.astype(str) != "")
-        both = name.notna() & has_ref
-        name = name.where(~both, name.astype(str) + " (" + ref.astype(str) + ")")
-        name = name.where(name.notna() | ~has_ref, "sortie " + ref.astype(str))
-    return name
-
-
-def _first_column(gdf: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
-    for name in names:
-        if name in gdf.columns:
-            return gdf[name]
-    return None
-
-
-def _serial_ids(insee: pd.Series, order: pd.Series, kind: str) -> pd.Series:
-    """``<INSEE>_<kind>_<5 digits>`` numbered per commune in the given order."""
-    code = insee.fillna("00000").astype(str)
-    frame = pd.DataFrame({"insee": code, "order": order.to_numpy()}, index=insee.index)
-    ranked = frame.sort_values(["insee", "order"], kind="stable")
-    serial = ranked.groupby("insee").cumcount() + 1
-    return code + f"_{kind}_" + serial.reindex(insee.index).map("{:05d}".format)
-
-
-def cnig_site_table(
-    study: SitingStudy, *, sites: gpd.GeoDataFrame | None = None, validate: bool = True
-) -> gpd.GeoDataFrame:
-    """Candidate sites (or ZAE) as rows of the CNIG "Sites économiques" ``site_eco`` table.
-
-    Columns the sites already carry under their standard name (ZAE read with
-    :func:`layers.zae.load_zae`) are kept; the others are filled from the study:
-
-    - ``site_surf_brute`` in hectares (the outline's area in the territory's projected
-      CRS); ``site_surf_utile`` = ``site_surf_brute`` when unknown (a candidate site is a
-      plot of land considered as a whole: to be revised with the real layout);
-    - ``site_comm_insee``, ``site_comm_nom``, ``site_epci_siren``, ``site_epci_nom`` from
-      the site's commune (the territory's member communes);
-    - ``site_id`` ``<INSEE>_SITE-ECO_<n>`` numbered per commune by rank when the sites have
-      no standard identifier; ``pole_id`` ``<INSEE>_POLE-ECO_00000`` (serial 00000 = not
-      attached to any pôle: the standard makes the field mandatory);
-    - ``site_identif_date`` and ``site_actu_date``: the day of the export (the study
-      identified the site); ``site_type``, ``site_vocadomi``, ``site_etat``,
-      ``site_moa_type``: ``"inconnu"`` (mandatory in the standard, unknown to a study);
-    - ``gare_fret_nom`` / ``gare_fret_dist`` (``rail_freight_stations``), ``port_nom`` /
-      ``port_dist`` (``ports`` and the named sites of kind ``port``), ``autoroute_nom`` /
-      ``autoroute_echang_dist`` (``motorway_junctions``: junction name and exit number),
-      ``aeroport_nom`` / ``aeroport_dist`` (``aerodromes``): nearest feature and
-      straight-line distance from the site's outline in **km** rounded to 0.1 km (the
-      standard asks for road distances, which need a road network: these are a lower
-      bound). Null when the study has no such layer;
-    - ``reseau_fret_ferroviaire`` ``"oui"`` when a rail branch (``rail_branches``) lies
-      within :data:`CNIG_RAIL_BRANCH_MAX_M`, ``"non"`` otherwise, null without that
-      layer; ``reseau_fluvial`` likewise with ports within :data:`CNIG_QUAY_MAX_M`;
-    - ``site_description``: score, rank and profile; ``source_producteur``: foncier.
-
-    Parameters
-    ----------
-    study : SitingStudy
-        A siting study (its layers and territory are used).
-    sites : GeoDataFrame, optional
-        Sites to describe, any CRS (reprojected to the territory's); default: every scored
-        site of the study.
-    validate : bool
-        Check the table with :func:`layers.zae.validate_sites_economiques` and put the
-        outcome in ``attrs["cnig_validation"]`` (``rows``, ``valid_rows``, ``errors``,
-        ``fields``: failing fields and counts); the count is logged.
-
-    Returns
-    -------
-    GeoDataFrame
-        The ``site_eco`` columns in standard order, then ``source_site_id`` (the site's id
-        in the study), geometry in the territory's CRS, index of ``sites``.
-    """
-    crs = _study_crs(study)
-    base = study.scored if sites is None else to_crs(sites, crs, name="sites")
-    check_projected(base, "sites")
-    n = len(base)
-    today = dt.date.today().isoformat()
-    geoms = base.geometry
-    table = pd.DataFrame(index=base.index)
-    for col in CNIG_SITE_COLUMNS:
-        table[col] = base[col].astype(object) if col in base.columns else None
-    table = table.astype(object).where(table.notna(), None)
-
-    def fill(col: str, values: Any) -> None:
-        values = pd.Series(values, index=base.index, dtype=object) if n else values
-        table[col] = table[col].where(table[col].notna(), values)
-
-    # Commune and EPCI.
-    insee = _first_column(base, ("site_comm_insee", "insee"))
-    communes = study.territory.communes
-    if insee is None and len(communes) and n:
-        pts = gpd.GeoSeries(geoms.representative_point(), crs=crs)
-        com = to_crs(communes, crs, name="territory communes")
-        i_pt, i_com = com.sindex.query(pts.to_numpy(), predicate="within")
-        found = np.full(n, None, dtype=object)
-        found[i_pt] = com["insee"].to_numpy(dtype=object)[i_com]
-        insee = pd.Series(found, index=base.index, dtype=object)
-    if insee is not None:
-        fill("site_comm_insee", insee.astype(object))
-    if len(communes) and "insee" in communes.columns:
-        lookup = pd.DataFrame(communes.drop(columns=communes.geometry.name)).set_index("insee")
-        lookup = lookup[~lookup.index.duplicated()]
-        codes = table["site_comm_insee"]
-        for target, col in (
-            ("site_comm_nom", "nom"),
-            ("site_epci_siren", "epci_siren"),
-            ("site_epci_nom", "epci_nom"),
-        ):
-            if col in lookup.columns:
-                fill(target, codes.map(lookup[col]).astype(object))
-    commune_name = _first_column(base, ("commune",))
-    if commune_name is not None:
-        fill("site_comm_nom", commune_name)
-    epci = _first_column(base, ("epci_siren",))
-    if epci is not None:
-        fill("site_epci_siren", epci.astype(object))
-    table = table.astype(object).where(table.notna(), None)
-
-    # Identifiers and names.
-    source_id = _first_column(base, ("site_id",))
-    source_id = (
-        source_id.astype(str) if source_id is not None else pd.Series(base.index.astype(str))
-    )
-    source_id.index = base.index
-    given = table["site_id"].astype(object)
-    valid_given = given.map(lambda v: isinstance(v, str) and bool(_SITE_ID_RE.match(v)))
-    rank_order = (
-        pd.to_numeric(base["rank"], errors="coerce").astype("float64").fillna(np.inf)
-        if "rank" in base.columns
-        else pd.Series(np.arange(n, dtype=float), index=base.index)
-    )
-    made = _serial_ids(table["site_comm_insee"], rank_order, "SITE-ECO") if n else given
-    table["site_id"] = given.where(valid_given, made)
-    pole = table["pole_id"].map(lambda v: isinstance(v, str) and bool(_POLE_ID_RE.match(v)))
-    code = table["site_comm_insee"].fillna("00000").astype(str)
-    table["pole_id"] = table["pole_id"].where(pole, code + "_POLE-ECO_00000")
-    name = _first_column(base, ("site_nom", "name", "nom"))
-    fill("site_nom", name if name is not None else "Site candidat " + source_id)
-    fill("site_nom", "Site candidat " + source_id)
-
-    # Areas (ha), dates, unknown mandatory texts, producer, description.
-    area_ha = np.round(shapely.area(geoms.to_numpy()) / 1e4, 2)
-    fill("site_surf_brute", area_ha)
-    fill("site_surf_utile", table["site_surf_brute"])
-    fill("site_identif_date", today)
-    fill("site_actu_date", today)
-    for col in _UNKNOWN_TEXT:
-        fill(col, "inconnu")
-    fill("source_producteur", f"foncier (étude « {study.profile.name} »)")
-    if "score" in base.columns:
-        score = pd.to_numeric(base["score"], errors="coerce")
-        rank_text = (
-            base["rank"].map(lambda r: "exclu" if pd.isna(r) else f"rang {int(r)}")
-            if "rank" in base.columns
-            else ""
-        )
-        description = (
-            "Score "
-            + score.map(lambda s: f"{s:.1f}")
-            + "/100, "
-            + rank_text
-            + f" (profil {study.profile.id})"
-        )
-        fill("site_description", description.where(score.notna(), None))
-
-    # Nearest infrastructure, km.
-    for name_col, (specs, dist_col) in _NEAREST.items():
-        features = _features(study, specs, crs)
-        if features is None or n == 0:
-            continue
-        if len(features) == 0:
-            log.warning("layer %s is empty: %s stays null", "/".join(specs), dist_col)
-            continue
-        labels = _feature_label(features)
-        near = distance_to(geoms, features.assign(_label=labels.to_numpy()), name_column="_label")
-        dist_km = (near["distance_m"] / 1000).round(1)
-        dist_km = dist_km.where(np.isfinite(dist_km), None)
-        fill(dist_col, dist_km.astype(object))
-        fill(name_col, near["nearest_name"].astype(object))
-    for col, specs, limit in (
-        ("reseau_fret_ferroviaire", ("rail_branches",), CNIG_RAIL_BRANCH_MAX_M),
-        ("reseau_fluvial", ("ports", "named_sites:port"), CNIG_QUAY_MAX_M),
-    ):
-        features = _features(study, specs, crs)
-        if features is None or n == 0:
-            continue
-        dist = distance_to(geoms, features, max_distance=limit, name_column=None)["distance_m"]
-        fill(col, np.where(dist <= limit, "oui", "non"))
-
-    for col in table.columns:
-        if col.endswith(("_surf_brute", "_surf_utile", "_dist")):
-            table[col] = pd.to_numeric(table[col], errors="coerce")
-    table["source_site_id"] = source_id.to_numpy() if n else []
-    out = gpd.GeoDataFrame(table, geometry=geoms.to_numpy(), crs=crs)
-    out.index = base.index
-    if validate:
-        report = validate_sites_economiques({"site_eco": out})
-        errors = report.errors
-        bad_rows = int(errors["row"].nunique()) if len(errors) else 0
-        summary = {
-            "rows": n,
-            "valid_rows": n - bad_rows,
-            "errors": len(errors),
-            "fields": {str(k): int(v) for k, v in errors["field"].value_counts().items()}
-            if len(errors)
-            else {},
-        }
-        out.attrs["cnig_validation"] = summary
-        log.info("CNIG site_eco: %d of %d rows pass the standard", n - bad_rows, n)
-    return out

@@ -24,16 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
 
-from foncier.engine.measures import distance_to
+from foncier.engine.nearest import nearest_by_site
 from foncier.engine.scoring import breakdown, rank
-from foncier.reports.exports import _feature_label, _features, study_metadata
+from foncier.reports.exports import study_metadata
 from layers.crs import check_projected
 from layers.errors import SchemaError
 from layers.files import atomic_path
@@ -155,11 +153,17 @@ def site_figures(study: SitingStudy, site: Any) -> pd.DataFrame:
         territory CRS) and ``style`` (map style name).
     """
     label = _site_label(study, site)
-    crs = study.territory.crs
     one = study.scored.loc[[label]]
     check_projected(one, "sites")
+    nearest = nearest_by_site(
+        one,
+        study.layers,
+        {fid: specs for fid, _, specs, _ in KEY_FIGURES},
+        voltage=True,
+        nearest_point=True,
+    )
     records = []
-    for fid, text, specs, style in KEY_FIGURES:
+    for fid, text, _specs, style in KEY_FIGURES:
         record: dict[str, Any] = {
             "figure": fid,
             "label": text,
@@ -169,29 +173,12 @@ def site_figures(study: SitingStudy, site: Any) -> pd.DataFrame:
             "y": np.nan,
             "style": style,
         }
-        features = _features(study, specs, crs)
-        if features is not None:
-            if len(features) == 0:
-                record["distance_m"] = np.inf
-            else:
-                labels = _feature_label(features)
-                if "voltage_kv" in features.columns:
-                    kv = pd.to_numeric(features["voltage_kv"], errors="coerce")
-                    labels = labels.where(
-                        kv.isna() | labels.isna(),
-                        labels.astype(str) + " (" + kv.map(lambda v: f"{v:g}") + " kV)",
-                    )
-                near = distance_to(
-                    one, features.assign(_label=labels.to_numpy()), name_column="_label"
-                ).iloc[0]
-                record["distance_m"] = float(near["distance_m"])
-                record["name"] = near["nearest_name"]
-                if near["nearest_id"] is not None:
-                    geom = features.geometry.loc[near["nearest_id"]]
-                    if isinstance(geom, gpd.GeoSeries):
-                        geom = geom.iloc[0]
-                    point = nearest_points(geom, one.geometry.iloc[0])[0]
-                    record["x"], record["y"] = point.x, point.y
+        near = nearest[fid]
+        if near is not None:
+            row = near.iloc[0]
+            record["distance_m"] = float(row["distance_m"])
+            record["name"] = row["nearest_name"]
+            record["x"], record["y"] = float(row["x"]), float(row["y"])
         records.append(record)
     return pd.DataFrame.from_records(records)
 
