@@ -55,7 +55,8 @@ SitesOpt = Annotated[
     typer.Option(
         "--sites",
         "-s",
-        help="Candidate sites: hex:auto (about 1,000 cells), hex:<m>, grid:<m> or a file.",
+        help="Candidate sites: hex:auto (about 1,000 cells), hex:<m>, grid:<m>, a file or a "
+        "PostGIS URL postgresql://…?table=schema.name.",
     ),
 ]
 OnlineOpt = Annotated[
@@ -69,8 +70,8 @@ SourceOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--source",
-        help="Source of a layer as LAYER=PATH, e.g. flood_zones=ppr.gpkg or slope=dem.tif "
-        "(repeatable).",
+        help="Source of a layer as LAYER=PATH, e.g. flood_zones=ppr.gpkg, slope=dem.tif or "
+        "flood_zones=postgresql:///?service=sig&table=risques.ppri (repeatable).",
     ),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the log.")]
@@ -85,11 +86,13 @@ def _territory(spec: str) -> Any:
 
 
 def _sources(items: list[str] | None) -> dict[str, str]:
+    from layers.postgis import mask_url
+
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise typer.BadParameter(f"--source {item!r}: expected LAYER=PATH.")
+            raise typer.BadParameter(f"--source {mask_url(item)!r}: expected LAYER=PATH.")
         out[name.strip()] = path.strip()
     return out
 
@@ -345,11 +348,14 @@ def score(
     profile: ProfileOpt = None,
     sites: SitesOpt = "hex:auto",
     output: Annotated[
-        Path,
+        str,
         typer.Option(
-            "--output", "-o", help="Output file: .gpkg (with QGIS styles), .parquet or .csv."
+            "--output",
+            "-o",
+            help="Output: .gpkg (with QGIS styles), .parquet, .csv, .xlsx, or a PostGIS URL "
+            "postgresql://…?schema=S&table=T (tables and QGIS styles in the database).",
         ),
-    ] = Path("sites.gpkg"),
+    ] = "sites.gpkg",
     top: Annotated[int, typer.Option("--top", help="Size of the shortlist.")] = 10,
     draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
     online: OnlineOpt = False,

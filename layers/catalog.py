@@ -18,6 +18,7 @@ import shapely
 from layers import admin
 from layers.config import settings
 from layers.errors import DataSourceError, FoncierError, SchemaError
+from layers.postgis import is_postgis_url
 from layers.raster import Raster
 from layers.registry import LAYERS, LayerEntry, suggest_layer
 from layers.territories import Territory
@@ -140,13 +141,36 @@ def load_layer(
     name : str
         Layer name (see :data:`LAYERS` or :func:`available_layers`).
     source : optional
-        Source passed to the loader (a file path, a GeoDataFrame, ``"osm"``, ``"embedded"`` …);
-        default: the loader's own default.
+        Source passed to the loader (a file path, a GeoDataFrame, ``"osm"``, ``"embedded"`` …)
+        or a PostGIS table, view or query (``"postgresql:///?service=sig&table=risques.ppri"``,
+        see :mod:`layers.postgis`: only the rows near the territory are read); default: the
+        loader's own default.
     margin_m : float, optional
         Margin around the perimeter, metres, for infrastructure and population layers.
     """
     entry = LAYERS[_check_names([name])[0]]
+    if is_postgis_url(source):
+        source = _read_database_layer(territory, name, source, entry, margin_m)
     return entry.call(territory, source=source, margin_m=margin_m)
+
+
+def _read_database_layer(
+    territory: Territory, name: str, url: str, entry: LayerEntry, margin_m: float | None
+) -> gpd.GeoDataFrame:
+    """Rows of a PostGIS table that the territory needs; the loader then validates them.
+
+    Infrastructure and population are read within the loading margin around the perimeter,
+    other layers within 5 km of it (candidate sites may cross the perimeter), so the server
+    sends only what the loader keeps.
+    """
+    from layers.postgis import read_postgis
+
+    if entry.margin:
+        margin = settings.infrastructure_margin_m if margin_m is None else margin_m
+    else:
+        margin = 5_000.0
+    area = shapely.envelope(territory.perimeter).buffer(margin)
+    return read_postgis(url, mask=area, crs=territory.crs, name=name)
 
 
 def load_layers(

@@ -28,6 +28,7 @@ from layers.errors import (
     UnknownTerritoryError,
 )
 from layers.geometry import repair_geometries
+from layers.postgis import is_postgis_url
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -246,7 +247,9 @@ def territory(
         (9 digits); a commune INSEE code (5 characters, ``"60159"``, ``"2A004"``); a
         département code (``"60"``, ``"2A"``, ``"974"``); a list of codes of one kind; the
         path of a boundary file (GeoPackage, GeoJSON, Shapefile, GeoParquet) whose union is
-        the perimeter; or a Territory (returned as is).
+        the perimeter; a PostGIS table, view or query whose union is the perimeter
+        (``"postgresql:///?service=sig&table=ref.perimetre"``, see :mod:`layers.postgis`);
+        or a Territory (returned as is).
     epci, communes, departements : sequence of str, optional
         Codes to combine (their union), for territories that mix kinds of members.
     name : str, optional
@@ -281,6 +284,8 @@ def territory(
     }
     preset: Preset | None = None
     if spec is not None:
+        if isinstance(spec, str) and is_postgis_url(spec):
+            return _territory_from_database(spec, name=name)
         if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_file(spec)):
             return _territory_from_file(Path(spec), name=name)
         items = [spec] if isinstance(spec, str) else [str(s) for s in spec]
@@ -453,8 +458,6 @@ def _union(geoms: np.ndarray) -> BaseGeometry:
 
 def _territory_from_file(path: Path, *, name: str | None) -> Territory:
     """A territory whose perimeter is the union of the features of a boundary file."""
-    from layers import admin
-
     if not path.exists():
         raise UnknownTerritoryError(
             f"Boundary file {str(path)!r} does not exist.", suggestions=suggest(path.stem)
@@ -465,8 +468,26 @@ def _territory_from_file(path: Path, *, name: str | None) -> Territory:
         raise DataSourceError(f"Cannot read boundary file {str(path)!r}: {exc}") from exc
     if gdf.empty:
         raise GeometryError(f"Boundary file {str(path)!r} has no feature.")
-    require_crs(gdf, f"boundary file {path.name}")
-    gdf = repair_geometries(gdf, name=f"boundary file {path.name}")
+    return _territory_from_frame(gdf, label=f"boundary file {path.name}", id=path.stem, name=name)
+
+
+def _territory_from_database(url: str, *, name: str | None) -> Territory:
+    """A territory whose perimeter is the union of the rows of a PostGIS table or query."""
+    from layers.postgis import parse_postgis_url, read_postgis
+
+    src = parse_postgis_url(url)
+    gdf = read_postgis(src, name="boundary")
+    ident = src.table or "perimetre"
+    return _territory_from_frame(gdf, label=f"boundary table {src.label}", id=ident, name=name)
+
+
+def _territory_from_frame(
+    gdf: gpd.GeoDataFrame, *, label: str, id: str, name: str | None
+) -> Territory:
+    from layers import admin
+
+    require_crs(gdf, label)
+    gdf = repair_geometries(gdf, name=label)
     outline_ll = _union(gdf.to_crs(4326).geometry.to_numpy())
     # Member communes: those whose representative point lies inside the boundary.
     deps_ll = admin.load_departements()
@@ -483,11 +504,11 @@ def _territory_from_file(path: Path, *, name: str | None) -> Territory:
     crs = _crs_for(deps)
     perimeter = _union(gdf.to_crs(crs).geometry.to_numpy())
     if len(members):
-        t = _assemble(members, id=path.stem, name=name or path.stem)
+        t = _assemble(members, id=id, name=name or id)
         return Territory(
             id=t.id, name=t.name, crs=t.crs, perimeter=perimeter, communes=t.communes, epci=t.epci
         )
-    return Territory.from_perimeter(perimeter, crs=crs, name=name or path.stem, id=path.stem)
+    return Territory.from_perimeter(perimeter, crs=crs, name=name or id, id=id)
 
 
 def suggest(text: str, *, limit: int = 8) -> list[str]:

@@ -21,7 +21,12 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 #: PNG / PDF pictures). Live checks against web services carry the ``web`` marker and are
 #: deselected by default, not skipped. Any other skip fails the run (see the hooks below),
 #: so a fixture that goes missing cannot silently hide tests.
-ALLOWED_SKIP_REASONS = ("chromium",)
+ALLOWED_SKIP_REASONS = (
+    "chromium",
+    # tests marked postgis, on a machine where Debian's PostgreSQL/PostGIS cannot be installed
+    "postgresql server not installed",
+    "postgis extension not installed",
+)
 _unexpected_skips: list[tuple[str, str]] = []
 
 
@@ -110,3 +115,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passing = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
     if _unexpected_skips and passing and not os.environ.get("FONCIER_ALLOW_SKIPS"):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --------------------------------------------------------------------------- PostGIS server
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL + PostGIS cluster for the whole session (see tests/pgserver.py)."""
+    import shutil
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg 3 not installed: uv sync (or pip install 'foncier[postgis]')")
+    from pgserver import find_bindir, postgis_available, start_server
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server not installed: apt-get install postgresql postgis")
+    if not postgis_available(bindir):
+        pytest.skip(f"PostGIS extension not installed for {bindir}: apt-get install postgis")
+    server = start_server()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(server.folder, ignore_errors=True)

@@ -310,8 +310,47 @@ def test_csv_for_french_spreadsheets(study: SitingStudy, tmp_path: Path) -> None
 
 def test_unknown_suffix_is_a_clear_error(study: SitingStudy, tmp_path: Path) -> None:
     with pytest.raises(FoncierError, match=r"\.gpkg"):
-        export_study(study, tmp_path / "etude.xlsx")
-    assert not (tmp_path / "etude.xlsx").exists()
+        export_study(study, tmp_path / "etude.docx")
+    assert not (tmp_path / "etude.docx").exists()
+
+
+def test_xlsx_typed_cells_french_headers_and_profile_sheet(
+    study: SitingStudy, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    hostile = tiny_study()
+    hostile.scored.loc["B", "name"] = '=HYPERLINK("http://x","clic")'
+    path = export_study(hostile, tmp_path / "etude.xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["Sites", "Profil et sources"]
+    sheet = book["Sites"]
+    headers = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(headers, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    assert headers[0] == "Identifiant du site"
+    assert "Score (0 à 100)" in headers
+    assert "Gare fret – valeur mesurée (m)" in headers
+    a = rows["A"]
+    assert a["Gare fret – valeur mesurée (m)"] == pytest.approx(300.0)
+    assert isinstance(a["Score (0 à 100)"], float)
+    assert a["Rang"] == 1
+    assert a["Exclu"] is False
+    assert rows["C"]["Exclu"] is True
+    assert rows["C"]["Rang"] is None
+    assert a["Surface (ha)"] == pytest.approx(25.0)
+    assert a["Code INSEE"] == "60001"  # a code stays text
+    # Text that looks like a formula is stored as text, not as a formula.
+    cells = {c.value: c for c in sheet["B"] if isinstance(c.value, str)}
+    assert cells == {} or all(c.data_type == "s" for c in cells.values())
+    name_col = headers.index("Nom") + 1
+    b_cell = next(r[name_col - 1] for r in sheet.iter_rows(2) if r[0].value == "B")
+    assert b_cell.value == '=HYPERLINK("http://x","clic")'
+    assert b_cell.data_type == "s"
+    info = {r[0]: r[1] for r in book["Profil et sources"].iter_rows(values_only=True) if r}
+    assert info["Profil"] == "Profil test (test-profile)"
+    assert info["Territoire"] == "Territoire test (test)"
+    assert info["rail_freight_stations"] == "sncf"
+    assert info["Gare fret"] == "m"
 
 
 def test_score_classes_match_mapclassify_quantiles() -> None:

@@ -337,7 +337,9 @@ def sites_from_file(
     Parameters
     ----------
     path : str or Path
-        File to read; it must declare its CRS.
+        File to read; it must declare its CRS. Or a PostGIS table, view or query
+        (``"postgresql:///?service=sig&table=zae.site_eco"``, see :mod:`layers.postgis`):
+        only the rows within the territory's extent are read.
     territory : Territory
         Sites are reprojected to its CRS; those that do not touch the perimeter are dropped.
     id_column : str, optional
@@ -362,6 +364,15 @@ def sites_from_file(
     SchemaError
         ``id_column`` is missing or not unique.
     """
+    from layers.postgis import is_postgis_url, read_postgis
+
+    if is_postgis_url(path):
+        # Only the rows that touch the territory's extent cross the network.
+        area = shapely.envelope(territory.perimeter)
+        gdf = read_postgis(str(path), mask=area, crs=territory.crs, name="sites")
+        label = gdf.attrs["postgis"]["url"]
+        gdf.attrs = {}
+        return _finish_file_sites(gdf, territory, label, id_column=id_column, clip=clip)
     p = Path(path)
     if not p.exists():
         raise DataSourceError(f"sites file not found: {p}.")
@@ -372,20 +383,31 @@ def sites_from_file(
             gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
     except Exception as exc:  # pyogrio/arrow raise many types; report them as one
         raise DataSourceError(f"cannot read sites file {p}: {exc}") from exc
-    gdf = _prepare_input(gdf, territory, str(p))
+    return _finish_file_sites(gdf, territory, str(p), id_column=id_column, clip=clip)
+
+
+def _finish_file_sites(
+    gdf: gpd.GeoDataFrame,
+    territory: Territory,
+    label: str,
+    *,
+    id_column: str | None,
+    clip: bool,
+) -> gpd.GeoDataFrame:
+    gdf = _prepare_input(gdf, territory, label)
     if id_column is not None:
         if id_column not in gdf.columns:
             raise SchemaError(
-                f"{p}: no column {id_column!r} (columns: {', '.join(map(str, gdf.columns))})."
+                f"{label}: no column {id_column!r} (columns: {', '.join(map(str, gdf.columns))})."
             )
         if not gdf[id_column].is_unique or gdf[id_column].isna().any():
-            raise SchemaError(f"{p}: column {id_column!r} has missing or duplicate values.")
+            raise SchemaError(f"{label}: column {id_column!r} has missing or duplicate values.")
         ids = gdf[id_column].to_numpy()
     else:
         ids = _pick_ids(gdf, ("site_id", "id"), "F")
     if "site_id" in gdf.columns:
         gdf = gdf.drop(columns="site_id")
-    return _finish(gdf, territory, ids=ids, name=p.name, clip=clip)
+    return _finish(gdf, territory, ids=ids, name=Path(label).name, clip=clip)
 
 
 def auto_cell_size(
@@ -431,8 +453,9 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
     spec : str
         ``"grid:500"`` or ``"square:500"`` (square cells of 500 m), ``"hex:auto"`` (about a
         thousand hexagons, see :func:`auto_cell_size`), ``"hex:1000"`` (hexagons
-        1000 m flat to flat), or a path to a vector file (``"zones.gpkg"``, also
-        ``"file:zones.gpkg"``).
+        1000 m flat to flat), a path to a vector file (``"zones.gpkg"``, also
+        ``"file:zones.gpkg"``) or a PostGIS table, view or query
+        (``"postgresql:///?service=sig&table=zae.site_eco"``).
 
     Returns
     -------
@@ -444,7 +467,15 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
     SchemaError
         Unreadable specification (the message lists the accepted forms).
     """
+    from layers.postgis import is_postgis_url
+
     text = spec.strip()
+    if is_postgis_url(text):
+
+        def read_table(territory: Territory) -> gpd.GeoDataFrame:
+            return sites_from_file(text, territory)
+
+        return read_table
     kind, sep, arg = text.partition(":")
     kind = kind.lower()
     if sep and kind in ("grid", "square", "hex"):

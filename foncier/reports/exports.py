@@ -40,9 +40,16 @@ import pandas as pd
 import shapely
 
 from foncier.reports.cnig import CNIG_QUAY_MAX_M, CNIG_RAIL_BRANCH_MAX_M, cnig_site_table
-from foncier.reports.qgis import layer_qml, qml_kind, score_classes, score_qml
-from layers.crs import check_projected, require_crs, to_crs
-from layers.errors import CRSError, FoncierError, SchemaError
+from foncier.reports.qgis import layer_qml, score_classes, score_qml
+from foncier.reports.tables import (
+    _scalar_text,
+    _writable,
+    sites_table,
+    study_metadata,
+    study_tables,
+)
+from layers.crs import check_projected
+from layers.errors import FoncierError
 from layers.files import atomic_path
 
 if TYPE_CHECKING:
@@ -62,17 +69,11 @@ __all__ = [
     "write_csv",
     "write_geopackage",
     "write_geoparquet",
+    "write_xlsx",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Layers of the GeoPackage besides the study's layers.
-SITES_LAYER = "sites"
-TERRITORY_LAYER = "territoire"
-COMMUNES_LAYER = "communes"
-CNIG_LAYER = "site_eco"
-#: The study's population layer is called ``communes`` too: it is renamed in the GeoPackage.
-_RENAMED = {"communes": "communes_alentour"}
 
 #: DDL of the ``layer_styles`` table, exactly as QGIS creates it (and as in the CNIG template).
 LAYER_STYLES_DDL = (
@@ -86,190 +87,6 @@ LAYER_STYLES_DDL = (
 #: GeoPackage version written (``PRAGMA user_version`` 10200), as in the CNIG template.
 GPKG_VERSION = "1.2"
 _CSV_OPTIONS: dict[str, Any] = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _study_crs(study: SitingStudy) -> Any:
-    crs = study.territory.crs
-    if crs is None:
-        raise CRSError("the study's territory has no CRS: build it with layers.territory(...).")
-    return crs
-
-
-def _scalar_text(value: Any) -> Any:
-    """Lists, dicts and other containers as JSON text: file formats want scalar cells."""
-    if isinstance(value, list | tuple | set | dict | np.ndarray):
-        seq = sorted(value) if isinstance(value, set) else value
-        if isinstance(seq, np.ndarray):
-            seq = seq.tolist()
-        return json.dumps(seq, ensure_ascii=False, default=str)
-    return value
-
-
-def _writable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A copy whose object columns hold scalars only and whose attrs are empty."""
-    out = gdf.copy()
-    out.attrs = {}
-    geom = out.geometry.name
-    for col in out.columns:
-        if col != geom and out[col].dtype == object:
-            out[col] = out[col].map(_scalar_text)
-    return out
-
-
-def sites_table(study: SitingStudy) -> gpd.GeoDataFrame:
-    """The scored sites with their rank-stability columns, ready to write.
-
-    Parameters
-    ----------
-    study : SitingStudy
-        A siting study (:func:`foncier.pipeline.siting_study`).
-
-    Returns
-    -------
-    GeoDataFrame
-        One row per site in the territory's CRS: ``site_id`` first, then the columns of
-        ``study.scored`` (``area_m2`` in m², ``score`` 0..100, ``rank``, per criterion
-        ``c__raw`` in the criterion's unit, ``c__score`` 0..1, ``c__weight``,
-        ``c__contrib`` …) and, when the study has a sensitivity analysis, ``p_top_n``,
-        ``rank_median``, ``rank_p05``, ``rank_p95`` … The index is a plain range.
-    """
-    scored = study.scored
-    require_crs(scored, "scored sites")
-    if "score" not in scored.columns:
-        raise SchemaError(
-            "the study's sites have no 'score' column: pass a study made by "
-            "foncier.siting_study(...) or foncier.score(...)."
-        )
-    out = scored.copy()
-    if study.sensitivity is not None and len(study.sensitivity.columns):
-        extra = study.sensitivity.drop(columns=[c for c in study.sensitivity if c in out])
-        out = out.join(extra)
-    if "site_id" not in out.columns:
-        out.insert(0, "site_id", out.index.astype(str))
-    out = out.reset_index(drop=True)
-    out.attrs = {}
-    return out
-
-
-def study_metadata(study: SitingStudy) -> dict[str, Any]:
-    """What a reader of an exported file needs to know: profile, territory, date, sources.
-
-    Parameters
-    ----------
-    study : SitingStudy
-        A siting study.
-
-    Returns
-    -------
-    dict
-        JSON-serialisable: ``generator``, ``created`` (ISO 8601, UTC), ``territory``
-        (id, name, crs), ``profile`` (id, name), ``criteria`` (id, label, unit, layer,
-        weight), ``exclusions``, ``skipped`` (criteria or rules left out and why),
-        ``sources`` (per layer: the ``source`` and ``date`` values of its features),
-        ``n_sites`` and ``n_excluded``.
-    """
-    meta = study.scored.attrs.get("foncier", {})
-    crs = _study_crs(study)
-    epsg = crs.to_epsg()
-    sources: dict[str, dict[str, list[str]]] = {}
-    for name, layer in study.layers.items():
-        entry: dict[str, list[str]] = {}
-        if isinstance(layer, pd.DataFrame):
-            for col in ("source", "date"):
-                if col in layer.columns:
-                    entry[col] = sorted({str(v) for v in layer[col].dropna().unique()})
-        else:
-            source = getattr(layer, "source", None)
-            if source:
-                entry["source"] = [str(source)]
-        sources[name] = entry
-    excluded = study.scored.get("excluded")
-    return {
-        "generator": "foncier",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "territory": {
-            "id": study.territory.id,
-            "name": study.territory.name,
-            "crs": f"EPSG:{epsg}" if epsg else crs.to_string(),
-        },
-        "profile": {"id": study.profile.id, "name": study.profile.name},
-        "aggregation": meta.get("aggregation"),
-        "criteria": [
-            {k: c.get(k) for k in ("id", "label", "unit", "layer", "weight")}
-            for c in meta.get("criteria", [])
-        ],
-        "exclusions": meta.get("exclusions", []),
-        "skipped": list(meta.get("skipped", [])),
-        "sources": sources,
-        "n_sites": len(study.scored),
-        "n_excluded": int(excluded.astype(bool).sum()) if excluded is not None else 0,
-    }
-
-
-# --------------------------------------------------------------------------- GeoPackage
-
-
-def study_tables(
-    study: SitingStudy, *, with_layers: bool = True
-) -> list[tuple[str, gpd.GeoDataFrame, str, str]]:
-    """Every table a study writes (GeoPackage layers, PostGIS tables), sites first.
-
-    Parameters
-    ----------
-    study : SitingStudy
-        A siting study.
-    with_layers : bool
-        Also give the study's non-empty vector layers.
-
-    Returns
-    -------
-    list of (str, GeoDataFrame, str, str)
-        Table name, data (territory's CRS, scalar cells), QGIS style (QML) and a French
-        description: ``sites`` (graduated style as on the siting map), ``territoire``,
-        ``communes`` (when the territory has member communes), ``site_eco`` (CNIG) and,
-        with ``layers``, one per vector layer (``communes`` of the surroundings renamed
-        ``communes_alentour``).
-    """
-    crs = _study_crs(study)
-    sites = _writable(sites_table(study))
-    kind = qml_kind(sites)
-    classes = score_classes(sites["score"], excluded=sites.get("excluded"))
-    out = [
-        (
-            SITES_LAYER,
-            sites,
-            score_qml(classes, kind=kind),
-            f"Sites candidats notés (profil {study.profile.id})",
-        )
-    ]
-    terr = study.territory
-    perimeter = gpd.GeoDataFrame(
-        {"id": [terr.id], "nom": [terr.name]}, geometry=[terr.perimeter], crs=crs
-    )
-    out.append((TERRITORY_LAYER, perimeter, layer_qml("territory", kind="polygon"), terr.name))
-    if len(terr.communes):
-        communes = _writable(to_crs(terr.communes, crs, name="territory communes"))
-        out.append(
-            (COMMUNES_LAYER, communes, layer_qml("communes", kind="polygon"), "Communes membres")
-        )
-    cnig = _writable(cnig_site_table(study, validate=False))
-    out.append(
-        (CNIG_LAYER, cnig, layer_qml("zae", kind="polygon"), "Sites au standard CNIG site_eco")
-    )
-    if with_layers:
-        for name, layer in study.layers.items():
-            if not isinstance(layer, gpd.GeoDataFrame):
-                log.info("layer %s is not a vector layer: not written to the GeoPackage", name)
-                continue
-            if len(layer) == 0:
-                log.info("layer %s is empty: not written to the GeoPackage", name)
-                continue
-            data = _writable(to_crs(layer, crs, name=name))
-            out.append((_RENAMED.get(name, name), data, layer_qml(name, kind=qml_kind(data)), name))
-    return out
 
 
 def _write_layer_styles(
@@ -430,12 +247,159 @@ def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+# --------------------------------------------------------------------------- Excel
+
+#: French headers of the site columns (criterion columns are named from the profile).
+XLSX_HEADERS = {
+    "site_id": "Identifiant du site",
+    "name": "Nom",
+    "nom": "Nom",
+    "commune": "Commune",
+    "insee": "Code INSEE",
+    "epci_siren": "SIREN de l'EPCI",
+    "epci_nom": "EPCI",
+    "lon": "Longitude (°, WGS 84)",
+    "lat": "Latitude (°, WGS 84)",
+    "area_m2": "Surface (m²)",
+    "area_ha": "Surface (ha)",
+    "score": "Score (0 à 100)",
+    "rank": "Rang",
+    "excluded": "Exclu",
+    "exclusion_reasons": "Raisons de l'exclusion",
+    "why": "En bref",
+    "p_top_n": "Probabilité de rester dans la sélection",
+    "rank_median": "Rang médian (simulations)",
+    "rank_p05": "Rang, 5e centile",
+    "rank_p95": "Rang, 95e centile",
+}
+_SUFFIXES = {
+    "raw": "valeur mesurée",
+    "score": "note (0 à 1)",
+    "weight": "poids",
+    "contrib": "contribution au score",
+    "nearest": "élément le plus proche",
+}
+
+
+def _xlsx_headers(columns: list[str], criteria: list[dict[str, Any]]) -> list[str]:
+    labels = {c.get("id"): (c.get("label") or c.get("id"), c.get("unit")) for c in criteria}
+    out = []
+    for col in columns:
+        cid, sep, part = col.partition("__")
+        if sep and cid in labels and part in _SUFFIXES:
+            label, unit = labels[cid]
+            text = f"{label} – {_SUFFIXES[part]}"
+            out.append(text + (f" ({unit})" if part == "raw" and unit else ""))
+        else:
+            out.append(XLSX_HEADERS.get(col, col))
+    return out
+
+
+def write_xlsx(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
+    """Write the sites as an Excel workbook for spreadsheet users, atomically.
+
+    Parameters
+    ----------
+    study : SitingStudy
+        A siting study.
+    path : str or path-like
+        Output ``.xlsx`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written, with two sheets. ``Sites``: one row per site, the columns of
+        :func:`write_csv` under French headers (criterion columns named after the
+        profile's labels and units), typed cells: numbers as numbers, yes/no as booleans,
+        codes (INSEE, SIREN, identifiers) and every other text as text, never as a formula.
+        ``Profil et sources``: profile, territory, date, criteria (unit, weight),
+        exclusions, criteria left out and the sources of each layer.
+    """
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    out = Path(path)
+    meta = study_metadata(study)
+    sites = sites_table(study)
+    lon, lat = _lonlat(sites.geometry)
+    table = pd.DataFrame(sites.drop(columns=sites.geometry.name))
+    if "area_m2" in table.columns:
+        table.insert(list(table.columns).index("area_m2") + 1, "area_ha", table["area_m2"] / 1e4)
+    table.insert(1, "lat", lat)
+    table.insert(1, "lon", lon)
+    table = table.map(_scalar_text) if len(table) else table
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Sites"
+    sheet.append(_xlsx_headers([str(c) for c in table.columns], meta["criteria"]))
+    for row in table.itertuples(index=False, name=None):
+        sheet.append([_xlsx_value(v) for v in row])
+    for column in sheet.iter_cols(min_row=2):
+        for cell in column:
+            if cell.data_type == "f":  # text that starts with "=" stays text
+                cell.data_type = "s"
+    sheet.freeze_panes = "B2"
+    for i, header in enumerate(sheet[1], start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(header.value)))
+    info = book.create_sheet("Profil et sources")
+    info.append(["Profil", f"{meta['profile']['name']} ({meta['profile']['id']})"])
+    info.append(["Territoire", f"{meta['territory']['name']} ({meta['territory']['id']})"])
+    info.append(["Système de coordonnées", meta["territory"]["crs"]])
+    info.append(["Date", meta["created"]])
+    info.append(["Agrégation", str(meta.get("aggregation") or "")])
+    info.append(["Sites", meta["n_sites"]])
+    info.append(["Sites exclus", meta["n_excluded"]])
+    info.append([])
+    info.append(["Critère", "Unité", "Couche", "Poids"])
+    for c in meta["criteria"]:
+        info.append([c.get("label"), c.get("unit"), c.get("layer"), c.get("weight")])
+    info.append([])
+    info.append(["Exclusions"])
+    for e in meta["exclusions"]:
+        info.append([str(e.get("label", e)) if isinstance(e, dict) else str(e)])
+    if meta["skipped"]:
+        info.append([])
+        info.append(["Non évalués"])
+        for item in meta["skipped"]:
+            info.append([str(item)])
+    info.append([])
+    info.append(["Couche", "Sources", "Dates"])
+    for name, entry in meta["sources"].items():
+        info.append([name, "; ".join(entry.get("source", [])), "; ".join(entry.get("date", []))])
+    for column in info.iter_cols():
+        for cell in column:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+    info.column_dimensions["A"].width = 28
+    info.column_dimensions["B"].width = 60
+    with atomic_path(out) as tmp:
+        book.save(tmp)
+    log.info("Excel workbook saved to %s (%d sites)", out, len(table))
+    return out
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A cell value openpyxl writes with the right type (missing as an empty cell)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        x = float(value)
+        return x if np.isfinite(x) else (None if np.isnan(x) else ("∞" if x > 0 else "-∞"))
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
 # --------------------------------------------------------------------------- dispatcher
 
 
 def export_study(
     study: SitingStudy, path: str | os.PathLike[str], *, with_layers: bool = True
-) -> Path:
+) -> Path | str:
     """Export a study; the format follows the suffix of ``path``.
 
     Parameters
@@ -444,20 +408,29 @@ def export_study(
         A siting study (:func:`foncier.pipeline.siting_study`).
     path : str or path-like
         ``.gpkg`` (GeoPackage with QGIS styles), ``.parquet`` / ``.geoparquet``
-        (GeoParquet) or ``.csv`` (spreadsheet: ``;``, decimal comma, UTF-8 with BOM).
+        (GeoParquet), ``.csv`` (spreadsheet: ``;``, decimal comma, UTF-8 with BOM),
+        ``.xlsx`` (Excel workbook) or a ``postgresql://…?schema=S&table=T`` URL (PostGIS
+        tables and QGIS styles, see :func:`foncier.reports.postgis.write_postgis`).
     with_layers : bool
-        GeoPackage only: also write the study's infrastructure and constraint layers.
+        GeoPackage and PostGIS: also write the study's infrastructure and constraint layers.
 
     Returns
     -------
-    pathlib.Path
-        The file written.
+    pathlib.Path or str
+        The file written, or the database URL with its password masked.
 
     Raises
     ------
     FoncierError
         When the suffix is none of the above.
     """
+    from layers.postgis import is_postgis_url, mask_url
+
+    if is_postgis_url(path):
+        from foncier.reports.postgis import write_postgis
+
+        write_postgis(study, str(path), with_layers=with_layers)
+        return mask_url(str(path))
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix == ".gpkg":
@@ -466,7 +439,10 @@ def export_study(
         return write_geoparquet(study, out)
     if suffix == ".csv":
         return write_csv(study, out)
+    if suffix == ".xlsx":
+        return write_xlsx(study, out)
     raise FoncierError(
         f"cannot export to {out.name!r}: unknown suffix {suffix or '(none)'!r}. Use .gpkg "
-        "(GeoPackage with QGIS styles), .parquet / .geoparquet (GeoParquet) or .csv."
+        "(GeoPackage with QGIS styles), .parquet / .geoparquet (GeoParquet), .csv, .xlsx "
+        "or a postgresql:// URL."
     )

@@ -1,0 +1,226 @@
+"""The tables a study writes, whatever the format: scored sites, metadata, layers and styles.
+
+Shared by the file writers (:mod:`foncier.reports.exports`) and the database writer
+(:mod:`foncier.reports.postgis`), so that a GeoPackage and a PostGIS schema hold the same
+rows and the same QGIS styles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from foncier.reports.cnig import cnig_site_table
+from foncier.reports.qgis import layer_qml, qml_kind, score_classes, score_qml
+from layers.crs import require_crs, to_crs
+from layers.errors import CRSError, SchemaError
+
+if TYPE_CHECKING:
+    from foncier.reports.study import SitingStudy
+
+__all__ = [
+    "CNIG_LAYER",
+    "COMMUNES_LAYER",
+    "SITES_LAYER",
+    "TERRITORY_LAYER",
+    "sites_table",
+    "study_metadata",
+    "study_tables",
+]
+
+log = logging.getLogger(__name__)
+
+#: Layers of the GeoPackage besides the study's layers.
+SITES_LAYER = "sites"
+TERRITORY_LAYER = "territoire"
+COMMUNES_LAYER = "communes"
+CNIG_LAYER = "site_eco"
+#: The study's population layer is called ``communes`` too: it is renamed in the GeoPackage.
+_RENAMED = {"communes": "communes_alentour"}
+
+
+def _study_crs(study: SitingStudy) -> Any:
+    crs = study.territory.crs
+    if crs is None:
+        raise CRSError("the study's territory has no CRS: build it with layers.territory(...).")
+    return crs
+
+
+def _scalar_text(value: Any) -> Any:
+    """Lists, dicts and other containers as JSON text: file formats want scalar cells."""
+    if isinstance(value, list | tuple | set | dict | np.ndarray):
+        seq = sorted(value) if isinstance(value, set) else value
+        if isinstance(seq, np.ndarray):
+            seq = seq.tolist()
+        return json.dumps(seq, ensure_ascii=False, default=str)
+    return value
+
+
+def _writable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy whose object columns hold scalars only and whose attrs are empty."""
+    out = gdf.copy()
+    out.attrs = {}
+    geom = out.geometry.name
+    for col in out.columns:
+        if col != geom and out[col].dtype == object:
+            out[col] = out[col].map(_scalar_text)
+    return out
+
+
+def sites_table(study: SitingStudy) -> gpd.GeoDataFrame:
+    """The scored sites with their rank-stability columns, ready to write.
+
+    Parameters
+    ----------
+    study : SitingStudy
+        A siting study (:func:`foncier.pipeline.siting_study`).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per site in the territory's CRS: ``site_id`` first, then the columns of
+        ``study.scored`` (``area_m2`` in m², ``score`` 0..100, ``rank``, per criterion
+        ``c__raw`` in the criterion's unit, ``c__score`` 0..1, ``c__weight``,
+        ``c__contrib`` …) and, when the study has a sensitivity analysis, ``p_top_n``,
+        ``rank_median``, ``rank_p05``, ``rank_p95`` … The index is a plain range.
+    """
+    scored = study.scored
+    require_crs(scored, "scored sites")
+    if "score" not in scored.columns:
+        raise SchemaError(
+            "the study's sites have no 'score' column: pass a study made by "
+            "foncier.siting_study(...) or foncier.score(...)."
+        )
+    out = scored.copy()
+    if study.sensitivity is not None and len(study.sensitivity.columns):
+        extra = study.sensitivity.drop(columns=[c for c in study.sensitivity if c in out])
+        out = out.join(extra)
+    if "site_id" not in out.columns:
+        out.insert(0, "site_id", out.index.astype(str))
+    out = out.reset_index(drop=True)
+    out.attrs = {}
+    return out
+
+
+def study_metadata(study: SitingStudy) -> dict[str, Any]:
+    """What a reader of an exported file needs to know: profile, territory, date, sources.
+
+    Parameters
+    ----------
+    study : SitingStudy
+        A siting study.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``generator``, ``created`` (ISO 8601, UTC), ``territory``
+        (id, name, crs), ``profile`` (id, name), ``criteria`` (id, label, unit, layer,
+        weight), ``exclusions``, ``skipped`` (criteria or rules left out and why),
+        ``sources`` (per layer: the ``source`` and ``date`` values of its features),
+        ``n_sites`` and ``n_excluded``.
+    """
+    meta = study.scored.attrs.get("foncier", {})
+    crs = _study_crs(study)
+    epsg = crs.to_epsg()
+    sources: dict[str, dict[str, list[str]]] = {}
+    for name, layer in study.layers.items():
+        entry: dict[str, list[str]] = {}
+        if isinstance(layer, pd.DataFrame):
+            for col in ("source", "date"):
+                if col in layer.columns:
+                    entry[col] = sorted({str(v) for v in layer[col].dropna().unique()})
+        else:
+            source = getattr(layer, "source", None)
+            if source:
+                entry["source"] = [str(source)]
+        sources[name] = entry
+    excluded = study.scored.get("excluded")
+    return {
+        "generator": "foncier",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "territory": {
+            "id": study.territory.id,
+            "name": study.territory.name,
+            "crs": f"EPSG:{epsg}" if epsg else crs.to_string(),
+        },
+        "profile": {"id": study.profile.id, "name": study.profile.name},
+        "aggregation": meta.get("aggregation"),
+        "criteria": [
+            {k: c.get(k) for k in ("id", "label", "unit", "layer", "weight")}
+            for c in meta.get("criteria", [])
+        ],
+        "exclusions": meta.get("exclusions", []),
+        "skipped": list(meta.get("skipped", [])),
+        "sources": sources,
+        "n_sites": len(study.scored),
+        "n_excluded": int(excluded.astype(bool).sum()) if excluded is not None else 0,
+    }
+
+
+# --------------------------------------------------------------------------- GeoPackage
+
+
+def study_tables(
+    study: SitingStudy, *, with_layers: bool = True
+) -> list[tuple[str, gpd.GeoDataFrame, str, str]]:
+    """Every table a study writes (GeoPackage layers, PostGIS tables), sites first.
+
+    Parameters
+    ----------
+    study : SitingStudy
+        A siting study.
+    with_layers : bool
+        Also give the study's non-empty vector layers.
+
+    Returns
+    -------
+    list of (str, GeoDataFrame, str, str)
+        Table name, data (territory's CRS, scalar cells), QGIS style (QML) and a French
+        description: ``sites`` (graduated style as on the siting map), ``territoire``,
+        ``communes`` (when the territory has member communes), ``site_eco`` (CNIG) and,
+        with ``with_layers``, one per vector layer (``communes`` of the surroundings renamed
+        ``communes_alentour``).
+    """
+    crs = _study_crs(study)
+    sites = _writable(sites_table(study))
+    kind = qml_kind(sites)
+    classes = score_classes(sites["score"], excluded=sites.get("excluded"))
+    out = [
+        (
+            SITES_LAYER,
+            sites,
+            score_qml(classes, kind=kind),
+            f"Sites candidats notés (profil {study.profile.id})",
+        )
+    ]
+    terr = study.territory
+    perimeter = gpd.GeoDataFrame(
+        {"id": [terr.id], "nom": [terr.name]}, geometry=[terr.perimeter], crs=crs
+    )
+    out.append((TERRITORY_LAYER, perimeter, layer_qml("territory", kind="polygon"), terr.name))
+    if len(terr.communes):
+        communes = _writable(to_crs(terr.communes, crs, name="territory communes"))
+        out.append(
+            (COMMUNES_LAYER, communes, layer_qml("communes", kind="polygon"), "Communes membres")
+        )
+    cnig = _writable(cnig_site_table(study, validate=False))
+    out.append(
+        (CNIG_LAYER, cnig, layer_qml("zae", kind="polygon"), "Sites au standard CNIG site_eco")
+    )
+    if with_layers:
+        for name, layer in study.layers.items():
+            if not isinstance(layer, gpd.GeoDataFrame):
+                log.info("layer %s is not a vector layer: not written to the GeoPackage", name)
+                continue
+            if len(layer) == 0:
+                log.info("layer %s is empty: not written to the GeoPackage", name)
+                continue
+            data = _writable(to_crs(layer, crs, name=name))
+            out.append((_RENAMED.get(name, name), data, layer_qml(name, kind=qml_kind(data)), name))
+    return out
