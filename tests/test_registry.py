@@ -270,7 +270,7 @@ def test_territory_layer_is_the_perimeter(square):
 
 
 def test_exports_and_sheets_take_their_key_distances_from_the_registry():
-    from foncier.reports.exports import _NEAREST
+    from foncier.reports.cnig import _NEAREST
     from foncier.reports.fiche import KEY_FIGURES
 
     assert [(f[0], f[2]) for f in KEY_FIGURES] == [
