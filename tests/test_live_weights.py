@@ -266,12 +266,18 @@ def test_a_shared_link_opens_with_its_weights_and_reset_goes_back(page):
     assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == []
 
 
-def test_a_bad_link_keeps_the_profile_weights(page):
-    page.driver.get(page.path.as_uri() + "#poids=rail:abc,inconnu:3")
+@pytest.mark.parametrize(
+    "fragment", ["#poids=rail:abc,inconnu:3", "#poids=rail:101", "#poids=%E0%A4%A:3,rail:2"]
+)
+def test_a_bad_link_keeps_the_profile_weights(page, fragment):
+    page.driver.get("about:blank")
+    page.driver.get(page.path.as_uri() + fragment)
     wait_for(lambda: page.js("return !!window.foncierWeights;"))
     assert page.js("return foncierWeights.changed();") is False
     state = page.driver.find_element(By.CSS_SELECTOR, ".fw-state").get_attribute("textContent")
     assert "illisibles" in state
+    severe = [e for e in page.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == []
     page.driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
 
 

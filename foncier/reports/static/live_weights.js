@@ -422,6 +422,7 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   // ---------------------------------------------------------------- the panel
   var panel = document.getElementById(D.panel_id);
   var sliders = {};
+  var notice = '';  // a message that outlives the next refresh of the panel
   var share = {};
   function sharesText(w) {
     return crit.map(function (c, j) { return c.label + ' ' + fr(100 * w[j], 0) + ' %'; }).join(' · ');
@@ -435,7 +436,8 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
       share[c.id].textContent = fr(100 * w[j], 0) + ' %';
     });
     panel.querySelector('.fw-summary').textContent = sharesText(w);
-    panel.querySelector('.fw-state').textContent = changed ? D.text.changed : D.text.profile;
+    panel.querySelector('.fw-state').textContent = notice || (changed ? D.text.changed : D.text.profile);
+    notice = '';
   }
   function writeHash() {
     var h = changed ? '#poids=' + crit.map(function (c) {
@@ -475,13 +477,15 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     if (!m) { return false; }
     var got = {}, ok = true;
     m[1].split(',').forEach(function (item) {
-      var kv = item.split(':'), id = decodeURIComponent(kv[0] || ''), v = Number(kv[1]);
+      var kv = item.split(':'), id = null, v = Number(kv[1]);
+      try { id = decodeURIComponent(kv[0] || ''); } catch (e) { ok = false; return; }
       var c = crit.filter(function (cc) { return cc.id === id; })[0];
       if (!c || !(v >= 0 && v <= D.max_points) || Math.floor(v) !== v) { ok = false; return; }
       got[id] = v;
     });
     if (!ok) {
-      panel.querySelector('.fw-state').textContent = D.text.bad_hash;
+      notice = D.text.bad_hash;
+      panel.querySelector('.fw-state').textContent = notice;
       return false;
     }
     Object.keys(got).forEach(function (id) { points[id] = got[id]; });
