@@ -17,6 +17,7 @@ import numpy as np
 
 from layers.crs import require_crs
 from layers.errors import FoncierError, SchemaError
+from layers.formatting import fr_number
 from maps.legend import add_class_legend
 from maps.popups import table_popup_js
 from maps.titles import add_sources
@@ -275,7 +276,7 @@ def add_choropleth(
         tooltips = [
             f"{lab} – {html.escape(excluded_label)}"
             if not ok
-            else f"{lab} – {v:.{decimals}f}".replace(".", ",").lstrip(" –")
+            else f"{lab} – {fr_number(v, decimals, grouping=False)}".lstrip(" –")
             for lab, v, ok in zip(labels, values, scored, strict=True)
         ]
     extra: dict[str, list[Any]] = {

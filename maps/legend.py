@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from layers.formatting import fr_number
 from maps.styles import LayerStyle, legend_swatch
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def add_class_legend(
 
 
 def _num(x: float, decimals: int) -> str:
-    return f"{x:.{decimals}f}".replace(".", ",")
+    return fr_number(x, decimals, grouping=False)
 
 
 _CSS = """

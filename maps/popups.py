@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from layers.formatting import format_number as format_value
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
@@ -65,23 +67,6 @@ def escape_text(value: Any) -> str:
         .replace("`", "&#96;")
         .replace("$", "&#36;")
     )
-
-
-def format_value(value: Any) -> str:
-    """Format a number for display (French conventions: comma decimals, thin-space thousands).
-
-    Integers get thousands separated by a narrow no-break space; other floats keep up to
-    two decimals. Non-numbers are returned as ``str``. The result is NOT escaped.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return f"{int(value):,}".replace(",", "\u202f")
-    if isinstance(value, float):
-        return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
-    return str(value)
 
 
 def html_table(

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from foncier.engine.profiles import Exclusion, format_value
+from foncier.engine.profiles import Exclusion
+from layers.formatting import format_measure as format_value
 
 if TYPE_CHECKING:
     import geopandas as gpd

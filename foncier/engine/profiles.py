@@ -74,6 +74,7 @@ from foncier.engine.aggregation import AGGREGATIONS, AHPResult, ahp_weights, nor
 from foncier.engine.measure_registry import MEASURES
 from foncier.engine.transforms import validate_transform
 from layers.errors import ProfileError, SchemaError
+from layers.formatting import format_measure as format_value
 from layers.registry import LAYERS
 
 if TYPE_CHECKING:
@@ -731,56 +732,6 @@ def list_profiles() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-_NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
-
-
-def _fr_number(value: float, decimals: int = 0) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", _NNBSP).replace(".", ",")
-
-
-def format_value(value: Any, unit: str, *, share_of: str = "") -> str:
-    """Format a raw measure for people, in French (``1,2 km``, ``63 %``, ``180 000 hab.``).
-
-    Parameters
-    ----------
-    value : Any
-        Raw value (number, boolean, text; ``nan`` gives ``"n.d."``).
-    unit : str
-        Unit of the raw value: ``m`` (distances: metres below 1 km, else km), ``share``
-        (0..1 shown as %), ``m²`` (ha above 1 ha), ``bool``, ``degrés``, ``hab.``, ``count``
-        or any other text appended after the number.
-    share_of : str
-        Text appended after a percentage (``"de la surface"``).
-
-    Returns
-    -------
-    str
-    """
-    if unit == "bool" or isinstance(value, bool | np.bool_):
-        return "oui" if bool(value) else "non"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if np.isnan(v):
-        return "n.d."
-    if np.isinf(v):
-        return "aucun" if unit == "m" else ("∞" if v > 0 else "-∞")
-    if unit == "m":
-        return f"{_fr_number(v)} m" if abs(v) < 1000 else f"{_fr_number(v / 1000, 1)} km"
-    if unit == "share":
-        return f"{_fr_number(100 * v)} %" + (f" {share_of}" if share_of else "")
-    if unit == "m²":
-        return f"{_fr_number(v)} m²" if abs(v) < 10_000 else f"{_fr_number(v / 10_000, 1)} ha"
-    if unit in ("degrés", "degrees", "°"):
-        return f"{_fr_number(v, 1)}°"
-    if unit == "count":
-        return _fr_number(v)
-    decimals = 0 if abs(v) >= 100 or float(v).is_integer() else 2
-    return f"{_fr_number(v, decimals)} {unit}".strip()
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

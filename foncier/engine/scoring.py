@@ -53,11 +53,12 @@ import pandas as pd
 from foncier.engine.aggregation import aggregate, normalise_weights, owa_position_weights
 from foncier.engine.exclusions import apply_exclusions
 from foncier.engine.measure_registry import measure_rule
-from foncier.engine.profiles import Criterion, Exclusion, Profile, format_value, load_profile
+from foncier.engine.profiles import Criterion, Exclusion, Profile, load_profile
 from foncier.engine.ties import midrank_quantile, ranks_and_ties
 from foncier.engine.transforms import apply_transform, closeness_key
 from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError
+from layers.formatting import format_measure as format_value
 from layers.geometry import repair_geometries
 
 if TYPE_CHECKING:

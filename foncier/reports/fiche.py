@@ -35,6 +35,7 @@ from foncier.reports.exports import study_metadata
 from layers.crs import check_projected
 from layers.errors import SchemaError
 from layers.files import atomic_path
+from layers.formatting import fr_number_text as _fr
 from layers.registry import LAYERS
 
 if TYPE_CHECKING:
@@ -87,18 +88,6 @@ def _e(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     return html.escape(str(value), quote=True)
-
-
-def _fr(value: Any, decimals: int) -> str:
-    """A number in French notation (decimal comma, thin space between thousands)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if not math.isfinite(x):
-        return "∞" if x > 0 else ""
-    text = f"{x:,.{decimals}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
 
 
 def _distance_text(metres: float) -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from layers.crs import require_crs
 from layers.errors import SchemaError
+from layers.formatting import fr_number
 from layers.infrastructure import ATTRIBUTIONS
 from layers.registry import LAYERS
 from layers.territories import Territory
@@ -63,10 +64,6 @@ def _resolve_territory(territory: Territory | str) -> Territory:
     from layers.territories import territory as resolve  # the lead's resolver, lazily
 
     return resolve(territory)
-
-
-def _fr(value: float, decimals: int) -> str:
-    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
 
 
 def _add_territory_layers(m: folium.Map, terr: Territory) -> None:
@@ -168,8 +165,8 @@ def territory_map(
         parts.append(f"{n_c} communes")
         pop = pd.to_numeric(terr.communes["population"], errors="coerce").sum()
         if pop > 0:
-            parts.append(f"{_fr(float(pop), 0)} habitants")
-    parts.append(f"{_fr(terr.area_km2, 0)} km²")
+            parts.append(f"{fr_number(float(pop), 0)} habitants")
+    parts.append(f"{fr_number(terr.area_km2, 0)} km²")
     m = base_map(
         terr.outline(),
         title=title or terr.name,
@@ -189,7 +186,7 @@ def _robustness(row: Mapping[Any, Any], top_n: int) -> str | None:
     p = row.get("p_top_n")
     if p is None or pd.isna(p):
         return None
-    text = f"Robustesse : dans le top {top_n} dans {_fr(100 * float(p), 0)} % des tirages"
+    text = f"Robustesse : dans le top {top_n} dans {fr_number(100 * float(p), 0)} % des tirages"
     lo, hi = row.get("rank_p05"), row.get("rank_p95")
     if lo is not None and hi is not None and not (pd.isna(lo) or pd.isna(hi)):
         lo_i, hi_i = round(float(lo)), round(float(hi))
@@ -245,7 +242,7 @@ def site_popup_data(
         One :func:`maps.popups.table_popup_data` per site (in ``scored`` order) and the
         lines shared by all popups.
     """
-    from foncier.engine.profiles import format_value
+    from layers.formatting import format_measure as format_value
     from maps.popups import table_popup_data
 
     meta: Mapping[str, Any] = scored.attrs.get("foncier", {}) or {}
@@ -266,10 +263,10 @@ def site_popup_data(
         title = f"Site {site}" + (f" – {name}" if name is not None and not pd.isna(name) else "")
         score = float(row["score"])
         if excluded or rank is None or pd.isna(rank):
-            head = f"Exclu · score {_fr(score, 1)} / 100"
+            head = f"Exclu · score {fr_number(score, 1)} / 100"
         else:
             tie = " (ex aequo)" if bool(row.get("ex_aequo", False)) else ""
-            head = f"Rang {int(rank)}{tie} · score {_fr(score, 1)} / 100"
+            head = f"Rang {int(rank)}{tie} · score {fr_number(score, 1)} / 100"
         rows = []
         nearest_lines = []
         for c in criteria:
@@ -279,9 +276,9 @@ def site_popup_data(
                 (
                     str(c.get("label", cid)),
                     format_value(raw, unit),
-                    _fr(float(row[f"{cid}__score"]), 2),
-                    f"{_fr(100 * float(row[f'{cid}__weight']), 0)} %",
-                    f"{_fr(100 * float(row[f'{cid}__contrib']), 1)} pts",
+                    fr_number(float(row[f"{cid}__score"]), 2),
+                    f"{fr_number(100 * float(row[f'{cid}__weight']), 0)} %",
+                    f"{fr_number(100 * float(row[f'{cid}__contrib']), 1)} pts",
                 )
             )
             near = row.get(f"{cid}__nearest")
@@ -368,9 +365,9 @@ def _site_tooltips(
             out.append(f"{label} – exclu : {why}")
             continue
         text = f"{label} – rang {int(rank)}{' (ex aequo)' if bool(tie) else ''}"
-        text += f", score {_fr(float(score), 1)}"
+        text += f", score {fr_number(float(score), 1)}"
         if p is not None and not pd.isna(p):
-            text += f" (top {top_n} dans {_fr(100 * float(p), 0)} % des tirages)"
+            text += f" (top {top_n} dans {fr_number(100 * float(p), 0)} % des tirages)"
         out.append(text)
     return out
 
@@ -583,7 +580,7 @@ def siting_map(
         )
     ]
     sites["_tooltip_badge"] = [
-        f"{lab} · score {_fr(float(sc), 1)}"
+        f"{lab} · score {fr_number(float(sc), 1)}"
         for lab, sc in zip(sites["_label"], sites["score"], strict=True)
     ]
     sites["_tooltip"] = _site_tooltips(sites, sensitivity=sensitivity, top_n=top_n)
