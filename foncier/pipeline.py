@@ -120,6 +120,17 @@ def siting_study(
     Returns
     -------
     SitingStudy
+
+    Examples
+    --------
+    >>> import foncier
+    >>> study = foncier.siting_study("60159", sites="hex:2000", draws=50)
+    >>> study.profile.id, len(study.scored)
+    ('logistique-multimodale', 28)
+    >>> study.top(3)["score"].round(1).tolist()
+    [73.1, 69.9, 69.7]
+    >>> "motorway_junctions" in study.skipped_layers  # online only: not loaded offline
+    True
     """
 
     def step(text: str) -> None:

@@ -209,6 +209,16 @@ def load_layers(
     dict of str to GeoDataFrame or Raster
         Loaded layers. Skipped layers are absent: the scoring engine then skips the criteria
         that need them and says so.
+
+    Examples
+    --------
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> layers = foncier.load_layers(t, ["rail_freight_stations", "substations"])
+    >>> sorted(layers), layers["rail_freight_stations"].crs.to_epsg()
+    (['rail_freight_stations', 'substations'], 2154)
+    >>> "Compiègne" in set(layers["rail_freight_stations"]["name"])
+    True
     """
     sources = dict(sources or {})
     if names is None:

@@ -272,8 +272,14 @@ def territory(
 
     Examples
     --------
+    A preset, a commune INSEE code, EPCI SIRENs: all offline, on the embedded boundaries.
+
     >>> t = territory("grand-compiegnois")
-    >>> t.population, len(t.communes), t.crs.to_epsg()
+    >>> t.name, len(t.epci), len(t.communes), t.crs.to_epsg()
+    ('Grand Compiégnois', 4, 77, 2154)
+    >>> compiegne = territory("60159")
+    >>> compiegne.name, round(compiegne.area_km2, 1)
+    ('Compiègne', 53.2)
     """
     if isinstance(spec, Territory):
         return spec

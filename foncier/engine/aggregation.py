@@ -343,6 +343,24 @@ def ahp_weights(
     ProfileError
         Not square, non-positive or non-reciprocal entries, size beyond the random-index
         table, or CR above ``max_cr`` without ``force``.
+
+    Examples
+    --------
+    Rail matters moderately more than the port (3) and strongly more than the road (5); the
+    port moderately more than the road (3):
+
+    >>> from foncier import ahp_weights
+    >>> matrix = [[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]]
+    >>> ahp = ahp_weights(matrix, labels=["rail", "port", "road"])
+    >>> ahp.weights.round(3).tolist(), round(ahp.consistency_ratio, 3)
+    ([0.637, 0.258, 0.105], 0.033)
+
+    Judgements that contradict each other are refused (consistency ratio above 0.10):
+
+    >>> ahp_weights([[1, 9, 1 / 9], [1 / 9, 1, 9], [9, 1 / 9, 1]])
+    Traceback (most recent call last):
+    ...
+    layers.errors.ProfileError: AHP matrix is inconsistent: consistency ratio 6.130 > 0.10 ...
     """
     try:
         A = np.asarray(matrix, dtype=float)

@@ -687,6 +687,19 @@ def load_profile(profile: str | Path | Profile, *, extra_layers: Sequence[str] =
     ------
     ProfileError
         Unknown id (with the shipped ids and a close match), unreadable TOML, invalid content.
+
+    Examples
+    --------
+    >>> from foncier import load_profile
+    >>> p = load_profile("logistique-multimodale")
+    >>> p.aggregation, [c.id for c in p.criteria]
+    ('weighted_sum', ['rail_freight', 'river_port', 'motorway', 'labour_pool'])
+    >>> p.weights.round(3).tolist(), [e.id for e in p.exclusions]
+    ([0.351, 0.351, 0.189, 0.109], ['flood', 'protected', 'too_small'])
+    >>> load_profile("logistique")
+    Traceback (most recent call last):
+    ...
+    layers.errors.ProfileError: unknown profile 'logistique': ... 'logistique-multimodale'?
     """
     if isinstance(profile, Profile):
         return profile
@@ -715,6 +728,16 @@ def list_profiles() -> pd.DataFrame:
         One row per profile: ``id``, ``name``, ``aggregation``, ``n_criteria``,
         ``criteria`` (text "label (weight %)" joined by "; "), ``exclusions`` (labels),
         ``weights`` (dict criterion id → normalised weight), ``description``.
+
+    Examples
+    --------
+    >>> from foncier import list_profiles
+    >>> profiles = list_profiles()
+    >>> profiles["id"].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['agroalimentaire', 'chimie-process', 'industrie-manufacturiere',
+     'logistique-multimodale', 'materiaux-biosources']
+    >>> int(profiles.set_index("id").loc["logistique-multimodale", "n_criteria"])
+    4
     """
     rows = []
     for pid in _shipped():

@@ -548,9 +548,17 @@ def score(
 
     Examples
     --------
-    >>> scored = score(sites, {"rail_freight_stations": gares, "substations": postes},
-    ...                "logistique-multimodale")  # doctest: +SKIP
-    >>> rank(scored, top_n=5)[["rank", "score", "why"]]  # doctest: +SKIP
+    Score 2 km hexagons of Compiègne for multimodal logistics, on the layers available
+    offline (the criteria whose layer is missing are skipped and said so):
+
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> sites = foncier.grid_sites(t, cell_size_m=2000, shape="hex")
+    >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
+    >>> scored[["score", "rank", "excluded"]].dtypes.tolist()
+    [dtype('float64'), Int64Dtype(), dtype('bool')]
+    >>> scored.attrs["foncier"]["skipped"][0]
+    'Échangeur autoroutier : couche motorway_junctions non disponible'
     """
     prof = load_profile(profile)
     if type(sites).__module__.startswith("dask_geopandas"):
@@ -596,6 +604,16 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     -------
     DataFrame or GeoDataFrame
         Same columns, sorted; metadata in ``attrs`` kept.
+
+    Examples
+    --------
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> sites = foncier.grid_sites(t, cell_size_m=2000, shape="hex")
+    >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
+    >>> top = foncier.rank(scored, top_n=3)
+    >>> top["rank"].tolist(), top["score"].round(1).tolist()
+    ([1, 2, 3], [73.1, 69.9, 69.7])
     """
     if "rank" not in scored.columns:
         raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
@@ -623,6 +641,22 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
         ``raw_text`` (formatted in French), ``nearest``, ``score`` (0..1), ``weight``,
         ``contribution``. ``attrs`` holds the site's ``score``, ``rank``, ``excluded`` and
         ``exclusion_reasons``.
+
+    Examples
+    --------
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> sites = foncier.grid_sites(t, cell_size_m=2000, shape="hex")
+    >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
+    >>> best = foncier.rank(scored, top_n=1).index[0]
+    >>> table = foncier.breakdown(scored, best)
+    >>> for row in table.itertuples():
+    ...     print(row.criterion, row.raw_text, round(row.score, 2), round(row.weight, 3))
+    rail_freight 1,1 km 0.93 0.433
+    river_port 8,8 km 0.45 0.433
+    labour_pool 201\u202f324 hab. 1.0 0.134
+    >>> round(float(table["contribution"].sum()) * 100, 1)  # the site's score, out of 100
+    73.1
     """
     meta = scored.attrs.get("foncier")
     if not meta:

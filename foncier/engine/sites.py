@@ -215,6 +215,16 @@ def grid_sites(
     GeoDataFrame
         ``site_id`` (``H000001`` / ``S000001``), ``area_m2``, ``insee``, ``commune``,
         ``epci_siren``, geometry; in ``territory.crs``.
+
+    Examples
+    --------
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> sites = foncier.grid_sites(t, cell_size_m=2000, shape="hex")
+    >>> len(sites), sites.crs.to_epsg(), sites["site_id"].iloc[0]
+    (28, 2154, 'H000001')
+    >>> sites.columns.tolist()
+    ['site_id', 'area_m2', 'insee', 'commune', 'epci_siren', 'geometry']
     """
     if not cell_size_m > 0:
         raise GeometryError(f"cell_size_m must be a positive number of metres, got {cell_size_m}.")

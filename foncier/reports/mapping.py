@@ -489,6 +489,17 @@ def siting_map(
         When ``scored`` or a layer has no CRS.
     SchemaError
         When ``scored`` lacks the columns of a scored table.
+
+    Examples
+    --------
+    >>> import foncier
+    >>> t = foncier.territory("60159")
+    >>> layers = foncier.load_layers(t)
+    >>> sites = foncier.grid_sites(t, cell_size_m=2000, shape="hex")
+    >>> scored = foncier.score(sites, layers, "logistique-multimodale")
+    >>> m = foncier.siting_map(scored, territory=t, layers=layers)
+    >>> type(m).__name__, "Compiègne" in m.get_root().render()
+    ('Map', True)
     """
     from maps.base import base_map, finish_map
     from maps.choropleth import add_choropleth
