@@ -17,13 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
-#: The only reasons a test may be skipped: no headless Chromium on the machine (browser tests,
-#: PNG / PDF pictures). Live checks against web services carry the ``web`` marker and are
-#: deselected by default, not skipped. Any other skip fails the run (see the hooks below),
-#: so a fixture that goes missing cannot silently hide tests.
+#: The only reasons a test may be skipped: a system package that ``bash .ci/run`` installs
+#: with apt is missing (Debian's headless Chromium for the browser tests and the PNG / PDF
+#: pictures; PostgreSQL and PostGIS for the tests marked ``postgis``). Live checks against web
+#: services carry the ``web`` marker and are deselected by default, not skipped. Any other
+#: skip fails the run (see the hooks below), so a fixture or a Python dependency that goes
+#: missing cannot silently hide tests.
 ALLOWED_SKIP_REASONS = (
     "chromium",
-    # tests marked postgis, on a machine where Debian's PostgreSQL/PostGIS cannot be installed
     "postgresql server not installed",
     "postgis extension not installed",
 )
@@ -102,7 +103,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for nodeid, reason in _unexpected_skips:
             terminalreporter.line(f"{nodeid}: {reason}")
         terminalreporter.line(
-            f"Only the browser tests may skip (reason naming Chromium); set "
+            "Tests may only skip when Chromium, PostgreSQL or PostGIS is not installed; set "
             f"FONCIER_ALLOW_SKIPS=1 to accept these {len(_unexpected_skips)} skip(s)."
         )
 
