@@ -362,19 +362,70 @@ _FLOAT_TYPES = {"float4", "float8", "numeric", "money"}
 _TIME_TYPES = {"date", "timestamp", "timestamptz"}
 
 
-def _typed(values: pd.Series, typename: str) -> pd.Series:
-    """A column read as text, converted to the pandas type of its PostgreSQL type."""
-    if typename in _INT_TYPES:
-        out = pd.to_numeric(values, errors="coerce")
-        return out.astype("Int64") if out.isna().any() else out.astype("int64")
-    if typename in _FLOAT_TYPES:
-        return pd.to_numeric(values, errors="coerce").astype("float64")
-    if typename == "bool":
-        mapped = values.map({"t": True, "f": False})
-        return mapped.astype("boolean") if mapped.isna().any() else mapped.astype(bool)
-    if typename in _TIME_TYPES:
-        return pd.to_datetime(values, errors="coerce", utc=typename == "timestamptz")
-    return values.astype(object).where(values.notna(), None)
+def _parse_copy(
+    data: bytes, names: list[str], types: dict[str, str], geom: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parse a ``COPY … TO STDOUT (FORMAT csv)`` stream with Arrow's CSV reader.
+
+    PostgreSQL writes NULL as an unquoted empty field and an empty text as ``""``: Arrow
+    keeps the two apart (quoted strings are never null). Columns get the Arrow type of
+    their PostgreSQL type, so codes such as ``"01001"`` stay text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    arrow_types: dict[str, Any] = {}
+    for name in names:
+        typename = types.get(name, "text") if name != geom else "text"
+        if typename in _INT_TYPES:
+            arrow_types[name] = pa.int64()
+        elif typename in _FLOAT_TYPES - {"money"}:
+            arrow_types[name] = pa.float64()
+        elif typename == "bool":
+            arrow_types[name] = pa.bool_()
+        else:
+            arrow_types[name] = pa.string()
+    table = pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=arrow_types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    # bytea comes as \x<hex>: drop the prefix, shapely reads the hex.
+    hexes = pc.utf8_slice_codeunits(table.column(geom), 2).to_numpy(zero_copy_only=False)
+    columns: dict[str, pd.Series] = {}
+    for name in names:
+        if name == geom:
+            continue
+        col = table.column(name)
+        typename = types.get(name, "text")
+        if typename in _INT_TYPES:
+            series = pd.Series(col.to_numpy(zero_copy_only=False))
+            if col.null_count:
+                series = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+            columns[name] = series
+        elif typename == "bool" and col.null_count:
+            columns[name] = col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        elif typename in _TIME_TYPES:
+            columns[name] = pd.to_datetime(
+                pd.Series(col.to_numpy(zero_copy_only=False)),
+                errors="coerce",
+                utc=typename == "timestamptz",
+            )
+        elif arrow_types[name] == pa.string():
+            columns[name] = pd.Series(col.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            columns[name] = pd.Series(col.to_numpy(zero_copy_only=False))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+    return frame, hexes
 
 
 def read_postgis(
@@ -479,9 +530,7 @@ def read_postgis(
         )
         query = sql.SQL("SELECT {s} FROM {r} AS q WHERE {w}").format(s=select, r=relation, w=where)
         buffer = io.BytesIO()
-        copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, NULL {})").format(
-            query, sql.Literal("\\N")
-        )
+        copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(query)
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for chunk in copy:
                 buffer.write(chunk)
@@ -489,34 +538,18 @@ def read_postgis(
     names = [*others, geom]
     types = {c: t for c, _, t in columns}
     if buffer.getbuffer().nbytes == 0:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
-    else:
-        frame = pd.read_csv(
-            buffer,
-            header=None,
-            names=names,
-            dtype=str,
-            na_values=["\\N"],
-            keep_default_na=False,
-            quotechar='"',
-            doublequote=True,
-            engine="c",
-        )
-    if frame.empty:
         raise GeometryError(
             f"PostGIS {src.masked}: {what} has no row"
             + (" within the area of interest." if mask is not None else ".")
         )
-    wkb = frame.pop(geom).str.slice(2).to_numpy(dtype=object)  # bytea as \x<hex>
-    geometry = shapely.from_wkb(wkb)
+    frame, hexes = _parse_copy(buffer.getvalue(), names, types, geom)
+    geometry = shapely.from_wkb(hexes)
     srids = np.unique(shapely.get_srid(geometry))
     if len(srids) > 1:
         raise CRSError(
             f"PostGIS {src.masked}: {what} mixes SRIDs {sorted(map(int, srids))}: "
             "transform them to one (ST_Transform) in a view or query=."
         )
-    for col in others:
-        frame[col] = _typed(frame[col], types[col])
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=table_crs))
     gdf = gdf.rename_geometry(geom) if geom != "geometry" and geom not in frame else gdf
     if not out_crs.equals(table_crs):

@@ -17,14 +17,13 @@ sites (under the URL's ``table`` name, ``sites`` by default), ``territoire``, ``
 Everything happens in one transaction: if anything fails (a constraint, a lost connection,
 the server going down) the previous tables and styles are left exactly as they were.
 ``mode="replace"`` (default) replaces the tables; ``mode="append"`` adds the rows under a new
-``run_id`` to tables of the same columns. Rows travel with ``COPY … FROM STDIN`` in CSV (one
-stream per table, geometries as hex EWKB), not row by row.
+``run_id`` to tables of the same columns. Rows travel with ``COPY … FROM STDIN`` in CSV written by
+Arrow (one stream per table, geometries as hex EWKB), not row by row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import uuid
@@ -112,23 +111,46 @@ def _geometry_type(geoms: np.ndarray) -> tuple[str, np.ndarray]:
     return "Geometry", geoms
 
 
-def _csv_payload(frame: pd.DataFrame, geoms: np.ndarray, srid: int) -> bytes:
-    """Rows as COPY CSV: NULL as a backslash-N, geometries as hex EWKB with their SRID."""
-    out = pd.DataFrame(frame, copy=True)
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(
-                lambda v: (
-                    json.dumps(v, ensure_ascii=False, default=str)
-                    if isinstance(v, list | tuple | dict | set | np.ndarray)
-                    else v
-                )
+def _arrow_column(values: pd.Series) -> Any:
+    """An Arrow array of a column; containers as JSON text, mixed objects as text."""
+    import pyarrow as pa
+
+    if values.dtype == object:
+        values = values.map(
+            lambda v: (
+                json.dumps(v, ensure_ascii=False, default=str)
+                if isinstance(v, list | tuple | dict | set | np.ndarray)
+                else v
             )
-    with_srid = shapely.set_srid(geoms, srid)
-    out[GEOMETRY_COLUMN] = shapely.to_wkb(with_srid, hex=True, include_srid=True)
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False, na_rep="\\N", lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
+        )
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = values.map(lambda v: None if v is None or v is pd.NA else str(v))
+        return pa.array(text, type=pa.string(), from_pandas=True)
+
+
+def _csv_payload(frame: pd.DataFrame, geoms: np.ndarray, srid: int) -> bytes:
+    """Rows as COPY CSV, written by Arrow's CSV writer.
+
+    Every text value is quoted and a missing value is an unquoted empty field, which is how
+    PostgreSQL's CSV format tells an empty text from NULL; floats are written in their
+    shortest round-trip form; geometries as hex EWKB with their SRID.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arrays = [_arrow_column(frame[c]) for c in frame.columns]
+    hexes = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+    arrays.append(pa.array(hexes, type=pa.string(), from_pandas=True))
+    table = pa.Table.from_arrays(arrays, names=[*map(str, frame.columns), GEOMETRY_COLUMN])
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(
+        table,
+        sink,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def _table_comment(description: str, meta: dict[str, Any]) -> str:
@@ -255,11 +277,7 @@ def write_frame(
     payload = _csv_payload(frame, geoms, int(srid))
     with (
         conn.cursor() as cur,
-        cur.copy(
-            sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
-                ident, names, sql.Literal("\\N")
-            )
-        ) as copy,
+        cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(ident, names)) as copy,
     ):
         step = 8 << 20
         for start in range(0, len(payload), step):
