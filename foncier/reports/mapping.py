@@ -53,9 +53,11 @@ _NAME_COLUMNS = ("nom", "name", "site_nom", "libelle", "label", "nom_poste", "li
 _REQUIRED = ("site_id", "score", "rank", "excluded")
 # Drawing order: areas first (under the sites), lines above them, points on top.
 _KIND_ORDER = {"polygon": 0, "line": 1, "point": 2}
-# Constraint zones are drawn above the sites (in a click-through pane) so that a reader
-# sees which sites they cover.
-_OVER_SITES = ("flood_zones", "hazard_zones", "protected_areas")
+# Constraint zones (the registry's constraint polygons) are drawn above the sites, in a
+# click-through pane, so that a reader sees which sites they cover.
+_OVER_SITES = tuple(
+    name for name, e in LAYERS.items() if e.theme == "constraint" and e.kind == "polygon"
+)
 
 
 def _resolve_territory(territory: Territory | str) -> Territory:
