@@ -425,31 +425,38 @@ def load_housing(
     territory : Territory
         Features are reprojected to ``territory.crs`` and polygons clipped to its perimeter
         grown by ``margin_m``.
-    source : str, pathlib.Path or GeoDataFrame
-        Housing features: e.g. the BD TOPO ``batiment`` layer filtered on residential use,
-        or OpenStreetMap ``landuse=residential`` areas saved to a file. Any CRS (required).
+    source : "osm", str, pathlib.Path or GeoDataFrame
+        ``"osm"``: OpenStreetMap ``landuse=residential`` areas through Overpass (online,
+        cached). Or housing features: e.g. the BD TOPO ``batiment`` layer filtered on
+        residential use, in any CRS (required).
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
 
     Returns
     -------
     GeoDataFrame
-        ``id`` (the source's ``id`` column, else the row number), ``name`` (``name`` or
-        ``nom`` when present), ``kind`` ("housing"), ``level`` (missing), ``source`` (file
-        name), ``date`` (missing), then the source's other columns, geometry in
-        ``territory.crs``.
+        ``id`` (the source's ``id`` column, else the row number; ``osm:way/…`` from
+        OpenStreetMap), ``name`` (``name`` or ``nom`` when present), ``kind`` ("housing", or
+        "residential" from OpenStreetMap), ``level`` (missing), ``source`` (file name or
+        "osm"), ``date`` (date of the OSM data, else missing), then the source's other
+        columns, geometry in ``territory.crs``.
 
     Raises
     ------
     DataSourceError
         The file is missing or unreadable.
+    OfflineError
+        ``source="osm"`` in offline mode with nothing cached.
     CRSError
         The data has no CRS.
     """
     from layers.config import settings
 
     margin = settings.infrastructure_margin_m if margin_m is None else float(margin_m)
-    if isinstance(source, gpd.GeoDataFrame):
+    from_osm = isinstance(source, str) and source == "osm"
+    if from_osm:
+        raw, label = _osm_housing(territory, margin), "osm"
+    elif isinstance(source, gpd.GeoDataFrame):
         raw, label = source, "housing (GeoDataFrame)"
     else:
         path = Path(source)
@@ -461,10 +468,10 @@ def load_housing(
     base = {
         "id": low["id"].astype("string").fillna(index_ids) if "id" in low.columns else index_ids,
         "name": low[name] if name else None,
-        "kind": "housing",
+        "kind": low["kind"] if from_osm else "housing",
         "level": None,
         "source": label,
-        "date": pd.NaT,
+        "date": low["date"] if from_osm else pd.NaT,
     }
     rest = {c: low[c] for c in low.columns if c not in base and c != low.geometry.name}
     out = gpd.GeoDataFrame(
@@ -477,6 +484,25 @@ def load_housing(
     out = to_crs(repair_geometries(out, name="housing", drop_empty=True), territory.crs, "housing")
     hits = out.sindex.query(territory.area_with_margin(margin), predicate="intersects")
     return _finish(out.iloc[np.sort(hits)], None, margin, "housing")
+
+
+def _osm_housing(territory: Territory, margin_m: float) -> gpd.GeoDataFrame:
+    """Residential areas of OpenStreetMap around a territory (EPSG:4326), by the registry's tag."""
+    from layers import osm
+    from layers.overpass import overpass_to_gdf, query_overpass
+    from layers.registry import get_layer
+
+    tag = get_layer("housing").osm_tag
+    assert tag is not None  # the registry entry of housing declares it
+    answer = query_overpass(osm.overpass_query("housing", bbox=territory.bbox_lonlat(margin_m)))
+    features = overpass_to_gdf(answer)
+    if features.empty:
+        return gpd.GeoDataFrame(
+            {c: [] for c in ("id", "name", "kind", "source", "date")}, geometry=[], crs=4326
+        )
+    return osm.tagged_from_osm(
+        features, layer="housing", key=tag[0], values=tag[1], date=osm.overpass_date(answer)
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
+from urllib.parse import unquote_plus
 
 import geopandas as gpd
 import pytest
 import shapely
+from test_http import LocalServer, Reply
 
 import foncier
 from foncier.engine.profiles import KNOWN_LAYERS, profile_from_dict
@@ -15,6 +18,7 @@ from foncier.pipeline import MAP_CONTEXT_LAYERS
 from layers import osm
 from layers.admin import load_communes
 from layers.catalog import available_layers, load_layers
+from layers.config import settings
 from layers.errors import DataSourceError, ProfileError, SchemaError
 from layers.infrastructure import SCHEMAS, _named_sites_table
 from layers.registry import (
@@ -99,7 +103,10 @@ def test_lists_are_derived_from_the_registry():
             entry.label,
             entry.style.color,
         )
-    assert {n: e.osm_filters for n, e in LAYERS.items() if e.osm_filters} == osm.OVERPASS_FILTERS
+    assert {
+        n: e.overpass_filters for n, e in LAYERS.items() if e.overpass_filters
+    } == osm.OVERPASS_FILTERS
+    assert osm.OVERPASS_FILTERS["housing"] == ('nwr["landuse"="residential"]',)
     assert set(SCHEMAS) == {n for n, e in LAYERS.items() if e.theme == "infrastructure"}
     assert list(available_layers()["layer"]) == list(LAYERS)
     assert foncier.LAYERS is LAYERS
@@ -357,3 +364,36 @@ def test_listing_tells_what_covers_an_overseas_territory():
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "substations" in line)
     assert "hors couverture (en ligne : oui)" in row
+
+
+def test_housing_online_from_openstreetmap_residential_areas(monkeypatch, square):
+    # One residential area of 1 km² inside the square (its outline computed here in L93).
+    ring = gpd.GeoSeries([shapely.box(2_000, 2_000, 3_000, 3_000)], crs=L93).to_crs(4326)
+    lonlat = list(ring.iloc[0].exterior.coords)
+    answer = {
+        "version": 0.6,
+        "osm3s": {"timestamp_osm_base": "2026-11-01T00:00:00Z"},
+        "elements": [
+            {
+                "type": "way",
+                "id": 7,
+                "tags": {"landuse": "residential", "name": "Lotissement"},
+                "geometry": [{"lat": lat, "lon": lon} for lon, lat in lonlat],
+            },
+            {"type": "node", "id": 8, "lat": lonlat[0][1], "lon": lonlat[0][0], "tags": {}},
+        ],
+    }
+    with LocalServer() as server:
+        server.script("/api/interpreter", Reply(body=json.dumps(answer).encode()))
+        monkeypatch.setattr(settings, "overpass_url", f"{server.url}/api/interpreter")
+        homes = load_layers(square, ["housing"], online=True, margin_m=500, errors="raise")
+        bodies = [body for _, path, _, body in server.requests if path == "/api/interpreter"]
+    homes = homes["housing"]
+    assert list(homes["id"]) == ["osm:way/7"]
+    assert (homes["kind"].iloc[0], homes["source"].iloc[0]) == ("residential", "osm")
+    assert str(homes["date"].iloc[0]) == "2026-11-01"
+    assert homes.crs == square.crs
+    assert homes.geometry.area.iloc[0] == pytest.approx(1e6, rel=1e-6)
+    # one query, asking for the registry's tag
+    assert len(bodies) == 1
+    assert 'nwr["landuse"="residential"]' in unquote_plus(bodies[0].decode())
