@@ -16,6 +16,7 @@ functions that need them, so ``import foncier`` stays fast.
 """
 
 from foncier.engine.aggregation import ahp_weights
+from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from foncier.engine.profiles import Profile, list_profiles, load_profile
 from foncier.engine.scoring import breakdown, rank, score
 from foncier.engine.sensitivity import sensitivity, weight_sweep
@@ -33,6 +34,7 @@ from layers.errors import (
     MissingDependencyError,
     OfflineError,
     ProfileError,
+    RankingError,
     SchemaError,
     SettingsError,
     TerritoryError,
@@ -53,6 +55,8 @@ __all__ = [
     "OfflineError",
     "Profile",
     "ProfileError",
+    "RankingDiagnostics",
+    "RankingError",
     "SchemaError",
     "SettingsError",
     "SitingStudy",
@@ -72,6 +76,7 @@ __all__ = [
     "load_profile",
     "presets",
     "rank",
+    "ranking_diagnostics",
     "score",
     "sensitivity",
     "settings",

@@ -329,7 +329,7 @@ def _print_top(study: Any, n: int) -> None:
     for _, row in best.iterrows():
         p_top = row.get("p_top_n")
         table.add_row(
-            str(row["rank"]),
+            str(row["rank"]) + (" (ex aequo)" if bool(row.get("ex_aequo", False)) else ""),
             str(row.get("site_id", "")),
             str(row.get("commune", "")),
             f"{row['score']:.1f}",
@@ -340,6 +340,35 @@ def _print_top(study: Any, n: int) -> None:
     skipped = study.scored.attrs.get("foncier", {}).get("skipped", [])
     if skipped:
         console.print("[yellow]Non évalués :[/] " + " ; ".join(str(s) for s in skipped))
+    _print_diagnostics(study, n)
+
+
+def _print_diagnostics(study: Any, n: int) -> None:
+    """Whether the ranking singles out its top N, and what each criterion does."""
+    from foncier.engine.diagnostics import ranking_diagnostics
+
+    diag = ranking_diagnostics(study.scored, top_n=n)
+    table = Table(title="Ce qui départage les sites", title_justify="left")
+    for col in ("critère", "à 0", "à 1", "étendue", f"écart top {n} / médiane"):
+        table.add_column(col, justify="left" if col == "critère" else "right")
+    for c in diag.criteria:
+        sep = "—" if c.separation != c.separation else f"{c.separation:+.2f}".replace(".", ",")
+        table.add_row(
+            c.label + (" [yellow](saturé)[/]" if c.saturated else ""),
+            f"{c.share_at_min:.0%}",
+            f"{c.share_at_max:.0%}",
+            f"{c.spread:.2f}".replace(".", ","),
+            sep + (" [green]✓[/]" if c.separates else ""),
+        )
+    console.print(table)
+    console.print(
+        f"{diag.n_tied_first} site(s) à égalité en tête ; écart du top {n} : "
+        f"{diag.top_n_spread:.1f} points".replace(".", ",")
+    )
+    if diag.discriminates:
+        console.print(f"[green]{diag.message}[/]")
+    else:
+        console.print(f"[bold yellow]{diag.message}[/]")
 
 
 @app.command()
@@ -395,19 +424,29 @@ def fiches(
     top: Annotated[int, typer.Option("--top", help="Number of sites with a sheet.")] = 10,
     draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print each sheet to PDF.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write the sheets even when the ranking does not single out sites."
+        ),
+    ] = False,
     online: OnlineOpt = False,
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write a one-page sheet ("fiche site") for each of the best sites, plus an index."""
+    """Write a one-page sheet ("fiche site") for each of the best sites, plus an index.
+
+    Refuses (exit code 1) when the ranking does not single out its top sites, unless --force.
+    """
     _setup_logging(verbose)
     from foncier.reports.fiche import site_sheets
+    from layers.errors import RankingError
 
     try:
         _, paths = _run_study(
             territory,
             "fiches",
-            lambda study: site_sheets(study, output, top_n=top, pdf=pdf),
+            lambda study: site_sheets(study, output, top_n=top, pdf=pdf, force=force),
             profile=profile,
             sites=sites,
             source=source,
@@ -416,6 +455,9 @@ def fiches(
             top=top,
         )
         console.print(f"[green]Fiches écrites :[/] {len(paths)} fichiers dans {output}")
+    except RankingError as exc:
+        console.print(f"[bold red]Fiches non écrites.[/] {exc}")
+        raise typer.Exit(code=1) from None
     except FoncierError as exc:
         _fail(exc)
 

@@ -18,6 +18,7 @@ __all__ = [
     "MissingDependencyError",
     "OfflineError",
     "ProfileError",
+    "RankingError",
     "SchemaError",
     "SettingsError",
     "TerritoryError",
@@ -82,6 +83,10 @@ class SettingsError(FoncierError, ValueError):
 
 class UnknownSettingError(SettingsError, AttributeError):
     """An assignment to a name that is not a setting (a typo such as ``settings.ofline``)."""
+
+
+class RankingError(FoncierError, ValueError):
+    """A result would crown sites that the ranking does not tell apart (nothing discriminates)."""
 
 
 class MissingDependencyError(FoncierError, ImportError):

@@ -85,7 +85,8 @@ def add_rank_labels(
     if len(top) == 0:
         log.warning("%s: no ranked row to label", label)
     else:
-        top = top.iloc[np.argsort(ranks[keep], kind="stable")]
+        # Never more than n badges, even if the rank column has ties (1, 1, 1 …).
+        top = top.iloc[np.argsort(ranks[keep], kind="stable")[:n]]
         points = shapely.point_on_surface(top.to_crs(4326).geometry.to_numpy())
         names = top[label_column].tolist() if label_column else [None] * len(top)
         # At most a few dozen badges: one marker each is fine and keeps a distinct number.

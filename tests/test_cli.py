@@ -159,3 +159,39 @@ def test_bad_picture_size_is_refused(tmp_path):
     )
     assert result.exit_code != 0
     assert "WIDTHxHEIGHT" in result.output
+
+
+FLAT_PROFILE = """
+[profile]
+id = "rail-seul"
+name = "Rail seul"
+
+[[criteria]]
+id = "rail_freight"
+label = "Gare fret"
+measure = "distance"
+layer = "rail_freight_stations"
+unit = "m"
+weight = 1
+transform = { kind = "linear", from = 500, to = 10000, direction = "decreasing" }
+"""
+
+
+def test_nothing_discriminates_is_said_and_fiches_refuse(tmp_path):
+    # La Réunion has no rail freight station: every site scores 0 on the only criterion.
+    profile = tmp_path / "rail.toml"
+    profile.write_text(FLAT_PROFILE, encoding="utf-8")
+    common = ["249740077", "-p", str(profile), "--sites", "hex:4000", "--draws", "0"]
+    result = runner.invoke(app, ["score", *common, "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Aucun site ne se détache : aucun critère ne varie d'un site à l'autre" in text
+    assert "(ex aequo)" in text
+    out = tmp_path / "fiches"
+    refused = runner.invoke(app, ["fiches", *common, "-o", str(out)])
+    assert refused.exit_code == 1
+    assert "Fiches non écrites. Aucun site ne se détache" in " ".join(refused.output.split())
+    assert not out.exists()
+    forced = runner.invoke(app, ["fiches", *common, "--top", "2", "--force", "-o", str(out)])
+    assert forced.exit_code == 0, forced.output
+    assert len(list(out.glob("fiche_*.html"))) == 2

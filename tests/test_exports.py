@@ -21,6 +21,7 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
+from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.engine.profiles import profile_from_dict
 from foncier.engine.scoring import score
 from foncier.pipeline import SitingStudy
@@ -247,6 +248,21 @@ def test_geopackage_sites_equal_scored_values(study: SitingStudy, tmp_path: Path
     assert back.loc["A", "rail_freight__nearest"] == "Gare Un"
     assert back.loc["A", "p_top_n"] == pytest.approx(0.9)
     assert back.loc["A", "geometry"].area == pytest.approx(250_000.0)
+
+
+def test_geopackage_carries_the_ranking_rule_and_diagnostics(
+    study: SitingStudy, tmp_path: Path
+) -> None:
+    path = export_study(study, tmp_path / "etude.gpkg", with_layers=False)
+    meta = json.loads(pyogrio.read_info(path, layer="sites")["layer_metadata"]["foncier"])
+    assert meta["profile"]["id"] == study.profile.id
+    assert meta["ranking"].startswith("score décroissant")
+    diag = meta["diagnostics"]
+    assert diag == ranking_diagnostics(study.scored, top_n=study.top_n).as_dict()
+    assert (diag["n_ranked"], diag["n_tied_first"]) == (2, 1)
+    back = pyogrio.read_dataframe(path, layer="sites").set_index("site_id")
+    assert back["ex_aequo"].tolist() == study.scored.set_index("site_id")["ex_aequo"].tolist()
+    np.testing.assert_allclose(back["tiebreak"], study.scored["tiebreak"].to_numpy())
 
 
 def test_geopackage_write_is_atomic(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -16,7 +17,7 @@ from test_exports import tiny_study
 
 from foncier.pipeline import SitingStudy
 from foncier.reports.fiche import site_figures, site_map_svg, site_sheet, site_sheets
-from layers.errors import SchemaError
+from layers.errors import RankingError, SchemaError
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -161,3 +162,36 @@ def test_site_sheets_print_to_pdf(study: SitingStudy, tmp_path: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1  # one A4 page
+
+
+def _undiscriminating(study: SitingStudy) -> SitingStudy:
+    """The same study with every ranked site at the same scores (nothing separates them)."""
+    scored = study.scored.copy()
+    for c in scored.attrs["foncier"]["criteria"]:
+        scored[f"{c['id']}__score"] = 1.0
+    scored["score"] = 100.0
+    scored["ex_aequo"] = ~scored["excluded"].astype(bool)
+    return dataclasses.replace(study, scored=scored)
+
+
+def test_site_sheets_refuse_when_nothing_discriminates(study: SitingStudy, tmp_path: Path) -> None:
+    flat = _undiscriminating(study)
+    with pytest.raises(RankingError, match="Aucun site ne se détache") as err:
+        site_sheets(flat, tmp_path / "fiches", top_n=5)
+    assert "aucun critère ne varie d'un site à l'autre" in str(err.value)
+    assert "--force" in str(err.value)
+    assert not (tmp_path / "fiches").exists()  # nothing half-written
+    paths = site_sheets(flat, tmp_path / "fiches", top_n=5, force=True)
+    assert [p.name for p in paths] == ["fiche_01_A.html", "fiche_02_B.html", "index.html"]
+    index = paths[-1].read_text(encoding="utf-8")
+    assert "Aucun site ne se détache" in index
+    assert index.count("(ex aequo)") == 2
+    sheet = paths[0].read_text(encoding="utf-8")
+    assert "rang <b>1</b> sur 2 (ex aequo : même score que 1 autre site)" in sheet
+    assert "<h2>Classement</h2><p class='excluded'>Aucun site ne se détache" in sheet
+
+
+def test_sheet_states_the_ranking_diagnostics(study: SitingStudy) -> None:
+    page = site_sheet(study, "A")
+    assert "<h2>Classement</h2><p class='why'>Le classement distingue ses 2 premiers sites" in page
+    assert "ex aequo" not in page

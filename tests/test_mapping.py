@@ -446,3 +446,54 @@ def test_import_foncier_mapping_does_not_import_folium():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -------------------------------------------------------------------- ties and notices
+
+BADGE = r"bindTooltip\(\s*`<div>\s*Rang (\d+) – Site"
+
+
+def test_ex_aequo_in_popup_and_a_ranking_note():
+    scored, sens = make_scored()
+    # Two ranked sites with the same score, told apart by the tie-break.
+    scored.loc[5, "score"] = scored.loc[4, "score"]
+    scored["ex_aequo"] = False
+    scored.loc[[4, 5], "ex_aequo"] = True
+    page = render_html(siting_map(scored, territory=make_territory(), sensitivity=sens))
+    feats = site_features(page)
+    assert not scored.loc[[4, 5], "excluded"].any()
+    for i in (4, 5):
+        popup_lines = site_popup(page, feats[scored.loc[i, "site_id"]]).lines
+        assert popup_lines[0] == (
+            f"Rang {scored.loc[i, 'rank']} (ex aequo) · score {scored.loc[i, 'score']:.1f} / 100"
+        ).replace(".", ",", 1)
+    untied = scored.loc[~scored["ex_aequo"] & ~scored["excluded"], "site_id"].iloc[0]
+    assert not any("ex aequo" in x for x in site_popup(page, feats[untied]).lines)
+    # The note states the verdict; the table discriminates, so badges 1..10 are drawn.
+    assert "Classement : Le classement distingue ses 10 premiers sites" in html.unescape(page)
+    assert sorted(map(int, re.findall(BADGE, page))) == list(range(1, 11))
+    assert "foncier-notice" not in page
+
+
+def test_nothing_discriminates_gives_a_notice_and_no_badge():
+    scored, sens = make_scored()
+    for col in ("rail__score", "flood__score"):
+        scored[col] = 1.0
+    scored["score"] = 100.0
+    page = render_html(siting_map(scored, territory=make_territory(), sensitivity=sens))
+    text = html.unescape(page)
+    assert "Aucun site ne se détache : la carte ne désigne pas de meilleur site." in text
+    assert "aucun critère ne varie d'un site à l'autre" in text
+    assert re.findall(BADGE, page) == []
+
+
+def test_never_more_badges_than_n():
+    from maps.base import base_map
+    from maps.labels import add_rank_labels
+
+    scored, _ = make_scored()
+    tied = scored.assign(rank=pd.array([1] * len(scored), dtype="Int64"))  # 100 sites "rank 1"
+    m = base_map(tied, title="t")
+    add_rank_labels(m, tied, n=10, label_column="site_id")
+    badges = re.findall(r"bindTooltip\(\s*`<div>\s*Rang (\d+)", render_html(m))
+    assert badges == ["1"] * 10

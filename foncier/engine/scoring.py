@@ -36,7 +36,9 @@ Metadata go to ``result.attrs["foncier"]``: profile id and name, aggregation, th
 scored (id, label, unit, layer, weight, transform), ``criteria_skipped`` and
 ``exclusions_skipped`` (dicts with id, label, layer, reason), ``skipped`` (the same as
 readable lines, e.g. ``"Échangeur autoroutier : couche motorway_junctions non disponible"``),
-and the AHP consistency ratio when the weights come from AHP.
+the AHP consistency ratio when the weights come from AHP, ``ranking`` (the rule above in one
+French line) and ``diagnostics``: whether the ranking singles out its top N, with per-criterion
+saturation, spread and separation (:mod:`foncier.engine.diagnostics`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from foncier.engine.aggregation import aggregate, normalise_weights, owa_position_weights
+from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.engine.exclusions import apply_exclusions
 from foncier.engine.measure_registry import measure_rule
 from foncier.engine.profiles import Criterion, Exclusion, Profile, load_profile
@@ -472,6 +475,14 @@ def score_from_raw(
         "n_sites": len(out),
         "n_excluded": int(out["excluded"].sum()),
     }
+    diagnostics = ranking_diagnostics(out, top_n=top_n)
+    out.attrs["foncier"]["diagnostics"] = diagnostics.as_dict()
+    if not diagnostics.discriminates:
+        log.warning(
+            "the ranking does not single out a top %d: %s",
+            top_n,
+            " ; ".join(diagnostics.reasons),
+        )
     return out
 
 

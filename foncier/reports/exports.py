@@ -146,18 +146,28 @@ def write_geopackage(
         The file written. Layers: ``sites``, ``territoire``, ``communes`` (when the territory
         has member communes), ``site_eco`` and, with ``with_layers=True``, one per vector layer of
         the study; all in the territory's CRS. Table ``layer_styles`` holds one default QGIS
-        style per layer.
+        style per layer. The ``sites`` layer carries :func:`study_metadata` as JSON under its
+        ``foncier`` metadata item (``pyogrio.read_info(path, layer="sites")
+        ["layer_metadata"]["foncier"]``), ranking rule and diagnostics included.
     """
     import pyogrio
 
     out = Path(path)
     todo = study_tables(study, with_layers=with_layers)
+    # The study's metadata (profile, sources, ranking rule and diagnostics) as JSON on the
+    # sites layer: GDAL stores it in the GeoPackage metadata tables (gpkg_metadata).
+    sites_metadata = {"foncier": json.dumps(study_metadata(study), ensure_ascii=False, default=str)}
     with atomic_path(out) as tmp:
         for name, gdf, _qml, _description in todo:
             # GeoPackage 1.2: what the GDAL of every QGIS LTR in use reads without the
             # "may only be partially supported" warning that newer versions raise there.
             pyogrio.write_dataframe(
-                gdf, tmp, layer=name, driver="GPKG", dataset_options={"VERSION": GPKG_VERSION}
+                gdf,
+                tmp,
+                layer=name,
+                driver="GPKG",
+                dataset_options={"VERSION": GPKG_VERSION},
+                layer_metadata=sites_metadata if name == "sites" else None,
             )
         _write_layer_styles(
             tmp,

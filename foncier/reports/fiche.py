@@ -29,11 +29,13 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from foncier.engine.nearest import nearest_by_site
 from foncier.engine.scoring import breakdown, rank
+from foncier.engine.ties import SCORE_DECIMALS, round_key
 from foncier.reports.exports import study_metadata
 from layers.crs import check_projected
-from layers.errors import SchemaError
+from layers.errors import RankingError, SchemaError
 from layers.files import atomic_path
 from layers.formatting import fr_number_text as _fr
 from layers.registry import LAYERS
@@ -343,6 +345,28 @@ def site_map_svg(
 # --------------------------------------------------------------------------- the sheet
 
 
+def _diagnostics(study: SitingStudy) -> RankingDiagnostics:
+    return ranking_diagnostics(study.scored, top_n=study.top_n)
+
+
+def _tied_with(study: SitingStudy, label: Any) -> str:
+    """Text naming how many other ranked sites share the site's score."""
+    scored = study.scored
+    ranked = scored["rank"].notna().to_numpy()
+    key = round_key(scored["score"].to_numpy(dtype=float), SCORE_DECIMALS)
+    mine = key[scored.index.get_loc(label)]
+    others = int(((key == mine) & ranked).sum()) - 1
+    return f"{others} autre{'s' if others > 1 else ''} site{'s' if others > 1 else ''}"
+
+
+def _ranking_html(diag: RankingDiagnostics) -> str:
+    """The "Classement" section: verdict, ties, spread, what each criterion separates."""
+    head, *rest = diag.lines()
+    css = "why" if diag.discriminates else "excluded"
+    items = "".join(f"<li>{_e(line)}</li>" for line in rest)
+    return f"<h2>Classement</h2><p class='{css}'>{_e(head)}</p><ul>{items}</ul>"
+
+
 def _stability(study: SitingStudy, label: Any) -> str:
     sens = study.sensitivity
     if sens is None or label not in sens.index:
@@ -409,6 +433,9 @@ def site_sheet(study: SitingStudy, site: Any, *, path: str | os.PathLike[str] | 
         rank_text = '<span class="excluded">site exclu</span>'
     else:
         rank_text = f"rang <b>{int(rank_value)}</b> sur {n_ranked}"
+        if bool(row.get("ex_aequo", False)):
+            rank_text += f" (ex aequo : même score que {_tied_with(study, label)})"
+    diagnostics = _diagnostics(study)
     area_m2 = float(row["area_m2"]) if "area_m2" in row else float(row.geometry.area)
 
     fig_rows = [
@@ -485,6 +512,7 @@ def site_sheet(study: SitingStudy, site: Any, *, path: str | os.PathLike[str] | 
 <h2>Exclusion</h2>
 {exclusion}
 {skipped_html}
+{_ranking_html(diagnostics)}
 <footer>
 <div>Distances à vol d'oiseau depuis le contour du site. Sources :</div>
 <ul>{sources}</ul>
@@ -513,8 +541,14 @@ def site_sheets(
     *,
     top_n: int = 10,
     pdf: bool = False,
+    force: bool = False,
 ) -> list[Path]:
     """Write the sheets of the top sites and an ``index.html`` linking them.
+
+    Sheets numbered 1..N present a shortlist: when the ranking does not single out its top N
+    (:func:`foncier.engine.diagnostics.ranking_diagnostics`: every criterion constant, more
+    than N sites tied for first, or a top-N spread below 0.1 point), nothing is written
+    unless ``force=True``, and then every sheet and the index say so.
 
     Parameters
     ----------
@@ -526,6 +560,8 @@ def site_sheets(
         Number of sites, best first.
     pdf : bool
         Also print each sheet to an A4 PDF with headless Chromium.
+    force : bool
+        Write the sheets even when the ranking does not discriminate.
 
     Returns
     -------
@@ -535,9 +571,21 @@ def site_sheets(
 
     Raises
     ------
+    RankingError
+        When the ranking does not single out its top ``top_n`` and ``force`` is False
+        (the message gives the reasons, in French).
     MissingDependencyError
         With ``pdf=True`` when Chromium is not installed.
     """
+    diag = ranking_diagnostics(study.scored, top_n=top_n)
+    if not diag.discriminates:
+        if not force:
+            raise RankingError(
+                f"{diag.message} Les fiches numérotées 1 à {top_n} désigneraient des sites que "
+                "le profil ne distingue pas : ajustez le profil ou les sites candidats, ou "
+                "forcez l'écriture (force=True, --force en ligne de commande)."
+            )
+        log.warning("site sheets forced although %s", diag.message)
     out_dir = Path(folder)
     out_dir.mkdir(parents=True, exist_ok=True)
     best = rank(study.scored, top_n=top_n).head(top_n)
@@ -552,7 +600,8 @@ def site_sheets(
         rows.append(
             f"<tr><td class='num'>{position}</td><td><a href='{_e(path.name)}'>"
             f"{_e(_site_name(site_row, label))}</a></td>"
-            f"<td class='num'>{_fr(site_row['score'], 1)}</td>"
+            f"<td class='num'>{_fr(site_row['score'], 1)}"
+            f"{' (ex aequo)' if bool(site_row.get('ex_aequo', False)) else ''}</td>"
             f"<td>{_e(site_row.get('commune'))}</td></tr>"
         )
     index = f"""<!DOCTYPE html>
@@ -561,6 +610,7 @@ def site_sheets(
 <body><div class="page"><h1>Fiches sites – {_e(study.territory.name)}</h1>
 <p class="sub">Profil « {_e(study.profile.name)} » · {len(sheets)} meilleurs sites ·
 {_e(dt.date.today().strftime("%d/%m/%Y"))}</p>
+<p class="{"why" if diag.discriminates else "excluded"}">{_e(diag.message)}</p>
 <table><tr><th class='num'>Rang</th><th>Site</th><th class='num'>Score</th><th>Commune</th></tr>
 {"".join(rows)}</table></div></body></html>
 """

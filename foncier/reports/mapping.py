@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from layers.crs import require_crs
 from layers.errors import SchemaError
 from layers.formatting import fr_number
@@ -374,6 +375,13 @@ def _site_tooltips(
     return out
 
 
+def _ranking_diagnostics(scored: pd.DataFrame, top_n: int) -> RankingDiagnostics | None:
+    """Diagnostics of a scored table, or None for a table without scoring metadata."""
+    if not (scored.attrs.get("foncier") or {}).get("criteria"):
+        return None
+    return ranking_diagnostics(scored, top_n=max(top_n, 1))
+
+
 def _kind(gdf: gpd.GeoDataFrame, style_kind: str | None) -> str:
     if style_kind == "point":
         # Stations, ports, platforms … keep their icon even when given as areas.
@@ -506,6 +514,7 @@ def siting_map(
     from maps.base import base_map, finish_map
     from maps.choropleth import add_choropleth
     from maps.labels import add_rank_labels
+    from maps.notes import add_note, add_notice
     from maps.styles import layer_style
     from maps.titles import add_sources
     from maps.vector import add_lines, add_points, add_polygons
@@ -622,7 +631,17 @@ def siting_map(
         if kind > 0 or name in _OVER_SITES:
             add_layer(kind, name, gdf)
     badges = None
-    if top_n > 0:
+    diagnostics = _ranking_diagnostics(scored, top_n)
+    if diagnostics is not None:
+        add_note(m, "Classement : " + diagnostics.message, diagnostics.lines()[1:])
+    if diagnostics is not None and not diagnostics.discriminates:
+        # No badge "1": the profile does not tell the best sites apart on this territory.
+        add_notice(
+            m,
+            "Aucun site ne se détache : la carte ne désigne pas de meilleur site.",
+            diagnostics.reasons,
+        )
+    elif top_n > 0:
         ranked = sites.loc[sites["rank"].notna()]
         badges = add_rank_labels(m, ranked, n=top_n, label_column="_tooltip_badge")
     if live_weights:

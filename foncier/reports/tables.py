@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.reports.cnig import cnig_site_table
 from foncier.reports.qgis import layer_qml, qml_kind, score_classes, score_qml
 from layers.crs import require_crs, to_crs
@@ -123,7 +124,9 @@ def study_metadata(study: SitingStudy) -> dict[str, Any]:
         (id, name, crs), ``profile`` (id, name), ``criteria`` (id, label, unit, layer,
         weight), ``exclusions``, ``skipped`` (criteria or rules left out and why),
         ``sources`` (per layer: the ``source`` and ``date`` values of its features),
-        ``n_sites`` and ``n_excluded``.
+        ``n_sites``, ``n_excluded``, ``ranking`` (the tie-break rule, in French) and
+        ``diagnostics`` (whether the ranking singles out its top N, per-criterion saturation,
+        spread and separation: :func:`foncier.engine.diagnostics.ranking_diagnostics`).
     """
     meta = study.scored.attrs.get("foncier", {})
     crs = _study_crs(study)
@@ -160,7 +163,15 @@ def study_metadata(study: SitingStudy) -> dict[str, Any]:
         "sources": sources,
         "n_sites": len(study.scored),
         "n_excluded": int(excluded.astype(bool).sum()) if excluded is not None else 0,
+        "ranking": meta.get("ranking"),
+        "diagnostics": _diagnostics(study),
     }
+
+
+def _diagnostics(study: SitingStudy) -> dict[str, Any] | None:
+    if not (study.scored.attrs.get("foncier") or {}).get("criteria"):
+        return None
+    return ranking_diagnostics(study.scored, top_n=study.top_n).as_dict()
 
 
 # --------------------------------------------------------------------------- GeoPackage
