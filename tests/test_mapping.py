@@ -497,3 +497,21 @@ def test_never_more_badges_than_n():
     add_rank_labels(m, tied, n=10, label_column="site_id")
     badges = re.findall(r"bindTooltip\(\s*`<div>\s*Rang (\d+)", render_html(m))
     assert badges == ["1"] * 10
+
+
+def test_relative_criteria_are_explained_in_the_legend_and_note():
+    scored, _ = make_scored()
+    crit = scored.attrs["foncier"]["criteria"][0]
+    crit["relative"] = True
+    crit["transform"] = {"kind": "percentile", "direction": "decreasing"}
+    crit["meaning"] = "note relative aux sites candidats : rang centile"
+    text = html.unescape(render_html(siting_map(scored, territory=make_territory())))
+    assert (
+        "notes relatives au jeu de sites : Gare fret (rang centile parmi les sites candidats)"
+        in text
+    )
+    assert "Gare fret : note relative aux sites candidats : rang centile." in text
+    flat, _ = make_scored()
+    assert "notes relatives" not in html.unescape(
+        render_html(siting_map(flat, territory=make_territory()))
+    )

@@ -189,3 +189,59 @@ def test_bad_arguments():
         sensitivity(None, raw, prof, n=0)
     with pytest.raises(ValueError, match=">= 0"):
         sensitivity(None, raw, prof, weight_noise=-1)
+
+
+def test_without_noise_every_draw_is_the_scored_ranking():
+    # Ties (saturated rail), a relative transform (percentile over all sites, the excluded
+    # one included) and an excluded site: the draws must rank exactly as score() does.
+    idx = pd.Index([f"s{i}" for i in range(8)])
+    raw = RawMeasures(
+        values=pd.DataFrame(
+            {
+                "rail_freight_stations": [0, 0, 100, 300, 300, 9000, 400, 0],
+                "substations": [5, 1, 4, 2, 2, 9, 7, 3],
+            },
+            index=idx,
+            dtype=float,
+        ),
+        nearest=pd.DataFrame(index=idx),
+        exclusion_values=pd.DataFrame({"flood": [0.0] * 7 + [1.0]}, index=idx),
+        area_m2=pd.Series(1.0, index=idx),
+    )
+    prof = profile_from_dict(
+        {
+            "profile": {"id": "s", "name": "S"},
+            "criteria": [
+                {
+                    "id": "rail_freight_stations",
+                    "measure": "distance",
+                    "layer": "rail_freight_stations",
+                    "transform": {**DEC, "from": 500},
+                    "weight": 2,
+                },
+                {
+                    "id": "substations",
+                    "measure": "distance",
+                    "layer": "substations",
+                    "transform": {"kind": "percentile", "direction": "decreasing"},
+                    "weight": 1,
+                },
+            ],
+            "exclusions": [
+                {
+                    "id": "flood",
+                    "measure": "overlap_share",
+                    "layer": "flood_zones",
+                    "op": ">",
+                    "value": 0.5,
+                }
+            ],
+        }
+    )
+    scored = score_from_raw(raw, prof, top_n=3)
+    out = sensitivity(None, raw, prof, n=20, weight_noise=0.0, top_n=3)
+    top = set(scored.index[scored["rank"].fillna(99) <= 3])
+    assert len(top) == 3
+    assert out["p_top_n"].to_dict() == {s: float(s in top) for s in idx}
+    ranked = scored["rank"].dropna()
+    assert (out.loc[ranked.index, "rank_median"] == ranked.astype(float)).all()

@@ -10,14 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foncier.engine.transforms import (
+    RELATIVE_KINDS,
+    SCALABLE_KINDS,
+    TRANSFORM_KINDS,
+    TRANSFORMS,
     apply_transform,
     boolean,
     categorical,
     gaussian,
     linear,
+    minmax,
+    percentile,
     piecewise,
     sigmoid,
     step,
+    transform_meaning,
     validate_transform,
 )
 from layers.errors import ProfileError
@@ -160,3 +167,73 @@ def test_monotone_kinds_stay_in_unit_interval_and_are_monotone(spec, xs):
 def test_gaussian_stays_in_unit_interval(x, center, width):
     y = gaussian(np.asarray(x), center=center, width=width)
     assert ((y >= 0) & (y <= 1)).all()
+
+
+# -- relative kinds and the registry ------------------------------------------------------------
+
+
+def test_percentile_by_hand():
+    spec = validate_transform({"kind": "percentile"})
+    assert spec == {"kind": "percentile", "direction": "increasing"}
+    # Sorted 10 | 20 20 | 40: below 0, 1, 1, 3; equal 1, 2, 2, 1; N - 1 = 3.
+    np.testing.assert_allclose(apply_transform([20, 40, 10, 20], spec), [0.5, 1, 0, 0.5])
+    down = validate_transform({"kind": "percentile", "direction": "decreasing"})
+    np.testing.assert_allclose(apply_transform([20, 40, 10, 20], down), [0.5, 0, 1, 0.5])
+    # Missing values score 0 and do not count among the N; rows of a matrix rank on their own.
+    np.testing.assert_allclose(apply_transform([np.nan, 1.0, 2.0], spec), [0, 0, 1])
+    np.testing.assert_allclose(percentile([[1, 2, 3], [3, 2, 1]]), [[0, 0.5, 1], [1, 0.5, 0]])
+    assert percentile([5.0, 5.0]).tolist() == [0.5, 0.5]
+    # An infinite distance (empty layer) is the worst when near is good.
+    np.testing.assert_allclose(apply_transform([np.inf, 100.0, 50.0], down), [0, 0.5, 1])
+
+
+def test_minmax_by_hand():
+    spec = validate_transform({"kind": "minmax", "direction": "decreasing"})
+    np.testing.assert_allclose(apply_transform([0.0, 250.0, 1000.0], spec), [1, 0.75, 0])
+    up = validate_transform({"kind": "minmax"})
+    np.testing.assert_allclose(apply_transform([2.0, 4.0, np.nan], up), [0, 1, 0])
+    np.testing.assert_allclose(minmax([7.0, 7.0]), [0.5, 0.5])
+    # Infinite values sit beyond the ends; the span comes from the finite values.
+    np.testing.assert_allclose(apply_transform([np.inf, 10.0, 30.0], spec), [0, 1, 0])
+    np.testing.assert_allclose(minmax([[0, 10], [10, 30]]), [[0, 1], [0, 1]])
+
+
+def test_relative_kinds_ignore_the_stretch():
+    spec = validate_transform({"kind": "percentile", "direction": "decreasing"})
+    x = np.array([[100.0, 300.0, 200.0]])
+    np.testing.assert_allclose(
+        apply_transform(x, spec, stretch=np.array([[0.5], [2.0]])), [[1, 0, 0.5]]
+    )
+
+
+def test_meaning_of_each_kind_in_french():
+    assert transform_meaning(
+        validate_transform({"kind": "linear", "from": 500, "to": 10000, "direction": "decreasing"}),
+        "m",
+    ) == ("1 à 500 m ou moins, 0 à 10000 m ou plus")
+    text = transform_meaning(validate_transform({"kind": "percentile"}), "hab.")
+    assert text.startswith("note relative aux sites candidats")
+    assert "pas un seuil absolu" in text
+    mm = transform_meaning(validate_transform({"kind": "minmax", "direction": "decreasing"}))
+    assert "1 au minimum du jeu de sites, 0 au maximum" in mm
+    for name, kind in TRANSFORMS.items():
+        assert kind.name == name
+        assert (name in RELATIVE_KINDS) == kind.relative
+
+
+def test_saturation_note_is_kept_and_checked():
+    spec = validate_transform(
+        {"kind": "sigmoid", "midpoint": 1, "scale": 1, "saturation": "  no platform  "}
+    )
+    assert spec["saturation"] == "no platform"
+    np.testing.assert_allclose(apply_transform([1.0], spec), [0.5])
+    with pytest.raises(ProfileError, match="'saturation' must be a sentence"):
+        validate_transform({"kind": "percentile", "saturation": ""})
+    with pytest.raises(ProfileError, match="unknown parameter 'from' for transform 'percentile'"):
+        validate_transform({"kind": "percentile", "from": 1})
+
+
+def test_registry_lists_are_derived():
+    assert set(TRANSFORM_KINDS) == set(TRANSFORMS)
+    assert set(SCALABLE_KINDS) == {"linear", "sigmoid", "gaussian", "step", "piecewise"}
+    assert set(RELATIVE_KINDS) == {"percentile", "minmax"}

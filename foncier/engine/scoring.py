@@ -58,7 +58,12 @@ from foncier.engine.exclusions import apply_exclusions
 from foncier.engine.measure_registry import measure_rule
 from foncier.engine.profiles import Criterion, Exclusion, Profile, load_profile
 from foncier.engine.ties import midrank_quantile, ranks_and_ties
-from foncier.engine.transforms import apply_transform, closeness_key
+from foncier.engine.transforms import (
+    apply_transform,
+    closeness_key,
+    transform_kind,
+    transform_meaning,
+)
 from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError
 from layers.formatting import format_measure as format_value
@@ -72,6 +77,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RawMeasures",
     "breakdown",
+    "canonical_order",
     "criterion_scores",
     "criterion_tiebreaks",
     "measure_criteria",
@@ -360,7 +366,7 @@ def criterion_tiebreaks(raw: RawMeasures, profile: Profile) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
-def _canonical(active: list[Criterion]) -> np.ndarray:
+def canonical_order(active: list[Criterion]) -> np.ndarray:
     """Permutation putting the criteria in id order.
 
     Sums over criteria are computed in this order, so that the scores, and so the ranks, are
@@ -394,7 +400,7 @@ def score_from_raw(
     """
     prof = load_profile(profile)
     active = active_criteria(raw, prof)
-    canon = _canonical(active)
+    canon = canonical_order(active)
     back = np.argsort(canon)
     weights = normalise_weights(np.asarray([c.weight for c in active], dtype=float)[canon])[back]
     scores = criterion_scores(raw, prof)
@@ -457,6 +463,8 @@ def score_from_raw(
                 "weight": float(w),
                 "profile_weight": c.weight,
                 "transform": dict(c.transform),
+                "relative": transform_kind(c.transform).relative,
+                "meaning": transform_meaning(c.transform, c.unit),
                 "filter": [str(f) for f in c.filters],
             }
             for c, w in zip(active, weights, strict=True)

@@ -41,6 +41,7 @@ from foncier.engine.profiles import Profile, load_profile
 from foncier.engine.scoring import (
     RawMeasures,
     active_criteria,
+    canonical_order,
     criterion_scores,
     criterion_tiebreaks,
     measure_criteria,
@@ -170,27 +171,26 @@ def sensitivity(
     weights = normalise_weights(base_w * np.exp(weight_noise * rng.standard_normal((n, k))))
     stretch = np.exp(bounds_noise * rng.standard_normal((n, k))) if bounds_noise > 0 else None
     order_w = owa_order_weights(prof, k)
-    kept_raw = RawMeasures(
-        values=raw.values.loc[keep],
-        nearest=raw.nearest.loc[keep],
-        exclusion_values=raw.exclusion_values.loc[keep],
-        area_m2=raw.area_m2.loc[keep],
-    )
-    # Closeness quantiles among all the sites, as in the scored table.
-    ties = criterion_tiebreaks(raw, prof)[keep]
+    # Criteria in id order, as score() sums them, so that the draws rank like the scored table.
+    canon = canonical_order(active)
+    # Scores, closeness quantiles and ids of all the sites (relative transforms and quantiles
+    # compare every candidate site, as in the scored table), then the kept ones.
+    ties = criterion_tiebreaks(raw, prof)[keep][:, canon]
     codes = site_id_codes(raw.ids())[keep]
     ranks = np.zeros((n, m), dtype=np.int32)
     if m:
-        fixed = criterion_scores(kept_raw, prof) if stretch is None else None
-        chunk = max(1, _CHUNK_CELLS // max(1, m * k))
+        fixed = criterion_scores(raw, prof)[keep][:, canon] if stretch is None else None
+        chunk = max(1, _CHUNK_CELLS // max(1, len(keep) * k))
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
             if stretch is None:
                 scores = fixed
             else:
-                scores = criterion_scores(kept_raw, prof, stretch=stretch[lo:hi])
-            agg = aggregate(scores, weights[lo:hi], method=prof.aggregation, order_weights=order_w)
-            ranks[lo:hi] = _ranks(agg, weights[lo:hi] @ ties.T, codes)
+                drawn = criterion_scores(raw, prof, stretch=stretch[lo:hi])
+                scores = drawn[:, keep][..., canon]
+            w = weights[lo:hi][:, canon]
+            agg = aggregate(scores, w, method=prof.aggregation, order_weights=order_w)
+            ranks[lo:hi] = _ranks(agg, w @ ties.T, codes)
     out = pd.DataFrame(index=raw.index)
     out["p_top_n"] = 0.0
     for col in ("rank_median", "rank_p05", "rank_p95", "rank_min", "rank_max"):

@@ -28,6 +28,25 @@ Kinds and their parameters, as written in a profile (``transform = { kind = ...,
     0 unless given): for text or class attributes such as the kind of a named site.
 ``boolean``
     ``true``, ``false``: the scores of a yes/no measure (``intersects``), 1 and 0 by default.
+``percentile`` (relative)
+    ``direction``: the site's mid-rank percentile among the candidate sites scored together,
+    ``(L + (E − 1)/2) / (N − 1)`` — 1 for the best site, 0 for the worst, 0.5 at the median.
+    It always separates the sites but says nothing absolute: the best site of a poor
+    territory scores 1. Use it when the question is "which of these sites", not "is this
+    site good enough".
+``minmax`` (relative)
+    ``direction``: linear between the worst (0) and the best (1) value among the candidate
+    sites; 0.5 for all when they are all equal.
+
+Any kind also accepts ``saturation``: a sentence saying why the curve is meant to put most
+sites at 0 or at 1 on some territories (e.g. "no chemical platform within reach: 0 for every
+site, the criterion then separates nothing"); the calibration tests accept a saturated
+criterion only with it.
+
+Each kind is one :class:`TransformKind` entry of :data:`TRANSFORMS`: its parameters, their
+checks, its curve, its direction (which way is better, used to break ties) and the French
+sentence that tells a map reader what its 0..1 score means (:func:`transform_meaning`);
+adding a kind means adding one entry.
 
 Missing raw values (``nan``) score 0 — an unknown value never makes a site look better.
 Infinite distances (an empty layer) follow the curve: 0 for a decreasing curve, 1 for an
@@ -39,6 +58,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,35 +68,28 @@ import pandas as pd
 from layers.errors import ProfileError
 
 __all__ = [
+    "RELATIVE_KINDS",
     "SCALABLE_KINDS",
+    "TRANSFORMS",
     "TRANSFORM_KINDS",
+    "TransformKind",
     "apply_transform",
     "boolean",
     "categorical",
     "closeness_key",
     "gaussian",
     "linear",
+    "minmax",
+    "percentile",
     "piecewise",
     "sigmoid",
     "step",
+    "transform_kind",
+    "transform_meaning",
     "validate_transform",
 ]
 
 log = logging.getLogger(__name__)
-
-#: Parameters of each kind: (required, optional).
-TRANSFORM_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "linear": (("from", "to"), ("direction",)),
-    "sigmoid": (("midpoint", "scale"), ("direction",)),
-    "gaussian": (("center", "width"), ()),
-    "step": (("thresholds", "scores"), ()),
-    "piecewise": (("points",), ()),
-    "categorical": (("map",), ("default",)),
-    "boolean": ((), ("true", "false")),
-}
-
-#: Kinds whose curve lives on a numeric axis and can be stretched (bounds sensitivity).
-SCALABLE_KINDS = frozenset({"linear", "sigmoid", "gaussian", "step", "piecewise"})
 
 _DIRECTIONS = ("increasing", "decreasing")
 
@@ -276,6 +289,66 @@ def boolean(values: Any, *, true: float = 1.0, false: float = 0.0) -> np.ndarray
     return _clean(np.where(arr, float(true), float(false)).reshape(np.shape(values)))
 
 
+def percentile(values: Any, *, direction: str = "increasing") -> np.ndarray:
+    """Score relative to the candidate sites: the value's mid-rank percentile among them.
+
+    Parameters
+    ----------
+    values : array-like
+        Raw values of all the candidate sites, shape ``(sites,)`` or ``(draws, sites)`` (each
+        row ranked on its own).
+    direction : {"increasing", "decreasing"}
+        Whether large raw values are good (``increasing``) or bad.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L + (E − 1) / 2) / (N − 1)``: ``L`` known values worse, ``E`` equal values (itself
+        included) among the ``N`` known values; 1 for the best site alone, 0 for the worst
+        alone, 0.5 when every site has the same value. Missing values score 0.
+    """
+    from foncier.engine.ties import midrank_quantile
+
+    x = _as_float(values)
+    oriented = x if direction == "increasing" else -x
+    flat = np.atleast_2d(oriented)
+    out = np.zeros(flat.shape)
+    for i, row in enumerate(flat):  # one row per draw: a handful, never one per site
+        known = ~np.isnan(row)
+        out[i, known] = midrank_quantile(row[known])
+    return _clean(out.reshape(x.shape))
+
+
+def minmax(values: Any, *, direction: str = "increasing") -> np.ndarray:
+    """Score relative to the candidate sites: linear between their worst and best values.
+
+    Parameters
+    ----------
+    values : array-like
+        Raw values of all the candidate sites, shape ``(sites,)`` or ``(draws, sites)``.
+    direction : {"increasing", "decreasing"}
+        Whether large raw values are good (``increasing``) or bad.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(x − min) / (max − min)`` over the sites' finite values (``1 −`` that when
+        decreasing); 0.5 for every site when all finite values are equal; infinite values
+        (an empty layer) sit beyond the ends (0 or 1 by direction); missing values score 0.
+    """
+    x = _as_float(values)
+    finite = np.where(np.isfinite(x), x, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows: nanmin warns
+        lo = np.nanmin(finite, axis=-1, keepdims=True)
+        hi = np.nanmax(finite, axis=-1, keepdims=True)
+        span = hi - lo
+        up = np.where(span > 0, np.clip((x - lo) / np.where(span > 0, span, 1.0), 0.0, 1.0), 0.5)
+    up = np.where(np.isnan(x), np.nan, up)
+    score = up if direction == "increasing" else 1.0 - up
+    return _clean(score)
+
+
 def _suggest(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
@@ -296,13 +369,285 @@ def _unit_score(value: Any, what: str, where: str) -> float:
     return float(value)
 
 
+def _monotony(ys: Sequence[float]) -> str | None:
+    """``"increasing"`` / ``"decreasing"`` for a non-constant monotonic list of scores."""
+    steps = np.diff(np.asarray(ys, dtype=float))
+    if not steps.any():
+        return None
+    if (steps >= 0).all():
+        return "increasing"
+    if (steps <= 0).all():
+        return "decreasing"
+    return None
+
+
+class TransformKind:
+    """One kind of transform: its parameters, their checks, its curve and its direction.
+
+    Subclasses set the class attributes and override :meth:`parse` (checks and conversion of
+    their own parameters) and :meth:`score` (the curve); the common checks (unknown kind,
+    missing or unknown parameters, direction) are done once in :func:`validate_transform`.
+    """
+
+    #: Name written in profiles (``kind = "..."``).
+    name: str = ""
+    #: Parameters that must be given, and those that may be.
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    #: The curve lives on the raw axis and can be stretched (bounds sensitivity).
+    scalable: bool = False
+    #: Scores depend on the other candidate sites, not only on the site's own value.
+    relative: bool = False
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The kind's own parameters, checked and converted (defaults filled in)."""
+        return {}
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        """Scores in ``[0, 1]`` of raw values (already divided by any stretch factor)."""
+        raise NotImplementedError
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        """Which way is better: ``"increasing"``, ``"decreasing"`` or None (no order).
+
+        Used by :func:`closeness_key` to break ties between sites.
+        """
+        value = spec.get("direction")
+        return str(value) if value in _DIRECTIONS else None
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        """What a 0..1 score means, in French, for legends and site sheets."""
+        return ""
+
+
+class _Linear(TransformKind):
+    name, required, optional, scalable = "linear", ("from", "to"), ("direction",), True
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        lo, hi = _num(spec, "from", where), _num(spec, "to", where)
+        if not lo < hi:
+            raise ProfileError(
+                f"{where}: linear transform needs from < to (got from={lo:g}, to={hi:g}); "
+                "use direction = 'decreasing' for a curve that goes down."
+            )
+        return {"from": lo, "to": hi}
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return linear(values, lower=spec["from"], upper=spec["to"], direction=spec["direction"])
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        lo, hi = (f"{spec[k]:g} {unit}".strip() for k in ("from", "to"))
+        if spec["direction"] == "increasing":
+            return f"0 à {lo} ou moins, 1 à {hi} ou plus"
+        return f"1 à {lo} ou moins, 0 à {hi} ou plus"
+
+
+class _Sigmoid(TransformKind):
+    name, required, optional, scalable = "sigmoid", ("midpoint", "scale"), ("direction",), True
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        out = {"midpoint": _num(spec, "midpoint", where), "scale": _num(spec, "scale", where)}
+        if out["scale"] <= 0:
+            raise ProfileError(f"{where}: sigmoid scale must be positive, got {out['scale']:g}.")
+        return out
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return sigmoid(
+            values, midpoint=spec["midpoint"], scale=spec["scale"], direction=spec["direction"]
+        )
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        return f"courbe en S, 0,5 à {spec['midpoint']:g} {unit}".strip()
+
+
+class _Gaussian(TransformKind):
+    name, required, scalable = "gaussian", ("center", "width"), True
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        out = {"center": _num(spec, "center", where), "width": _num(spec, "width", where)}
+        if out["width"] <= 0:
+            raise ProfileError(f"{where}: gaussian width must be positive, got {out['width']:g}.")
+        return out
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return gaussian(values, center=spec["center"], width=spec["width"])
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        return None  # best around the center: closeness_key orders by |x - center|
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        return f"1 à {spec['center']:g} {unit}, décroît de part et d'autre".replace("  ", " ")
+
+
+class _Step(TransformKind):
+    name, required, scalable = "step", ("thresholds", "scores"), True
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        thresholds, scores = spec["thresholds"], spec["scores"]
+        if not isinstance(thresholds, Sequence) or not isinstance(scores, Sequence):
+            raise ProfileError(f"{where}: step thresholds and scores must be lists.")
+        t = [_num({"t": v}, "t", where) for v in thresholds]
+        if not t or any(b <= a for a, b in itertools.pairwise(t)):
+            raise ProfileError(f"{where}: step thresholds must be a non-empty ascending list.")
+        if len(scores) != len(t) + 1:
+            raise ProfileError(
+                f"{where}: step needs one more score than thresholds "
+                f"({len(t)} thresholds → {len(t) + 1} scores, got {len(scores)})."
+            )
+        return {
+            "thresholds": t,
+            "scores": [_unit_score(v, "each step score", where) for v in scores],
+        }
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return step(values, thresholds=spec["thresholds"], scores=spec["scores"])
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        return _monotony(spec["scores"])
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        return f"par paliers, seuils {', '.join(f'{t:g}' for t in spec['thresholds'])} {unit}"
+
+
+class _Piecewise(TransformKind):
+    name, required, scalable = "piecewise", ("points",), True
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        points = spec["points"]
+        if (
+            not isinstance(points, Sequence)
+            or len(points) < 2
+            or not all(isinstance(p, Sequence) and len(p) == 2 for p in points)
+        ):
+            raise ProfileError(
+                f"{where}: piecewise points must be a list of at least two [x, score] pairs."
+            )
+        xs = [_num({"x": p[0]}, "x", where) for p in points]
+        if any(b <= a for a, b in itertools.pairwise(xs)):
+            raise ProfileError(f"{where}: piecewise x values must be strictly ascending.")
+        ys = [_unit_score(p[1], "each piecewise score", where) for p in points]
+        return {"points": [[x, y] for x, y in zip(xs, ys, strict=True)]}
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return piecewise(values, points=spec["points"])
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        return _monotony([p[1] for p in spec["points"]])
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        pts = ", ".join(f"{x:g} → {y:g}" for x, y in spec["points"])
+        return f"interpolée entre les points ({unit}) {pts}".replace(" ()", "")
+
+
+class _Categorical(TransformKind):
+    name, required, optional = "categorical", ("map",), ("default",)
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        mapping = spec["map"]
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ProfileError(f"{where}: categorical map must be a non-empty table.")
+        return {
+            "map": {str(k): _unit_score(v, f"score of {k!r}", where) for k, v in mapping.items()},
+            "default": _unit_score(spec.get("default", 0.0), "default", where),
+        }
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return categorical(values, mapping=spec["map"], default=spec.get("default", 0.0))
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        return None
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        return "note par catégorie"
+
+
+class _Boolean(TransformKind):
+    name, optional = "boolean", ("true", "false")
+
+    def parse(self, spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+        return {
+            "true": _unit_score(spec.get("true", 1.0), "true", where),
+            "false": _unit_score(spec.get("false", 0.0), "false", where),
+        }
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return boolean(values, true=spec.get("true", 1.0), false=spec.get("false", 0.0))
+
+    def direction(self, spec: Mapping[str, Any]) -> str | None:
+        return None
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        return f"{spec.get('true', 1.0):g} si oui, {spec.get('false', 0.0):g} si non"
+
+
+class _Percentile(TransformKind):
+    name, optional, relative = "percentile", ("direction",), True
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return percentile(values, direction=spec["direction"])
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        better = "plus grande" if spec["direction"] == "increasing" else "plus petite"
+        return (
+            "note relative aux sites candidats : part des sites moins bien placés (rang "
+            f"centile ; 1 = valeur la {better} du jeu de sites, 0,5 = médiane), pas un seuil absolu"
+        )
+
+
+class _MinMax(TransformKind):
+    name, optional, relative = "minmax", ("direction",), True
+
+    def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
+        return minmax(values, direction=spec["direction"])
+
+    def meaning(self, spec: Mapping[str, Any], unit: str = "") -> str:
+        best, worst = ("maximum", "minimum")[:: 1 if spec["direction"] == "increasing" else -1]
+        return (
+            f"note relative aux sites candidats : 1 au {best} du jeu de sites, 0 au {worst}, "
+            "linéaire entre les deux, pas un seuil absolu"
+        )
+
+
+#: Every transform kind, by the name written in profiles.
+TRANSFORMS: dict[str, TransformKind] = {
+    k.name: k
+    for k in (
+        _Linear(),
+        _Sigmoid(),
+        _Gaussian(),
+        _Step(),
+        _Piecewise(),
+        _Categorical(),
+        _Boolean(),
+        _Percentile(),
+        _MinMax(),
+    )
+}
+
+#: Parameters of each kind: (required, optional), derived from :data:`TRANSFORMS`.
+TRANSFORM_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    name: (k.required, k.optional) for name, k in TRANSFORMS.items()
+}
+
+#: Kinds whose curve lives on a numeric axis and can be stretched (bounds sensitivity).
+SCALABLE_KINDS = frozenset(name for name, k in TRANSFORMS.items() if k.scalable)
+
+#: Kinds whose scores depend on the whole candidate set.
+RELATIVE_KINDS = frozenset(name for name, k in TRANSFORMS.items() if k.relative)
+
+#: Key any kind accepts: why this curve is meant to put most sites at 0 or at 1 on some
+#: territories (checked by the profile calibration tests, shown by the diagnostics).
+SATURATION_KEY = "saturation"
+
+
 def validate_transform(spec: Mapping[str, Any], *, where: str = "transform") -> dict[str, Any]:
     """Check a transform specification and return it normalised (defaults filled in).
 
     Parameters
     ----------
     spec : mapping
-        ``{"kind": ..., <parameters>}`` as written in a profile.
+        ``{"kind": ..., <parameters>}`` as written in a profile; any kind also accepts
+        ``saturation`` (text: why the curve may put most sites at 0 or 1).
     where : str
         Location used in error messages (e.g. ``"criterion 'rail_freight'"``).
 
@@ -321,92 +666,60 @@ def validate_transform(spec: Mapping[str, Any], *, where: str = "transform") -> 
         raise ProfileError(
             f"{where}: the transform must be a table like {{ kind = 'linear', ... }}."
         )
-    kind = spec.get("kind")
-    if kind not in TRANSFORM_KINDS:
+    name = spec.get("kind")
+    kind = TRANSFORMS.get(str(name)) if isinstance(name, str) else None
+    if kind is None:
         raise ProfileError(
-            f"{where}: unknown transform kind {kind!r}. Known kinds: "
-            f"{', '.join(TRANSFORM_KINDS)}.{_suggest(str(kind), list(TRANSFORM_KINDS))}"
+            f"{where}: unknown transform kind {name!r}. Known kinds: "
+            f"{', '.join(TRANSFORMS)}.{_suggest(str(name), list(TRANSFORMS))}"
         )
-    required, optional = TRANSFORM_KINDS[kind]
-    missing = [k for k in required if k not in spec]
+    missing = [k for k in kind.required if k not in spec]
     if missing:
         raise ProfileError(
-            f"{where}: transform {kind!r} is missing {', '.join(repr(m) for m in missing)} "
-            f"(it needs {', '.join(required)})."
+            f"{where}: transform {kind.name!r} is missing {', '.join(repr(m) for m in missing)} "
+            f"(it needs {', '.join(kind.required)})."
         )
-    allowed = {"kind", *required, *optional}
+    allowed = {"kind", SATURATION_KEY, *kind.required, *kind.optional}
     for key in spec:
         if key not in allowed:
             raise ProfileError(
-                f"{where}: unknown parameter {key!r} for transform {kind!r} (allowed: "
+                f"{where}: unknown parameter {key!r} for transform {kind.name!r} (allowed: "
                 f"{', '.join(sorted(allowed - {'kind'}))}).{_suggest(key, sorted(allowed))}"
             )
-    out: dict[str, Any] = {"kind": kind}
-    if "direction" in optional:
+    out: dict[str, Any] = {"kind": kind.name}
+    if "direction" in kind.optional:
         direction = spec.get("direction", "increasing")
         if direction not in _DIRECTIONS:
             raise ProfileError(
                 f"{where}: direction must be 'increasing' or 'decreasing', got {direction!r}."
             )
         out["direction"] = direction
-    if kind == "linear":
-        lo, hi = _num(spec, "from", where), _num(spec, "to", where)
-        if not lo < hi:
+    out.update(kind.parse(spec, where))
+    if SATURATION_KEY in spec:
+        note = spec[SATURATION_KEY]
+        if not isinstance(note, str) or not note.strip():
             raise ProfileError(
-                f"{where}: linear transform needs from < to (got from={lo:g}, to={hi:g}); "
-                "use direction = 'decreasing' for a curve that goes down."
+                f"{where}: {SATURATION_KEY!r} must be a sentence saying why the curve may put "
+                f"most sites at 0 or 1, got {note!r}."
             )
-        out.update({"from": lo, "to": hi})
-    elif kind == "sigmoid":
-        out["midpoint"] = _num(spec, "midpoint", where)
-        out["scale"] = _num(spec, "scale", where)
-        if out["scale"] <= 0:
-            raise ProfileError(f"{where}: sigmoid scale must be positive, got {out['scale']:g}.")
-    elif kind == "gaussian":
-        out["center"] = _num(spec, "center", where)
-        out["width"] = _num(spec, "width", where)
-        if out["width"] <= 0:
-            raise ProfileError(f"{where}: gaussian width must be positive, got {out['width']:g}.")
-    elif kind == "step":
-        thresholds, scores = spec["thresholds"], spec["scores"]
-        if not isinstance(thresholds, Sequence) or not isinstance(scores, Sequence):
-            raise ProfileError(f"{where}: step thresholds and scores must be lists.")
-        t = [_num({"t": v}, "t", where) for v in thresholds]
-        if not t or any(b <= a for a, b in itertools.pairwise(t)):
-            raise ProfileError(f"{where}: step thresholds must be a non-empty ascending list.")
-        if len(scores) != len(t) + 1:
-            raise ProfileError(
-                f"{where}: step needs one more score than thresholds "
-                f"({len(t)} thresholds → {len(t) + 1} scores, got {len(scores)})."
-            )
-        out.update(
-            {"thresholds": t, "scores": [_unit_score(s, "each step score", where) for s in scores]}
-        )
-    elif kind == "piecewise":
-        points = spec["points"]
-        if (
-            not isinstance(points, Sequence)
-            or len(points) < 2
-            or not all(isinstance(p, Sequence) and len(p) == 2 for p in points)
-        ):
-            raise ProfileError(
-                f"{where}: piecewise points must be a list of at least two [x, score] pairs."
-            )
-        xs = [_num({"x": p[0]}, "x", where) for p in points]
-        if any(b <= a for a, b in itertools.pairwise(xs)):
-            raise ProfileError(f"{where}: piecewise x values must be strictly ascending.")
-        ys = [_unit_score(p[1], "each piecewise score", where) for p in points]
-        out["points"] = [[x, y] for x, y in zip(xs, ys, strict=True)]
-    elif kind == "categorical":
-        mapping = spec["map"]
-        if not isinstance(mapping, Mapping) or not mapping:
-            raise ProfileError(f"{where}: categorical map must be a non-empty table.")
-        out["map"] = {str(k): _unit_score(v, f"score of {k!r}", where) for k, v in mapping.items()}
-        out["default"] = _unit_score(spec.get("default", 0.0), "default", where)
-    elif kind == "boolean":
-        out["true"] = _unit_score(spec.get("true", 1.0), "true", where)
-        out["false"] = _unit_score(spec.get("false", 0.0), "false", where)
+        out[SATURATION_KEY] = note.strip()
     return out
+
+
+def transform_kind(spec: Mapping[str, Any]) -> TransformKind:
+    """The :class:`TransformKind` of a validated specification.
+
+    Raises
+    ------
+    ProfileError
+        Unknown kind.
+    """
+    kind = TRANSFORMS.get(str(spec.get("kind")))
+    if kind is None:
+        raise ProfileError(
+            f"unknown transform kind {spec.get('kind')!r}. Known kinds: {', '.join(TRANSFORMS)}."
+        )
+    return kind
 
 
 def apply_transform(values: Any, spec: Mapping[str, Any], *, stretch: Any = 1.0) -> np.ndarray:
@@ -415,62 +728,56 @@ def apply_transform(values: Any, spec: Mapping[str, Any], *, stretch: Any = 1.0)
     Parameters
     ----------
     values : array-like
-        Raw values (any shape; numpy broadcasting rules apply with ``stretch``).
+        Raw values (any shape; numpy broadcasting rules apply with ``stretch``). Relative
+        kinds (``percentile``, ``minmax``) rank along the last axis: pass all the candidate
+        sites at once.
     spec : mapping
         A transform as returned by :func:`validate_transform`.
     stretch : float or array-like
         Factor applied to every bound of a numeric curve (``from``/``to``, midpoint and scale,
         center and width, thresholds, piecewise ``x``), i.e. the curve is stretched along the
-        raw axis. Used by the sensitivity analysis; ignored by categorical and boolean kinds.
+        raw axis. Used by the sensitivity analysis; ignored by categorical, boolean and
+        relative kinds (stretching every value alike changes no rank).
 
     Returns
     -------
     numpy.ndarray
         Scores in ``[0, 1]``.
     """
-    kind = spec["kind"]
-    if kind in SCALABLE_KINDS:
+    kind = transform_kind(spec)
+    if kind.scalable:
         # Scaling every bound by f is the same as evaluating the curve at x / f.
-        x = _as_float(values) / _as_float(stretch)
-        if kind == "linear":
-            return linear(x, lower=spec["from"], upper=spec["to"], direction=spec["direction"])
-        if kind == "sigmoid":
-            return sigmoid(
-                x, midpoint=spec["midpoint"], scale=spec["scale"], direction=spec["direction"]
-            )
-        if kind == "gaussian":
-            return gaussian(x, center=spec["center"], width=spec["width"])
-        if kind == "step":
-            return step(x, thresholds=spec["thresholds"], scores=spec["scores"])
-        return piecewise(x, points=spec["points"])
-    if kind == "categorical":
-        return categorical(values, mapping=spec["map"], default=spec.get("default", 0.0))
-    if kind == "boolean":
-        return boolean(values, true=spec.get("true", 1.0), false=spec.get("false", 0.0))
-    raise ProfileError(
-        f"unknown transform kind {kind!r}. Known kinds: {', '.join(TRANSFORM_KINDS)}."
-    )
+        return kind.score(_as_float(values) / _as_float(stretch), spec)
+    return kind.score(values, spec)
 
 
-def _monotony(ys: Sequence[float]) -> str | None:
-    """``"increasing"`` / ``"decreasing"`` for a non-constant monotonic list of scores."""
-    steps = np.diff(np.asarray(ys, dtype=float))
-    if not steps.any():
-        return None
-    if (steps >= 0).all():
-        return "increasing"
-    if (steps <= 0).all():
-        return "decreasing"
-    return None
+def transform_meaning(spec: Mapping[str, Any], unit: str = "") -> str:
+    """What a criterion's 0..1 score means, in French (legends, site sheets).
+
+    Parameters
+    ----------
+    spec : mapping
+        A validated transform.
+    unit : str
+        The raw value's unit (``"m"``, ``"hab."`` …).
+
+    Returns
+    -------
+    str
+        E.g. ``"1 à 500 m ou moins, 0 à 10000 m ou plus"``, or for a relative kind a sentence
+        that says the score compares the candidate sites with one another.
+    """
+    return transform_kind(spec).meaning(spec, unit)
 
 
 def closeness_key(values: Any, spec: Mapping[str, Any]) -> np.ndarray:
     """Raw values oriented so that larger means better, for breaking ties between sites.
 
-    The direction comes from the transform: ``linear`` and ``sigmoid`` use their
-    ``direction``; ``step`` and ``piecewise`` are increasing (decreasing) when their scores
-    never go down (never go up) along the raw axis; ``gaussian`` orders by closeness to its
-    ``center`` (``-|x - center|``). Transforms with no order on the raw axis (``categorical``,
+    The direction comes from the transform kind (:meth:`TransformKind.direction`):
+    ``linear``, ``sigmoid``, ``percentile`` and ``minmax`` use their ``direction``; ``step``
+    and ``piecewise`` are increasing (decreasing) when their scores never go down (never go
+    up) along the raw axis; ``gaussian`` orders by closeness to its ``center``
+    (``-|x - center|``). Transforms with no order on the raw axis (``categorical``,
     ``boolean``, a non-monotonic or constant ``step`` / ``piecewise``) order by their score,
     so ties on a plateau of such a curve stay ties.
 
@@ -486,13 +793,9 @@ def closeness_key(values: Any, spec: Mapping[str, Any]) -> np.ndarray:
     numpy.ndarray
         Float array, larger = better; missing values are ``-inf`` (worse than any value).
     """
-    kind = spec["kind"]
-    direction: str | None = spec.get("direction")
-    if kind == "step":
-        direction = _monotony(spec["scores"])
-    elif kind == "piecewise":
-        direction = _monotony([p[1] for p in spec["points"]])
-    if kind == "gaussian":
+    kind = transform_kind(spec)
+    direction = kind.direction(spec)
+    if kind.name == "gaussian":
         key = -np.abs(_as_float(values) - float(spec["center"]))
     elif direction == "increasing":
         key = _as_float(values)

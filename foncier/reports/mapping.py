@@ -375,6 +375,26 @@ def _site_tooltips(
     return out
 
 
+def _relative_lines(meta: Mapping[str, Any]) -> list[str]:
+    """Short legend text for the criteria whose transform is relative to the candidate set."""
+    out = []
+    for c in meta.get("criteria", []):
+        if c.get("relative"):
+            kind = (c.get("transform") or {}).get("kind")
+            how = "rang centile" if kind == "percentile" else "min–max"
+            out.append(f"{c.get('label', c['id'])} ({how} parmi les sites candidats)")
+    return out
+
+
+def _relative_notes(meta: Mapping[str, Any]) -> list[str]:
+    """Full sentences for the note: what a relative criterion's 0..1 score means."""
+    return [
+        f"{c.get('label', c['id'])} : {c.get('meaning', '')}."
+        for c in meta.get("criteria", [])
+        if c.get("relative")
+    ]
+
+
 def _ranking_diagnostics(scored: pd.DataFrame, top_n: int) -> RankingDiagnostics | None:
     """Diagnostics of a scored table, or None for a table without scoring metadata."""
     if not (scored.attrs.get("foncier") or {}).get("criteria"):
@@ -593,6 +613,11 @@ def siting_map(
     sites["excluded"] = sites["excluded"].astype(bool)
     label_col = _name_column(sites)
     legend_title = "Score (0–100)" + (f", profil {profile_name}" if profile_name else "")
+    relative = _relative_lines(meta)
+    if relative:
+        # A relative score compares the candidate sites with one another: say it where the
+        # colours are read, so that a 1 is not taken for "meets the need".
+        legend_title += " — notes relatives au jeu de sites : " + " ; ".join(relative)
     sites["_label"] = [
         f"Site {sid}" + (f" – {nm}" if label_col and nm is not None and not pd.isna(nm) else "")
         for sid, nm in zip(
@@ -633,7 +658,11 @@ def siting_map(
     badges = None
     diagnostics = _ranking_diagnostics(scored, top_n)
     if diagnostics is not None:
-        add_note(m, "Classement : " + diagnostics.message, diagnostics.lines()[1:])
+        add_note(
+            m,
+            "Classement : " + diagnostics.message,
+            [*diagnostics.lines()[1:], *_relative_notes(meta)],
+        )
     if diagnostics is not None and not diagnostics.discriminates:
         # No badge "1": the profile does not tell the best sites apart on this territory.
         add_notice(
