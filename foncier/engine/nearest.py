@@ -94,7 +94,9 @@ def feature_labels(features: gpd.GeoDataFrame, *, voltage: bool = False) -> pd.S
         kv = pd.to_numeric(features["voltage_kv"], errors="coerce")
         name = name.where(
             kv.isna() | name.isna(),
-            name.astype(str) + " (" + kv.map(lambda v: f"{v:g}") + " kV)",
+            # astype(object): on an empty layer map() returns float64, which a text column
+            # cannot be added to.
+            name.astype(str) + " (" + kv.map(lambda v: f"{v:g}").astype(object) + " kV)",
         )
     return name
 
