@@ -27,23 +27,32 @@ def _row(scored: object, territory: str, profile: str) -> str:
     scores = np.sort(np.round(kept["score"].to_numpy(dtype=float), 9))[::-1]
     tied = int((scores == scores[0]).sum()) if len(scores) else 0
     spread = float(scores[0] - scores[min(TOP, len(scores)) - 1]) if len(scores) else float("nan")
+    order = np.argsort(-kept["score"].to_numpy(dtype=float), kind="stable")
+    top, rest = order[:TOP], order[TOP:]
     saturated = []
+    separating = 0
     for c in scored.attrs["foncier"]["criteria"]:
         s = kept[f"{c['id']}__score"].to_numpy(dtype=float)
+        if len(rest) and s[top].mean() - np.median(s[rest]) >= 0.1:
+            separating += 1
         for level, name in ((1.0, "1"), (0.0, "0")):
             share = float((s == level).mean()) if len(s) else 0.0
             if share > 0.5:
                 saturated.append(f"{c['id']} ({share:.0%} at {name})")
+    n_criteria = len(scored.attrs["foncier"]["criteria"])
     return (
         f"| {territory} | {profile} | {len(kept)} | {tied} | {spread:.2f} | "
-        f"{', '.join(saturated) or '—'} |"
+        f"{', '.join(saturated) or '—'} | {separating} / {n_criteria} |"
     )
 
 
 def main(territories: list[str]) -> None:
     profiles = list(foncier.list_profiles()["id"])
-    print("| territory | profile | sites kept | tied first | top-10 spread | saturated (>50 %) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| territory | profile | sites kept | tied first | top-10 spread | saturated (>50 %) "
+        "| separating top 10 |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for tid in territories:
         t = foncier.territory(tid)
         wanted = {n for p in profiles for n in profile_layers(foncier.load_profile(p))}

@@ -143,3 +143,35 @@ def test_bad_input():
     out = scored([0.0, 100.0], [0.0, 5.0])
     with pytest.raises(ValueError, match="at least 1"):
         ranking_diagnostics(out, top_n=0)
+
+
+def test_intended_saturation_is_named_in_the_lines():
+    prof = profile_from_dict(
+        {
+            "profile": {"id": "t", "name": "T"},
+            "criteria": [
+                {"id": "port", "label": "Port fluvial", "measure": "distance", "layer": "ports",
+                 "transform": {**DEC, "saturation": "aucun port à portée"}, "weight": 1},
+                {"id": "power", "label": "Poste", "measure": "distance",
+                 "layer": "substations", "transform": DEC, "weight": 1},
+            ],
+        }
+    )  # fmt: skip
+    idx = pd.Index(list("abcd"))
+    raw = RawMeasures(
+        values=pd.DataFrame(
+            {"port": [np.inf] * 4, "power": [1000.0, 2000.0, 4000.0, 9000.0]}, index=idx
+        ),
+        nearest=pd.DataFrame(index=idx),
+        exclusion_values=pd.DataFrame(index=idx),
+        area_m2=pd.Series(1.0, index=idx),
+    )
+    d = ranking_diagnostics(score_from_raw(raw, prof, top_n=2))
+    port = d.criteria[0]
+    assert port.saturated
+    assert port.share_at_min == 1.0
+    assert port.intended == "aucun port à portée"
+    assert (
+        "Port fluvial : 100 % des sites à 0, 0 % à 1, étendue 0,00, ne sépare pas le top "
+        "(saturé, voulu : aucun port à portée)." in d.lines()
+    )

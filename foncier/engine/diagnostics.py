@@ -83,6 +83,9 @@ class CriterionDiagnostic:
         ``separation >= MIN_SEPARATION``.
     saturated : bool
         More than :data:`SATURATION_SHARE` of the ranked sites at 0 or at 1.
+    intended : str or None
+        The profile's reason why this criterion may saturate (the transform's
+        ``saturation`` sentence), if it gives one.
     """
 
     id: str
@@ -95,6 +98,7 @@ class CriterionDiagnostic:
     separation: float
     separates: bool
     saturated: bool
+    intended: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class RankingDiagnostics:
         for c in self.criteria:
             verdict = "sépare le top" if c.separates else "ne sépare pas le top"
             sat = " (saturé)" if c.saturated else ""
+            if c.saturated and c.intended:
+                sat = f" (saturé, voulu : {c.intended})"
             out.append(
                 f"{c.label} : {_pct(c.share_at_min)} des sites à 0, {_pct(c.share_at_max)} à 1, "
                 f"étendue {_fr(c.spread, 2)}, {verdict}{sat}."
@@ -198,6 +204,7 @@ class RankingDiagnostics:
                 separation=num(c["separation"]),
                 separates=bool(c["separates"]),
                 saturated=bool(c["saturated"]),
+                intended=c.get("intended"),
             )
             for c in data.get("criteria", [])
         )
@@ -307,6 +314,7 @@ def ranking_diagnostics(scored: pd.DataFrame, *, top_n: int | None = None) -> Ra
                 separation=separation,
                 separates=bool(np.isfinite(separation) and separation >= MIN_SEPARATION),
                 saturated=bool(m and max(at_min, at_max) > SATURATION_SHARE),
+                intended=(c.get("transform") or {}).get("saturation"),
             )
         )
 
