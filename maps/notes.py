@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["add_note", "add_notice"]
 
 _NOTE_CSS = (
-    "position:absolute;bottom:34px;left:10px;z-index:1000;max-width:360px;"
+    "position:absolute;bottom:24px;left:50%;transform:translateX(-50%);z-index:1000;"
+    "max-width:420px;"
     "background:rgba(255,255,255,0.94);padding:6px 10px;border-radius:6px;"
     "box-shadow:0 1px 5px rgba(0,0,0,0.35);font:11px Arial,Helvetica,sans-serif;color:#1a1a1a;"
 )
@@ -36,7 +37,7 @@ def _lines_html(lines: Iterable[str]) -> str:
 
 
 def add_note(m: folium.Map, title: str, lines: Iterable[str], *, open_: bool = False) -> Element:
-    """Add a folding note box in the bottom-left corner of ``m``.
+    """Add a folding note box at the bottom centre of ``m`` (the corners hold controls).
 
     Parameters
     ----------
