@@ -632,7 +632,7 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
     >>> top = foncier.rank(scored, top_n=3)
     >>> top["rank"].tolist(), top["score"].round(1).tolist()
-    ([1, 2, 3], [73.1, 69.9, 69.7])
+    ([1, 2, 3], [72.1, 67.5, 67.2])
     """
     if "rank" not in scored.columns:
         raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
@@ -673,9 +673,9 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
     ...     print(row.criterion, row.raw_text, round(row.score, 2), round(row.weight, 3))
     rail_freight 1,1 km 0.93 0.433
     river_port 8,8 km 0.45 0.433
-    labour_pool 201\u202f324 hab. 1.0 0.134
+    labour_pool 201\u202f324 hab. 0.93 0.134
     >>> round(float(table["contribution"].sum()) * 100, 1)  # the site's score, out of 100
-    73.1
+    72.1
     """
     meta = scored.attrs.get("foncier")
     if not meta:

@@ -154,7 +154,7 @@ def sensitivity(
     >>> stab = foncier.sensitivity(None, scored, "logistique-multimodale", n=200, top_n=3)
     >>> best = foncier.rank(scored, top_n=1).index[0]
     >>> stab.loc[best, ["p_top_n", "rank_p05", "rank_p95"]].tolist()
-    [1.0, 1.0, 2.0]
+    [1.0, 1.0, 1.0]
     """
     prof = load_profile(profile)
     if n < 1:
@@ -265,7 +265,7 @@ def weight_sweep(
     ... )
     >>> best = foncier.rank(scored, top_n=1).index[0]
     >>> sweep.loc[best].tolist()  # its rank when the rail weight is halved, kept, doubled
-    [2, 1, 1]
+    [1, 1, 1]
     """
     prof = load_profile(profile)
     raw, excluded = _inputs(None, scored_or_inputs, prof)
