@@ -27,12 +27,14 @@ from layers import _logging  # noqa: F401  (NullHandler on the package loggers)
 from layers.catalog import LAYERS, available_layers, load_layer, load_layers
 from layers.config import settings
 from layers.errors import (
+    ArgumentError,
     CRSError,
     DataSourceError,
     FoncierError,
     GeometryError,
     MissingDependencyError,
     OfflineError,
+    OutputError,
     ProfileError,
     RankingError,
     SchemaError,
@@ -47,12 +49,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LAYERS",
+    "ArgumentError",
     "CRSError",
     "DataSourceError",
     "FoncierError",
     "GeometryError",
     "MissingDependencyError",
     "OfflineError",
+    "OutputError",
     "Profile",
     "ProfileError",
     "RankingDiagnostics",

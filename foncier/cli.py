@@ -1,24 +1,43 @@
 """The ``foncier`` command: territories, profiles, layers, siting maps and scores.
 
 Run ``foncier --help`` for the list of commands and ``foncier COMMAND --help`` for one.
+
+Exit codes
+----------
+0 success; 1 unexpected internal error (a short message says how to report it, the
+traceback is shown with ``--debug``); 2 bad usage (an option or argument of the wrong
+type, range or form); 3 bad input (territory, profile, sites file, output path, data that
+does not fit); 4 a data source could not deliver (a file named with ``--source`` or
+``--sites`` missing or unreadable, a web service down, offline mode without the cache);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Temporary files are removed in every
+case and no output is ever half-written.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import signal
+import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from layers.errors import FoncierError
+from layers.errors import (
+    ArgumentError,
+    DataSourceError,
+    FoncierError,
+)
 
 app = typer.Typer(
     name="foncier",
@@ -29,9 +48,114 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: a message is never cut by a box nor read as markup.
+    rich_markup_mode=None,
 )
 console = Console(stderr=True)
 T = TypeVar("T")
+
+#: Exit codes of the command (see the module docstring and the README).
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_SOURCE = 4
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+#: Where to report an unexpected error.
+REPORT_HINT = (
+    "This is a bug in foncier, not in your input. Please report it with the command you ran "
+    "and the output of the same command with --debug (it shows the traceback)."
+)
+
+_state = {"debug": False}
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM.
+
+    A ``BaseException`` like ``KeyboardInterrupt``: it unwinds through every ``finally`` and
+    context manager, so temporary files are removed exactly as on Ctrl-C.
+    """
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into :class:`Terminated` so that temporary files are cleaned up."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The documented exit code for an exception (see the module docstring)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
+    if isinstance(exc, ArgumentError):
+        return EXIT_USAGE
+    if isinstance(exc, DataSourceError):
+        return EXIT_SOURCE
+    if isinstance(exc, FoncierError):
+        return EXIT_INPUT
+    return EXIT_INTERNAL
+
+
+def _say(label: str, message: str, style: str = "bold red") -> None:
+    """Print ``label message`` on stderr; the message is plain text, never Rich markup."""
+    line = Text(label, style=style)
+    line.append(" ")
+    line.append(message)
+    console.print(line, highlight=False, soft_wrap=True)
+
+
+def _guarded(command: Callable[..., T]) -> Callable[..., T]:
+    """Run a command so that no Python traceback ever reaches the user.
+
+    A :class:`FoncierError` becomes ``Error: message`` and its exit code; Ctrl-C and SIGTERM
+    a short line and 130 / 143; any other exception a short message, how to report it and
+    exit 1 (the traceback with ``--debug``).
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.BadParameter, SystemExit):
+            raise
+        except FoncierError as exc:
+            _say("Error:", str(exc))
+            raise typer.Exit(code=exit_code(exc)) from None
+        except KeyboardInterrupt:
+            _say("Interrompu.", "No output was written or altered.", style="bold yellow")
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except Terminated:
+            _say("Arrêté (SIGTERM).", "No output was written or altered.", style="bold yellow")
+            raise typer.Exit(code=EXIT_TERMINATED) from None
+        except Exception as exc:
+            if _state["debug"]:
+                console.print(Text("".join(traceback.format_exception(exc))), highlight=False)
+            _say("Unexpected error:", f"{type(exc).__name__}: {exc}")
+            _say("", REPORT_HINT, style="")
+            raise typer.Exit(code=EXIT_INTERNAL) from None
+
+    return run
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the Python traceback of an unexpected error (to report it)."
+        ),
+    ] = False,
+) -> None:
+    """Find and rank land for industrial projects in France."""
+    _state["debug"] = debug or os.environ.get("FONCIER_DEBUG", "") not in ("", "0")
+
 
 TerritoryArg = Annotated[
     str,
@@ -91,8 +215,12 @@ def _sources(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise typer.BadParameter(f"--source {mask_url(item)!r}: expected LAYER=PATH.")
+        if not sep or not name.strip() or not path.strip():
+            raise ArgumentError(
+                f"--source {mask_url(item)!r}: expected LAYER=PATH, e.g. slope=dem.tif."
+            )
+        if name.strip() in out:
+            raise ArgumentError(f"--source {name.strip()!r} is given twice.")
         out[name.strip()] = path.strip()
     return out
 
@@ -100,15 +228,23 @@ def _sources(items: list[str] | None) -> dict[str, str]:
 def _picture_size(text: str) -> tuple[int, int]:
     width, sep, height = text.lower().partition("x")
     if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise typer.BadParameter(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1600x1000.")
+        raise ArgumentError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1600x1000.")
+    if int(width) > 10_000 or int(height) > 10_000:
+        raise ArgumentError(f"--size {text!r}: at most 10000 pixels a side.")
     return int(width), int(height)
+
+
+def _check_count(value: int, option: str, minimum: int) -> None:
+    from layers.arguments import check_int
+
+    check_int(value, option, minimum=minimum)
 
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        handlers=[RichHandler(console=console, show_path=False, show_time=False, markup=False)],
         force=True,
     )
 
@@ -118,7 +254,7 @@ def _progress(total: int | None = None) -> Iterator[Callable[[str], None]]:
     """A progress bar advanced by each step; yields ``advance(description)``."""
     columns = [
         SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TimeElapsedColumn(),
     ]
@@ -132,8 +268,8 @@ def _progress(total: int | None = None) -> Iterator[Callable[[str], None]]:
 
 
 def _fail(exc: FoncierError) -> None:
-    console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(code=1)
+    _say("Error:", str(exc))
+    raise typer.Exit(code=exit_code(exc))
 
 
 def _run_study(
@@ -143,16 +279,23 @@ def _run_study(
     *,
     source: list[str] | None,
     top: int,
+    draws: int,
     **kwargs: Any,
 ) -> tuple[Any, T]:
     """Run the siting study behind a progress bar, then ``action(study)`` as its last step."""
+    from foncier.engine.sites import parse_sites_spec
     from foncier.pipeline import siting_study
 
+    sources = _sources(source)
+    parse_sites_spec(kwargs.get("sites", "hex:auto"))  # a bad --sites fails now, not later
+    _check_count(top, "--top", 1)
+    _check_count(draws, "--draws", 0)
     with _progress() as advance:
         study = siting_study(
             _territory(territory),
-            sources=_sources(source),
+            sources=sources,
             top_n=top,
+            draws=draws,
             progress=advance,
             **kwargs,
         )
@@ -161,6 +304,7 @@ def _run_study(
 
 
 @app.command()
+@_guarded
 def territories() -> None:
     """List the preset territories (the five reference Territoires d'industrie)."""
     from layers.territories import presets
@@ -170,11 +314,15 @@ def territories() -> None:
     for col in ("nom", "EPCI", "départements", "profil par défaut"):
         table.add_column(col)
     for p in presets().values():
-        table.add_row(p.id, p.name, str(len(p.epci)), ", ".join(p.departements), p.profile)
+        table.add_row(
+            Text(p.id), Text(p.name), str(len(p.epci)), Text(", ".join(p.departements)),
+            Text(str(p.profile)),
+        )  # fmt: skip
     Console().print(table)
 
 
 @app.command()
+@_guarded
 def profiles() -> None:
     """List the project profiles with their criteria and weights."""
     from foncier.engine.profiles import list_profiles, load_profile
@@ -182,17 +330,22 @@ def profiles() -> None:
     out = Console()
     for pid in list_profiles()["id"]:
         prof = load_profile(pid)
-        table = Table(title=f"{prof.id} — {prof.name}", title_justify="left")
+        table = Table(title=Text(f"{prof.id} — {prof.name}"), title_justify="left")
         for col in ("critère", "couche", "mesure", "poids"):
             table.add_column(col)
         for c in prof.criteria:
-            table.add_row(c.label, c.layer or "(site)", c.measure, f"{c.weight:.0%}")
+            table.add_row(
+                Text(c.label), Text(c.layer or "(site)"), Text(c.measure), f"{c.weight:.0%}"
+            )
         for e in prof.exclusions:
-            table.add_row(f"[red]exclusion[/] {e.label}", e.layer or "(site)", e.measure, "—")
+            label = Text("exclusion", style="red")
+            label.append(f" {e.label}")
+            table.add_row(label, Text(e.layer or "(site)"), Text(e.measure), "—")
         out.print(table)
 
 
 @app.command()
+@_guarded
 def layers(
     territory: TerritoryArg,
     count: Annotated[
@@ -204,15 +357,13 @@ def layers(
     The "couverture" column tells whether each layer has data there: a layer "hors
     couverture" knows nothing of the territory, which is not the same as nothing near.
     """
+    import pandas as pd
+
     from layers.catalog import available_layers
 
-    try:
-        t = _territory(territory)
-        table_df = available_layers(t, count=count)
-    except FoncierError as exc:
-        _fail(exc)
-        return
-    table = Table(title=f"Couches — {t.name}")
+    t = _territory(territory)
+    table_df = available_layers(t, count=count)
+    table = Table(title=Text(f"Couches — {t.name}"))
     table.add_column("couche", no_wrap=True)
     for col in ("hors ligne", "en ligne", "entités", "couverture", "source"):
         table.add_column(col)
@@ -224,9 +375,11 @@ def layers(
         n = row.get("features")
         counted = n is not None and not pd.isna(n)
         table.add_row(
-            str(row["layer"]),
-            "[green]oui[/]" if row["offline"] else ("sites nommés" if counted else "—"),
-            online,
+            Text(str(row["layer"])),
+            Text("oui", style="green")
+            if row["offline"]
+            else Text("sites nommés" if counted else "—"),
+            Text(online),
             str(n) if counted else "",
             covered[str(row["covered"])]
             + (
@@ -234,12 +387,18 @@ def layers(
                 if row["covered_online"] != row["covered"]
                 else ""
             ),
-            str(row["source"]),
+            Text(str(row["source"])),
         )
     Console().print(table)
 
 
+#: Suffixes of the files each command writes.
+MAP_SUFFIXES = (".html", ".htm")
+EXPORT_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".csv", ".xlsx")
+
+
 @app.command("map")
+@_guarded
 def map_(
     territory: TerritoryArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
@@ -279,67 +438,73 @@ def map_(
 ) -> None:
     """Write an interactive siting map of a territory (HTML, optionally PNG and PDF)."""
     _setup_logging(verbose)
+    from layers.arguments import check_output_path
+
+    # Everything that can be refused is refused before any work.
     width, height = _picture_size(picture_size)
     from foncier.engine.profiles import parse_weights
 
-    try:
-        new_weights = parse_weights(weights) if weights is not None else None
-        if new_weights is not None and no_score:
-            raise typer.BadParameter("--weights needs a scored map: drop --no-score.")
-    except FoncierError as exc:
-        _fail(exc)
-        return
+    new_weights = parse_weights(weights) if weights is not None else None
+    if new_weights is not None and no_score:
+        raise ArgumentError("--weights needs a scored map: drop --no-score.")
+    check_output_path(output, "--output", suffixes=MAP_SUFFIXES)
+    if png is not None:
+        check_output_path(png, "--png", suffixes=(".png",))
+    if pdf is not None:
+        check_output_path(pdf, "--pdf", suffixes=(".pdf",))
     from maps.export import save_html, save_png
 
-    try:
-        if no_score:
-            from foncier.reports.mapping import territory_map
+    if png is not None or pdf is not None:
+        from maps.browser import chromium_path
 
-            m = territory_map(_territory(territory))
-        else:
-            study, m = _run_study(
-                territory,
-                "carte",
-                lambda study: study.map(),
-                profile=profile,
-                sites=sites,
-                source=source,
-                online=online,
-                draws=draws,
-                top=top,
-                weights=new_weights,
-            )
-            _print_top(study, top)
-        path = save_html(m, output, self_contained=self_contained)
-        size = path.stat().st_size / 1e6
-        console.print(f"[green]Carte écrite :[/] {path} ({size:.1f} Mo)")
-        for picture, as_pdf in ((png, False), (pdf, True)):
-            if picture is not None:
-                out = save_png(path, picture, width=width, height=height, pdf=as_pdf)
-                console.print(f"[green]Image écrite :[/] {out}")
-    except FoncierError as exc:
-        _fail(exc)
+        chromium_path()  # MissingDependencyError now rather than after the computation
+    if no_score:
+        from foncier.reports.mapping import territory_map
+
+        m = territory_map(_territory(territory))
+    else:
+        study, m = _run_study(
+            territory,
+            "carte",
+            lambda study: study.map(),
+            profile=profile,
+            sites=sites,
+            source=source,
+            online=online,
+            draws=draws,
+            top=top,
+            weights=new_weights,
+        )
+        _print_top(study, top)
+    path = save_html(m, output, self_contained=self_contained)
+    size = path.stat().st_size / 1e6
+    _say("Carte écrite :", f"{path} ({size:.1f} Mo)", style="green")
+    for picture, as_pdf in ((png, False), (pdf, True)):
+        if picture is not None:
+            out = save_png(path, picture, width=width, height=height, pdf=as_pdf)
+            _say("Image écrite :", str(out), style="green")
 
 
 def _print_top(study: Any, n: int) -> None:
     best = study.top(n)
-    table = Table(title=f"{study.territory.name} — {study.profile.name}", title_justify="left")
+    title = Text(f"{study.territory.name} — {study.profile.name}")
+    table = Table(title=title, title_justify="left")
     for col in ("rang", "site", "commune", "score", "top-N", "pourquoi"):
         table.add_column(col, overflow="fold")
     for _, row in best.iterrows():
         p_top = row.get("p_top_n")
         table.add_row(
             str(row["rank"]) + (" (ex aequo)" if bool(row.get("ex_aequo", False)) else ""),
-            str(row.get("site_id", "")),
-            str(row.get("commune", "")),
+            Text(str(row.get("site_id", ""))),
+            Text(str(row.get("commune", ""))),
             f"{row['score']:.1f}",
             "" if p_top is None else f"{p_top:.0%}",
-            str(row.get("why", "")),
+            Text(str(row.get("why", ""))),
         )
     console.print(table)
     skipped = study.scored.attrs.get("foncier", {}).get("skipped", [])
     if skipped:
-        console.print("[yellow]Non évalués :[/] " + " ; ".join(str(s) for s in skipped))
+        _say("Non évalués :", " ; ".join(str(s) for s in skipped), style="yellow")
     _print_diagnostics(study, n)
 
 
@@ -372,6 +537,7 @@ def _print_diagnostics(study: Any, n: int) -> None:
 
 
 @app.command()
+@_guarded
 def score(
     territory: TerritoryArg,
     profile: ProfileOpt = None,
@@ -393,27 +559,30 @@ def score(
 ) -> None:
     """Score candidate sites for a project profile and write them with their breakdown."""
     _setup_logging(verbose)
+    from layers.arguments import check_output_path
+    from layers.postgis import is_postgis_url, mask_url
+
+    if not is_postgis_url(output):  # a database table is checked when it is written
+        check_output_path(output, "--output", suffixes=EXPORT_SUFFIXES)
     from foncier.reports.exports import export_study
 
-    try:
-        study, path = _run_study(
-            territory,
-            "écriture",
-            lambda study: export_study(study, output),
-            profile=profile,
-            sites=sites,
-            source=source,
-            online=online,
-            draws=draws,
-            top=top,
-        )
-        _print_top(study, top)
-        console.print(f"[green]Sites écrits :[/] {path} ({len(study.scored)} sites)")
-    except FoncierError as exc:
-        _fail(exc)
+    study, path = _run_study(
+        territory,
+        "écriture",
+        lambda study: export_study(study, output),
+        profile=profile,
+        sites=sites,
+        source=source,
+        online=online,
+        draws=draws,
+        top=top,
+    )
+    _print_top(study, top)
+    _say("Sites écrits :", f"{mask_url(str(path))} ({len(study.scored)} sites)", style="green")
 
 
 @app.command()
+@_guarded
 def fiches(
     territory: TerritoryArg,
     output: Annotated[
@@ -439,6 +608,13 @@ def fiches(
     Refuses (exit code 1) when the ranking does not single out its top sites, unless --force.
     """
     _setup_logging(verbose)
+    from layers.arguments import check_output_path
+
+    check_output_path(output, "--output", folder=True)
+    if pdf:
+        from maps.browser import chromium_path
+
+        chromium_path()
     from foncier.reports.fiche import site_sheets
     from layers.errors import RankingError
 
@@ -454,15 +630,14 @@ def fiches(
             draws=draws,
             top=top,
         )
-        console.print(f"[green]Fiches écrites :[/] {len(paths)} fichiers dans {output}")
     except RankingError as exc:
-        console.print(f"[bold red]Fiches non écrites.[/] {exc}")
+        _say("Fiches non écrites.", str(exc))
         raise typer.Exit(code=1) from None
-    except FoncierError as exc:
-        _fail(exc)
+    _say("Fiches écrites :", f"{len(paths)} fichiers dans {output}", style="green")
 
 
 @app.command()
+@_guarded
 def fetch(
     territory: TerritoryArg,
     layer: Annotated[
@@ -475,35 +650,50 @@ def fetch(
     from layers.catalog import LAYERS, load_layer
     from layers.prefetch import prefetch
 
-    try:
-        t = _territory(territory)
-        names = layer or [n for n, i in LAYERS.items() if not i.offline and i.needs != "file"]
-        # the online part of each layer (OpenStreetMap for ports, platforms and ZAE)
-        loaders = [
-            (n, lambda tt, n=n: load_layer(tt, n, source=LAYERS[n].online_source)) for n in names
-        ]
-        columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("téléchargement", total=len(names))
-            results = prefetch(
-                t,
-                layers=loaders,
-                progress=lambda name, done, total: bar.update(
-                    task, completed=done, description=f"téléchargé : {name}"
-                ),
-            )
-    except FoncierError as exc:
-        _fail(exc)
-        return
+    unknown = [n for n in layer or [] if n not in LAYERS]
+    if unknown:
+        raise ArgumentError(
+            f"--layer: unknown layer(s) {unknown}; known layers: {', '.join(sorted(LAYERS))}."
+        )
+    t = _territory(territory)
+    names = layer or [n for n, i in LAYERS.items() if not i.offline and i.needs != "file"]
+    # the online part of each layer (OpenStreetMap for ports, platforms and ZAE)
+    loaders = [
+        (n, lambda tt, n=n: load_layer(tt, n, source=LAYERS[n].online_source)) for n in names
+    ]
+    columns = [TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("téléchargement", total=len(names))
+        results = prefetch(
+            t,
+            layers=loaders,
+            progress=lambda name, done, total: bar.update(
+                task, completed=done, description=f"téléchargé : {name}"
+            ),
+        )
+    failures = [r for r in results.values() if isinstance(r, Exception)]
     for name, result in results.items():
         if isinstance(result, Exception):
-            console.print(f"[red]{name}[/]: {result}")
+            _say(f"{name}:", str(result), style="red")
         else:
-            console.print(f"  {name}: {result} entités")
-    if any(isinstance(r, Exception) for r in results.values()):
-        raise typer.Exit(code=1)
+            console.print(Text(f"  {name}: {result} entités"))
+    if failures:
+        codes = [exit_code(r) for r in failures]
+        raise typer.Exit(code=EXIT_SOURCE if EXIT_SOURCE in codes else max(codes))
 
 
 def main() -> None:
-    """Entry point of the ``foncier`` console script."""
-    app()
+    """Entry point of the ``foncier`` console script.
+
+    SIGTERM is turned into an exception like Ctrl-C, so that temporary files are removed;
+    an interruption outside a command (while the libraries load) ends quietly with 130.
+    """
+    try:
+        install_sigterm_handler()
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrompu.\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        sys.stderr.write("Arrêté (SIGTERM).\n")
+        sys.exit(EXIT_TERMINATED)

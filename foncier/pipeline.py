@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+from layers.settings import settings
 
 from foncier.engine.profiles import Profile, load_profile
 from foncier.engine.scoring import score
 from foncier.engine.sensitivity import sensitivity
 from foncier.engine.sites import parse_sites_spec
 from foncier.reports.study import SitingStudy
+from layers.arguments import check_int, check_number
 from layers.catalog import LAYERS, load_layers
+from layers.errors import ArgumentError
 from layers.territories import Territory, presets, territory
 
 if TYPE_CHECKING:
@@ -76,6 +79,33 @@ def profile_layers(profile: Profile) -> list[str]:
     return list(names)
 
 
+def profile_reach_m(profile: Profile) -> float:
+    """Largest ``radius_m`` of the profile's rules, metres (0 when none counts within a radius)."""
+    radii = [
+        float(rule.params["radius_m"])
+        for rule in (*profile.criteria, *profile.exclusions)
+        if "radius_m" in rule.params
+    ]
+    return max(radii, default=0.0)
+
+
+def _margin_for(profile: Profile, margin_m: float | None) -> float | None:
+    """The loading margin: wide enough for the profile's largest radius, never silently short."""
+    reach = profile_reach_m(profile)
+    if margin_m is None:
+        if reach > settings.infrastructure_margin_m:
+            log.info("loading margin widened to %.0f m (the profile's largest radius)", reach)
+            return reach
+        return None
+    if reach > margin_m:
+        raise ArgumentError(
+            f"margin_m={margin_m:g} m is smaller than the {reach:g} m radius of a criterion of "
+            f"{profile.id!r}: features beyond the margin would be missed. Use margin_m >= "
+            f"{reach:g} (or leave it out)."
+        )
+    return margin_m
+
+
 def siting_study(
     where: Territory | str,
     *,
@@ -102,7 +132,9 @@ def siting_study(
         a vector file, or a GeoDataFrame
         in the territory's CRS.
     sources : mapping, optional
-        Source per layer (``{"flood_zones": "ppr.gpkg", "slope": "dem.tif"}``).
+        Source per layer (``{"flood_zones": "ppr.gpkg", "slope": "dem.tif"}``). A source
+        given here that cannot be used (missing, unreadable, of the wrong kind, with nothing
+        over the territory) is an error, not a skipped layer.
     online : bool
         Also load online layers (OpenStreetMap, IGN WFS); default: embedded data only.
     margin_m : float, optional
@@ -138,12 +170,21 @@ def siting_study(
         if progress is not None:
             progress(text)
 
+    # everything that can be refused is refused before the territory and layers are loaded
+    make_sites = None if isinstance(sites, gpd.GeoDataFrame) else parse_sites_spec(sites)
+    draws = check_int(draws, "draws", minimum=0)
+    top_n = check_int(top_n, "top_n", minimum=1)
+    if margin_m is not None:
+        margin_m = check_number(margin_m, "margin_m", minimum=0, unit="metres")
     t = territory(where)
-    prof = load_profile(profile or default_profile(t))
+    prof = load_profile(default_profile(t) if profile is None else profile)
     if weights:
         prof = prof.with_weights(weights)
+    margin_m = _margin_for(prof, margin_m)
     wanted = list(dict.fromkeys([*profile_layers(prof), *MAP_CONTEXT_LAYERS]))
     wanted = [n for n in wanted if n in LAYERS]
+    # a source the caller names is loaded (and so checked) even if nothing uses it
+    wanted += [n for n in (sources or {}) if n not in wanted]
     step(f"couches : {', '.join(wanted)}")
     loaded = load_layers(
         t,
@@ -154,7 +195,7 @@ def siting_study(
         progress=lambda name, i, n: step(f"couche {name}") if name else None,
     )
     step("sites candidats")
-    candidates = sites if isinstance(sites, gpd.GeoDataFrame) else parse_sites_spec(sites)(t)
+    candidates = sites if make_sites is None else make_sites(t)
     step(f"score de {len(candidates)} sites")
     scored = score(candidates, loaded, prof, top_n=top_n, progress=lambda rid: step(rid))
     sens = None

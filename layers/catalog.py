@@ -8,7 +8,9 @@ name (:func:`load_layer`, :func:`load_layers`) and lists them (:func:`available_
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -17,7 +19,7 @@ import shapely
 
 from layers import admin
 from layers.config import settings
-from layers.errors import DataSourceError, FoncierError, SchemaError
+from layers.errors import ArgumentError, DataSourceError, FoncierError
 from layers.postgis import is_postgis_url
 from layers.raster import Raster
 from layers.registry import LAYERS, LayerEntry, suggest_layer
@@ -118,12 +120,46 @@ def load_perimeter(territory: Territory, *, source: str = "embedded") -> gpd.Geo
     return outline
 
 
+def _is_file(source: Any) -> bool:
+    """A source that names a file (not a keyword such as ``"osm"`` or a GeoDataFrame)."""
+    if not isinstance(source, str | os.PathLike):
+        return False
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_overlap(layer: Layer, name: str, source: Any, territory: Territory) -> None:
+    """Refuse a file the caller named that has nothing over the territory (another area)."""
+    if isinstance(layer, gpd.GeoDataFrame):
+        if len(layer) == 0:
+            raise DataSourceError(
+                f"{name}: the file {str(source)!r} has no feature over {territory.name} (and "
+                "its margin): is it a file of another area, or in a wrong CRS?"
+            )
+        return
+    bounds = getattr(layer, "bounds", None)
+    crs = getattr(layer, "crs", None)
+    if bounds is None or crs is None:
+        return
+    try:
+        box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(territory.crs).iloc[0]
+    except Exception:  # a CRS pyproj cannot transform: the loader checked what it could
+        return
+    if not shapely.intersects(box, territory.perimeter):
+        raise DataSourceError(
+            f"{name}: the raster {str(source)!r} does not cover {territory.name} (its extent "
+            "lies elsewhere): give a file of this area."
+        )
+
+
 def _check_names(names: Iterable[str]) -> list[str]:
     names = list(names)
     unknown = [n for n in names if n not in LAYERS]
     if unknown:
         hints = "".join(suggest_layer(n) for n in unknown)
-        raise SchemaError(
+        raise ArgumentError(
             f"Unknown layer(s) {unknown}.{hints} Known layers: {', '.join(sorted(LAYERS))}."
         )
     return names
@@ -200,7 +236,10 @@ def load_layers(
         Also load the online layers (OpenStreetMap, IGN WFS) that have no source given.
         When False (default), only embedded layers and layers with a source are loaded.
     errors : {"warn", "raise"}
-        What to do when a layer fails: log a warning and skip it, or raise.
+        What to do when a layer fails: log a warning and skip it, or raise. A layer whose
+        source is given in ``sources`` always raises: a file the caller named that is
+        missing, unreadable, of the wrong kind or with no feature over the territory is an
+        error, never a silently dropped rule.
     progress : callable, optional
         Called as ``progress(name, i, n)`` before each layer.
 
@@ -241,12 +280,16 @@ def load_layers(
             continue
         elif source is None and online:
             source = info.online_source
+        explicit = name in sources
         try:
             out[name] = load_layer(territory, name, source=source, margin_m=margin_m)
         except FoncierError as exc:
-            if errors == "raise":
+            if errors == "raise" or explicit:
                 raise
             log.warning("layer %r skipped: %s", name, exc)
+            continue
+        if explicit and _is_file(source):
+            _check_overlap(out[name], name, source, territory)
     if progress is not None:
         progress("", len(wanted), len(wanted))
     return out

@@ -37,7 +37,7 @@ import shapely
 from pyproj import CRS
 
 from layers.crs import require_crs, to_crs
-from layers.errors import DataSourceError, SchemaError
+from layers.errors import ArgumentError, DataSourceError, SchemaError
 from layers.geometry import repair_geometries
 
 if TYPE_CHECKING:
@@ -534,7 +534,7 @@ def subdivide(
         feature it comes from (the index repeats, as in ``explode(index_parts=False)``).
     """
     if max_vertices < 8:
-        raise ValueError(f"max_vertices must be at least 8, got {max_vertices}")
+        raise ArgumentError(f"max_vertices must be at least 8, got {max_vertices}")
     if gdf.empty:
         return gdf.copy()
     geoms = gdf.geometry.to_numpy()
@@ -631,7 +631,7 @@ def _hazard_zones(
         kind = _structure(raw)
     elif isinstance(source, str) and source == "georisques":
         if territory is None:
-            raise ValueError("source='georisques' needs a territory (the area to query).")
+            raise ArgumentError("source='georisques' needs a territory (the area to query).")
         return _gpu_ppr_zones(territory, margin_m)
     else:
         path = Path(source)

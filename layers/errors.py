@@ -11,24 +11,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ArgumentError",
     "CRSError",
     "DataSourceError",
     "FoncierError",
     "GeometryError",
     "MissingDependencyError",
     "OfflineError",
+    "OutputError",
     "ProfileError",
     "RankingError",
     "SchemaError",
     "SettingsError",
     "TerritoryError",
     "UnknownSettingError",
+    "UnknownSiteError",
     "UnknownTerritoryError",
 ]
 
 
 class FoncierError(Exception):
     """Root of every error raised on purpose by foncier."""
+
+
+class ArgumentError(FoncierError, ValueError):
+    """A function argument or command-line option of the wrong type, range or value.
+
+    Raised at the door, before any work: a cell size that is not a positive finite number
+    of metres, a negative number of draws, a shape that is not one of the choices, a site
+    id that is not in the scored sites …
+    """
+
+
+class UnknownSiteError(FoncierError, KeyError):
+    """A site id that is not in the sites' index."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OutputError(FoncierError, OSError):
+    """An output path that cannot be written.
+
+    A missing or read-only folder, a directory, a device or another file that is not a
+    regular file. Checked before any work, so that a long computation never ends on an
+    unwritable path.
+    """
 
 
 class UnknownTerritoryError(FoncierError, LookupError):

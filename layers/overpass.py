@@ -324,6 +324,12 @@ def overpass_to_gdf(data: Mapping[str, Any]) -> gpd.GeoDataFrame:
         raise SchemaError(
             "Overpass data must be a JSON object with an 'elements' list (ask for [out:json])."
         )
+    odd = next((el for el in elements if not isinstance(el, Mapping)), None)
+    if odd is not None:
+        raise SchemaError(
+            f"Overpass data: every element must be a JSON object, got {odd!r:.60} (a damaged "
+            "or foreign answer; delete the cached file or fetch again)."
+        )
 
     nodes: dict[int, tuple[float, float]] = {}
     ways: dict[int, Mapping[str, Any]] = {}

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from layers.errors import DataSourceError, SchemaError
+from layers.errors import ArgumentError, DataSourceError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -993,12 +993,12 @@ def get_layer(name: str) -> LayerEntry:
 
     Raises
     ------
-    SchemaError
+    ArgumentError
         Unknown name; the message lists the known layers and the closest one.
     """
     try:
         return LAYERS[name]
     except (KeyError, TypeError):
-        raise SchemaError(
+        raise ArgumentError(
             f"Unknown layer {name!r}.{suggest_layer(name)} Known layers: {', '.join(LAYERS)}."
         ) from None

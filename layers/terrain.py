@@ -20,7 +20,7 @@ from affine import Affine
 from pyproj import CRS
 
 from layers.config import settings
-from layers.errors import CRSError, DataSourceError
+from layers.errors import ArgumentError, CRSError, DataSourceError
 from layers.raster import Raster
 
 if TYPE_CHECKING:
@@ -149,7 +149,9 @@ def _load_dem(
             else _native_resolution_m(src, src_crs, area_bounds, dst_crs)
         )
         if not res > 0:
-            raise ValueError(f"resolution must be a positive number of metres, got {resolution!r}")
+            raise ArgumentError(
+                f"resolution must be a positive number of metres, got {resolution!r}"
+            )
 
         # Snap the output grid on multiples of the resolution so that two loads line up.
         x0 = math.floor(minx / res) * res - pad * res
@@ -183,7 +185,12 @@ def _load_dem(
             math.ceil(win.height) + 5,
         )
         win = win.intersection(Window(0, 0, src.width, src.height))
-        data = src.read(1, window=win, out_dtype="float64")
+        try:
+            data = src.read(1, window=win, out_dtype="float64")
+        except Exception as exc:  # damaged or truncated file: GDAL raises several types
+            raise DataSourceError(
+                f"DEM file {path} cannot be read (damaged or truncated?): {exc}"
+            ) from exc
         nodata = src.nodata
         if nodata is not None and not np.isnan(nodata):
             data[data == nodata] = np.nan
@@ -256,11 +263,11 @@ def slope(dem: Raster, *, units: SlopeUnits = "degrees") -> Raster:
     ------
     CRSError
         The DEM is not in a projected CRS in metres.
-    ValueError
+    ArgumentError
         Unknown ``units`` or a rotated grid.
     """
     if units not in ("degrees", "percent"):
-        raise ValueError(f"units must be 'degrees' or 'percent', got {units!r}")
+        raise ArgumentError(f"units must be 'degrees' or 'percent', got {units!r}")
     crs = CRS.from_user_input(dem.crs)
     if not crs.is_projected:
         raise CRSError(
@@ -269,7 +276,7 @@ def slope(dem: Raster, *, units: SlopeUnits = "degrees") -> Raster:
         )
     t = dem.transform
     if t.b != 0 or t.d != 0:
-        raise ValueError("slope needs a north-up grid (no rotation); reproject the DEM first.")
+        raise ArgumentError("slope needs a north-up grid (no rotation); reproject the DEM first.")
     dx, dy = abs(t.a), abs(t.e)
     z = np.asarray(dem.array, dtype="float64")
     out = np.full(z.shape, np.nan)
@@ -359,7 +366,7 @@ def sample_raster(raster: Raster, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     xs = np.asarray(x, dtype="float64")
     ys = np.asarray(y, dtype="float64")
     if xs.shape != ys.shape:
-        raise ValueError(f"x and y must have the same shape, got {xs.shape} and {ys.shape}")
+        raise ArgumentError(f"x and y must have the same shape, got {xs.shape} and {ys.shape}")
     inv = ~raster.transform
     cols = np.floor(inv.a * xs + inv.b * ys + inv.c)
     rows = np.floor(inv.d * xs + inv.e * ys + inv.f)

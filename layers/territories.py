@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,12 +22,15 @@ from pyproj import CRS
 
 from layers.crs import LAMBERT93, check_projected, crs_for_departement, require_crs
 from layers.errors import (
+    ArgumentError,
     DataSourceError,
     GeometryError,
+    SchemaError,
     TerritoryError,
     UnknownTerritoryError,
 )
 from layers.geometry import repair_geometries
+from layers.plausibility import check_in_france, pick_layer
 from layers.postgis import is_postgis_url
 
 if TYPE_CHECKING:
@@ -283,6 +286,11 @@ def territory(
     """
     if isinstance(spec, Territory):
         return spec
+    if spec is not None:
+        _check_spec(spec, "territory")
+    for key, value in (("epci", epci), ("communes", communes), ("departements", departements)):
+        if value is not None:
+            _check_spec(value, key)
     codes: dict[str, list[str]] = {
         "siren": [str(c) for c in (epci or [])],
         "insee": [str(c) for c in (communes or [])],
@@ -324,9 +332,47 @@ def territory(
     return _assemble(members, id=tid, name=name or tname)
 
 
+#: Longest territory text accepted (a path, a name or a list of codes, not a document).
+MAX_SPEC_LENGTH = 1_000
+
+
+def _check_spec(spec: Any, what: str) -> None:
+    """Refuse a territory specification of the wrong type or an absurd length."""
+    if isinstance(spec, str | Path):
+        text = str(spec)
+        if len(text) > MAX_SPEC_LENGTH:
+            raise UnknownTerritoryError(
+                f"Unknown territory: a text of {len(text):,} characters ({text[:30]!r}…) is "
+                "neither a preset id, codes nor a file name."
+            )
+        if "\x00" in text:
+            raise UnknownTerritoryError(f"Unknown territory {text[:60]!r}: it holds a NUL byte.")
+        return
+    if isinstance(spec, Sequence) and not isinstance(spec, bytes):
+        bad = [c for c in spec if not isinstance(c, str)]
+        if bad:
+            raise ArgumentError(
+                f"{what}: codes must be text (leading zeros matter: '02', '01004'), got "
+                f"{bad[0]!r} ({type(bad[0]).__name__})."
+            )
+        if sum(len(c) for c in spec) > 100 * MAX_SPEC_LENGTH:
+            raise ArgumentError(f"{what}: {len(spec):,} codes is more than a territory holds.")
+        return
+    hint = f" (as text: '{spec}')" if isinstance(spec, int) and not isinstance(spec, bool) else ""
+    raise ArgumentError(
+        f"{what} must be a preset id, a code or a list of codes as text, a boundary file or a "
+        f"Territory, got {spec!r} ({type(spec).__name__}){hint}."
+    )
+
+
 def _looks_like_file(text: str) -> bool:
     p = Path(text)
-    return p.suffix.lower() in _BOUNDARY_SUFFIXES or (p.exists() and p.is_file())
+    if p.suffix.lower() in _BOUNDARY_SUFFIXES:
+        return True
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a name the file system refuses is not a file
+        return False
 
 
 def _match_preset(text: str) -> Preset | None:
@@ -468,12 +514,23 @@ def _territory_from_file(path: Path, *, name: str | None) -> Territory:
         raise UnknownTerritoryError(
             f"Boundary file {str(path)!r} does not exist.", suggestions=suggest(path.stem)
         )
+    if path.is_dir():
+        raise UnknownTerritoryError(f"Boundary file {str(path)!r} is a folder, not a file.")
     try:
-        gdf = gpd.read_file(path)
+        layer = pick_layer(path, what="boundaries")
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except SchemaError:
+        raise
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise DataSourceError(f"Cannot read boundary file {str(path)!r}: {exc}") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise SchemaError(
+            f"Boundary file {str(path)!r} has no geometry (a plain table?): give polygons "
+            "(GeoPackage, GeoJSON, Shapefile, GeoParquet)."
+        )
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     if gdf.empty:
-        raise GeometryError(f"Boundary file {str(path)!r} has no feature.")
+        raise GeometryError(f"Boundary file {str(path)!r} has no feature with a geometry.")
     return _territory_from_frame(gdf, label=f"boundary file {path.name}", id=path.stem, name=name)
 
 
@@ -493,6 +550,11 @@ def _territory_from_frame(
     from layers import admin
 
     require_crs(gdf, label)
+    check_in_france(gdf, label)
+    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        raise GeometryError(
+            f"{label} has no polygon ({', '.join(gdf.geom_type.unique())}): a territory is an area."
+        )
     gdf = repair_geometries(gdf, name=label)
     outline_ll = _union(gdf.to_crs(4326).geometry.to_numpy())
     # Member communes: those whose representative point lies inside the boundary.
@@ -517,6 +579,36 @@ def _territory_from_frame(
     return Territory.from_perimeter(perimeter, crs=crs, name=name or id, id=id)
 
 
+@lru_cache(maxsize=1)
+def _suggestion_index() -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """Searchable texts of presets, EPCI, départements and communes, and their words."""
+    from layers import admin
+
+    entries: list[tuple[str, str]] = []  # (normalised searchable text, label)
+    for p in presets().values():
+        entries.append(
+            (f"{normalize_text(p.id)} {normalize_text(p.name)}", f"{p.id} — {p.name} (preset)")
+        )
+    for row in admin.epci_index().itertuples(index=False):
+        entries.append(
+            (f"{row.siren} {normalize_text(str(row.nom))}", f"{row.siren} — {row.nom} (EPCI)")
+        )
+    for row in admin.departement_index().itertuples(index=False):
+        entries.append(
+            (f"{row.code} {normalize_text(str(row.nom))}", f"{row.code} — {row.nom} (département)")
+        )
+    communes = admin.commune_index()
+    for insee, nom, dep in zip(communes["insee"], communes["nom"], communes["dep"], strict=True):
+        entries.append((f"{insee} {normalize_text(str(nom))}", f"{insee} — {nom} (commune, {dep})"))
+
+    words: dict[str, list[str]] = {}
+    for text_, label in entries:
+        for w in text_.split():
+            if len(w) > 3:
+                words.setdefault(w, []).append(label)
+    return entries, words
+
+
 def suggest(text: str, *, limit: int = 8) -> list[str]:
     """Close matches for ``text`` among presets, EPCI, communes and départements.
 
@@ -535,27 +627,10 @@ def suggest(text: str, *, limit: int = 8) -> list[str]:
     list of str
         Human-readable suggestions such as ``"60159 — Compiègne (commune, 60)"``.
     """
-    from layers import admin
-
     key = normalize_text(str(text))
-    if not key:
+    if not key or len(key) > 100:  # no close match for a paragraph, and no time spent on it
         return []
-    entries: list[tuple[str, str]] = []  # (normalised searchable text, label)
-    for p in presets().values():
-        entries.append(
-            (f"{normalize_text(p.id)} {normalize_text(p.name)}", f"{p.id} — {p.name} (preset)")
-        )
-    for row in admin.epci_index().itertuples(index=False):
-        entries.append(
-            (f"{row.siren} {normalize_text(str(row.nom))}", f"{row.siren} — {row.nom} (EPCI)")
-        )
-    for row in admin.departement_index().itertuples(index=False):
-        entries.append(
-            (f"{row.code} {normalize_text(str(row.nom))}", f"{row.code} — {row.nom} (département)")
-        )
-    communes = admin.commune_index()
-    for insee, nom, dep in zip(communes["insee"], communes["nom"], communes["dep"], strict=True):
-        entries.append((f"{insee} {normalize_text(str(nom))}", f"{insee} — {nom} (commune, {dep})"))
+    entries, words = _suggestion_index()
 
     tokens = key.split()
     # 1. every token is a word prefix of the entry ("compiegne" ⊂ "compiegnois")
@@ -566,13 +641,20 @@ def suggest(text: str, *, limit: int = 8) -> list[str]:
     ]
     # 2. then fuzzy matches on whole texts and single words (typos)
     if len(hits) < limit:
-        words: dict[str, list[str]] = {}
-        for text_, label in entries:
-            for w in text_.split():
-                if len(w) > 3:
-                    words.setdefault(w, []).append(label)
         for w in difflib.get_close_matches(key, list(words), n=limit, cutoff=0.8):
             hits.extend(words[w])
+        # 3. several words, each a prefix of or close to a word of the entry
+        # ("grand-compiegnoiss": "grand" a prefix, "compiegnoiss" a typo of "compiegnois")
+        long_tokens = [t for t in tokens if len(t) > 3]  # "en", "de", "la" say nothing
+        if len(long_tokens) > 1:
+            matched: set[str] | None = None
+            for t in long_tokens:
+                near = set(difflib.get_close_matches(t, list(words), n=20, cutoff=0.8))
+                labels = {
+                    label for w, ls in words.items() if w in near or w.startswith(t) for label in ls
+                }
+                matched = labels if matched is None else matched & labels
+            hits.extend(sorted(matched or ()))
     seen: dict[str, None] = {}
     for label in hits:
         seen.setdefault(label, None)

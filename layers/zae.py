@@ -48,9 +48,10 @@ from layers.cnig import (
     validate_package,
 )
 from layers.crs import require_crs, to_crs
-from layers.errors import CRSError, DataSourceError, GeometryError, SchemaError
+from layers.errors import ArgumentError, CRSError, DataSourceError, GeometryError, SchemaError
 from layers.files import atomic_path
 from layers.geometry import repair_geometries
+from layers.plausibility import pick_layer
 
 if TYPE_CHECKING:
     from layers.territories import Territory
@@ -902,13 +903,13 @@ def _read_any(
                 raise CRSError(f"{p.name}: give crs= for the WKT coordinates of a CSV file.")
             geoms = shapely.from_wkt(df["geometry"].to_numpy(dtype=object), on_invalid="ignore")
             return gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geoms, crs=crs)
-        if layer is None:
-            names = [str(n) for n, _ in pyogrio.list_layers(p)]
-            layer = (
-                "zone_d_activite_ou_d_interet" if "zone_d_activite_ou_d_interet" in names else None
-            )
+        # BD TOPO's zones, or the site_eco table of a CNIG "Sites économiques" GeoPackage;
+        # a file of several other layers is refused rather than read from its first one
+        layer = pick_layer(
+            p, layer=layer, prefer=("zone_d_activite_ou_d_interet", "site_eco"), what="zones"
+        )
         gdf = pyogrio.read_dataframe(p, layer=layer)
-    except (SchemaError, CRSError):
+    except (SchemaError, CRSError, ArgumentError):
         raise
     except Exception as exc:
         raise DataSourceError(f"cannot read {p}: {exc}") from exc

@@ -44,7 +44,7 @@ def test_profiles_lists_criteria_and_weights():
 
 def test_unknown_territory_fails_with_suggestions(tmp_path):
     result = runner.invoke(app, ["map", "compiegne", "-o", str(tmp_path / "x.html")])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input
     assert "grand-compiegnois" in result.output
     assert not (tmp_path / "x.html").exists()
 
@@ -105,7 +105,7 @@ def test_bad_sites_option_is_a_clear_error(tmp_path):
     result = runner.invoke(
         app, ["map", "alencon", "--sites", "hex:-5", "-o", str(tmp_path / "x.html")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage
     assert "cell size" in result.output
 
 
@@ -114,7 +114,7 @@ def test_fetch_refuses_offline_mode(monkeypatch):
 
     monkeypatch.setattr(settings, "offline", True)
     result = runner.invoke(app, ["fetch", "alencon"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # a data source cannot deliver
     assert "offline" in result.output
 
 

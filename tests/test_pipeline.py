@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from foncier.pipeline import default_profile, profile_layers, siting_study
-from layers import SchemaError
+from layers import ArgumentError
 from layers.catalog import LAYERS, available_layers, load_layers
 from layers.territories import territory
 
@@ -109,7 +109,7 @@ def test_catalogue_skips_what_needs_a_file_or_the_web():
     t = territory("chartres-metropole")
     loaded = load_layers(t, ["flood_zones", "motorway_junctions", "aerodromes"])
     assert set(loaded) == {"aerodromes"}
-    with pytest.raises(SchemaError, match="Unknown layer"):
+    with pytest.raises(ArgumentError, match="Unknown layer"):
         load_layers(t, ["railways"])
 
 

@@ -19,7 +19,7 @@ from layers import osm
 from layers.admin import load_communes
 from layers.catalog import available_layers, load_layers
 from layers.config import settings
-from layers.errors import DataSourceError, ProfileError, SchemaError
+from layers.errors import ArgumentError, DataSourceError, ProfileError
 from layers.infrastructure import SCHEMAS, _named_sites_table
 from layers.registry import (
     FRANCE,
@@ -84,9 +84,9 @@ def test_labels_and_point_icons_tell_layers_apart():
 
 
 def test_unknown_layer_names_get_a_suggestion():
-    with pytest.raises(SchemaError, match="Did you mean 'flood_zones'"):
+    with pytest.raises(ArgumentError, match="Did you mean 'flood_zones'"):
         get_layer("flood_zone")
-    with pytest.raises(SchemaError, match="Did you mean 'substations'"):
+    with pytest.raises(ArgumentError, match="Did you mean 'substations'"):
         load_layers(territory("alencon"), ["substation"])
 
 

@@ -11,7 +11,7 @@ import shapely
 from foncier.engine.profiles import profile_from_dict
 from foncier.engine.scoring import RawMeasures, score, score_from_raw
 from foncier.engine.sensitivity import sensitivity, weight_sweep
-from layers.errors import ProfileError
+from layers.errors import ArgumentError, ProfileError
 
 L93 = "EPSG:2154"
 DEC = {"kind": "linear", "from": 0, "to": 10000, "direction": "decreasing"}
@@ -185,9 +185,9 @@ def test_weight_sweep_by_hand():
 def test_bad_arguments():
     raw = raw_measures({"rail_freight_stations": [0, 1]}, ["A", "B"])
     prof = profile("rail_freight_stations")
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ArgumentError, match=">= 1"):
         sensitivity(None, raw, prof, n=0)
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ArgumentError, match=">= 0"):
         sensitivity(None, raw, prof, weight_noise=-1)
 
 

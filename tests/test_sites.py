@@ -16,7 +16,7 @@ from foncier.engine.sites import (
     sites_from_parcels,
     sites_from_zae,
 )
-from layers.errors import CRSError, DataSourceError, GeometryError, SchemaError
+from layers.errors import ArgumentError, CRSError, DataSourceError, GeometryError, SchemaError
 from layers.territories import Territory
 
 L93 = "EPSG:2154"
@@ -152,14 +152,14 @@ def test_sites_from_file_and_spec(tmp_path, territory):
 
 @pytest.mark.parametrize("spec", ["grid:-5", "hex:abc", "sites.txt", "grid"])
 def test_bad_specs(spec):
-    with pytest.raises(SchemaError, match="bad sites option"):
+    with pytest.raises(ArgumentError, match="bad sites option"):
         parse_sites_spec(spec)
 
 
 def test_bad_inputs(territory):
-    with pytest.raises(GeometryError, match="positive"):
+    with pytest.raises(ArgumentError, match="> 0"):
         grid_sites(territory, cell_size_m=0)
-    with pytest.raises(SchemaError, match="'hex' or 'square'"):
+    with pytest.raises(ArgumentError, match="'hex', 'square'"):
         grid_sites(territory, cell_size_m=100, shape="triangle")
     no_crs = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)])
     with pytest.raises(CRSError, match="no CRS"):

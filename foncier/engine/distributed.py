@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from layers.arguments import check_int
 from layers.errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ def partition_sites(sites: gpd.GeoDataFrame, *, npartitions: int) -> dask_geopan
     _require_dask()
     import dask_geopandas
 
-    if npartitions < 1:
-        raise ValueError(f"npartitions must be >= 1, got {npartitions}.")
+    check_int(npartitions, "npartitions", minimum=1)
     return dask_geopandas.from_geopandas(sites, npartitions=npartitions)
 
 

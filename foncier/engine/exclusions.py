@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from foncier.engine.profiles import Exclusion
+from layers.errors import ArgumentError
 from layers.formatting import format_measure as format_value
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def apply_exclusions(
         excluded |= mask
     if min_contiguous_area_m2 > 0:
         if geometries is None or area_m2 is None:
-            raise ValueError("min_contiguous_area_m2 needs the site geometries and areas.")
+            raise ArgumentError("min_contiguous_area_m2 needs the site geometries and areas.")
         kept = ~excluded.to_numpy()
         if kept.any():
             labels = contiguous_groups(geometries[kept])

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,12 @@ import pandas as pd
 
 from foncier.engine.aggregation import AGGREGATIONS, AHPResult, ahp_weights, normalise_weights
 from foncier.engine.measure_registry import MEASURES
+from foncier.engine.profile_values import (
+    check_area_m2,
+    check_distance_m,
+    check_exclusion_value,
+    check_filter_value,
+)
 from foncier.engine.transforms import validate_transform
 from layers.errors import ProfileError, SchemaError
 from layers.formatting import format_measure as format_value
@@ -376,10 +383,8 @@ def _parse_filters(raw: Any, where: str) -> tuple[LayerFilter, ...]:
             raise ProfileError(
                 f"{where}: unknown filter operator {op!r} (known: {', '.join(FILTER_OPS)})."
             )
-        value = item["value"]
+        value = check_filter_value(item["value"], op, where)
         if op in ("in", "not in"):
-            if not isinstance(value, list):
-                raise ProfileError(f"{where}: filter {op!r} needs a list value.")
             value = tuple(value)
         out.append(LayerFilter(column=str(item["column"]), op=op, value=value))
     return tuple(out)
@@ -439,13 +444,9 @@ def _parse_measure_params(table: Mapping[str, Any], measure: str, where: str) ->
     if missing:
         raise ProfileError(f"{where}: measure {measure!r} needs {missing[0]!r}.")
     for key in ("radius_m", "max_distance"):
-        if key in params and not _is_positive_number(params[key]):
-            raise ProfileError(f"{where}: {key!r} must be a positive number of metres.")
+        if key in params:
+            check_distance_m(params[key], where, key)
     return params
-
-
-def _is_positive_number(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, int | float) and v > 0
 
 
 def _parse_rule_common(
@@ -573,7 +574,8 @@ def _parse_exclusions(raw: Any, where0: str, extra_layers: Sequence[str]) -> tup
             )
         if "value" not in table:
             raise ProfileError(f"{where}: missing 'value' (the threshold).")
-        exclusions.append(Exclusion(**common, op=op, value=table["value"]))
+        value = check_exclusion_value(table["value"], op, where)
+        exclusions.append(Exclusion(**common, op=op, value=value))
     dup = _duplicates([e.id for e in exclusions])
     if dup:
         raise ProfileError(f"{where0}: duplicate exclusion id(s): {', '.join(dup)}.")
@@ -601,10 +603,7 @@ def _parse_order_weights(
 
 
 def _parse_min_area(head: Mapping[str, Any], where0: str) -> float:
-    min_area = head.get("min_contiguous_area_m2", 0.0)
-    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or min_area < 0:
-        raise ProfileError(f"{where0}: min_contiguous_area_m2 must be a number of m² >= 0.")
-    return float(min_area)
+    return check_area_m2(head.get("min_contiguous_area_m2", 0.0), where0)
 
 
 def profile_from_dict(
@@ -664,6 +663,13 @@ def _criterion(c: Mapping[str, Any], weight: float) -> Criterion:
     return Criterion(**fields, weight=weight)
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, …: not a file we can read
+        return False
+
+
 def _shipped() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PROFILES_FOLDER.glob("*.toml"))}
 
@@ -703,17 +709,31 @@ def load_profile(profile: str | Path | Profile, *, extra_layers: Sequence[str] =
     """
     if isinstance(profile, Profile):
         return profile
+    if not isinstance(profile, str | os.PathLike) or not str(profile).strip():
+        raise ProfileError(
+            f"profile must be a shipped profile id or a .toml file, got {profile!r}. "
+            f"Shipped profiles: {', '.join(_shipped())}."
+        )
     shipped = _shipped()
     path = Path(profile)
     if str(profile) in shipped:
         path = shipped[str(profile)]
-    elif path.suffix.lower() != ".toml" or not path.is_file():
+    elif path.suffix.lower() != ".toml" or not _is_file(path):
         raise ProfileError(
             f"unknown profile {str(profile)!r}: neither a shipped profile nor a .toml file. "
             f"Shipped profiles: {', '.join(shipped)}.{_suggest(str(profile), list(shipped))}"
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the profile as UTF-8 (TOML "
+            "files are always UTF-8)."
+        ) from exc
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile: {exc.strerror or exc}.") from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}.") from exc
     return profile_from_dict(data, source=str(path), extra_layers=extra_layers)

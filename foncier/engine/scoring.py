@@ -43,6 +43,7 @@ saturation, spread and separation (:mod:`foncier.engine.diagnostics`).
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,8 +65,9 @@ from foncier.engine.transforms import (
     transform_kind,
     transform_meaning,
 )
+from layers.arguments import check_int
 from layers.crs import check_projected
-from layers.errors import CRSError, ProfileError, SchemaError
+from layers.errors import CRSError, ProfileError, SchemaError, UnknownSiteError
 from layers.formatting import format_measure as format_value
 from layers.geometry import repair_geometries
 
@@ -638,6 +640,7 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
         raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
     out = scored.sort_values(["rank", "score"], ascending=[True, False], na_position="last")
     if top_n is not None:
+        top_n = check_int(top_n, "top_n", minimum=1)
         out = out[out["rank"].notna().to_numpy() & (out["rank"].fillna(0) <= top_n).to_numpy()]
     out.attrs = dict(scored.attrs)
     return out
@@ -681,7 +684,9 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
     if not meta:
         raise SchemaError("no foncier metadata in attrs: pass the result of foncier.score(...).")
     if site not in scored.index:
-        raise KeyError(f"site {site!r} is not in the scored sites' index.")
+        near = difflib.get_close_matches(str(site), [str(i) for i in scored.index], n=3)
+        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        raise UnknownSiteError(f"site {site!r} is not in the scored sites' index.{hint}")
     row = scored.loc[site]
     records = []
     for c in meta["criteria"]:

@@ -49,6 +49,7 @@ from foncier.engine.scoring import (
     raw_from_scored,
 )
 from foncier.engine.ties import ranks_and_ties, site_id_codes, tie_broken_order
+from layers.arguments import check_int, check_number
 from layers.errors import ProfileError, SchemaError
 
 if TYPE_CHECKING:
@@ -157,10 +158,11 @@ def sensitivity(
     [1.0, 1.0, 1.0]
     """
     prof = load_profile(profile)
-    if n < 1:
-        raise ValueError(f"n must be at least 1 draw, got {n}.")
-    if weight_noise < 0 or bounds_noise < 0:
-        raise ValueError("weight_noise and bounds_noise are standard deviations: use values >= 0.")
+    n = check_int(n, "n (draws)", minimum=1)
+    top_n = check_int(top_n, "top_n", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    check_number(weight_noise, "weight_noise (a standard deviation)", minimum=0)
+    check_number(bounds_noise, "bounds_noise (a standard deviation)", minimum=0)
     raw, excluded = _inputs(sites, layers_or_scored, prof)
     active = active_criteria(raw, prof)
     k = len(active)
@@ -275,8 +277,8 @@ def weight_sweep(
         known = [c.id for c in prof.criteria]
         why = "was skipped (layer not available)" if criterion in known else "is unknown"
         raise ProfileError(f"criterion {criterion!r} {why}; criteria scored: {', '.join(ids)}.")
-    if any(f < 0 for f in factors):
-        raise ValueError(f"factors must be >= 0, got {list(factors)}.")
+    for f in factors:
+        check_number(f, "factors", minimum=0)
     j = ids.index(criterion)
     base_w = normalise_weights([c.weight for c in active])
     w = np.tile(base_w, (len(factors), 1))

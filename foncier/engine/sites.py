@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,9 +30,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers.arguments import check_choice, check_number
 from layers.crs import check_projected, require_crs, to_crs
-from layers.errors import DataSourceError, GeometryError, SchemaError
+from layers.errors import ArgumentError, DataSourceError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
+from layers.plausibility import check_in_france, pick_layer
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -50,6 +53,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SITE_COLUMNS = ("site_id", "area_m2", "insee", "commune", "epci_siren")
+#: Layers read from a multi-layer sites file: the zones of a CNIG "Sites économiques" file.
+CNIG_SITE_LAYERS = ("site_eco", "terrain_eco")
+_VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".fgb")
 
 
 def _square_cells(bounds: tuple[float, float, float, float], s: float) -> np.ndarray:
@@ -93,7 +99,7 @@ def _as_geometry(minus: Any, crs: Any) -> BaseGeometry | None:
         return shapely.union_all(minus.geometry.to_numpy())
     if isinstance(minus, shapely.Geometry):
         return minus
-    raise SchemaError(
+    raise ArgumentError(
         f"minus must be a GeoDataFrame, GeoSeries or shapely geometry, got {type(minus).__name__}."
     )
 
@@ -226,20 +232,15 @@ def grid_sites(
     >>> sites.columns.tolist()
     ['site_id', 'area_m2', 'insee', 'commune', 'epci_siren', 'geometry']
     """
-    if not cell_size_m > 0:
-        raise GeometryError(f"cell_size_m must be a positive number of metres, got {cell_size_m}.")
-    if shape not in ("hex", "square"):
-        raise SchemaError(f"shape must be 'hex' or 'square', got {shape!r}.")
+    cell_size_m = check_number(cell_size_m, "cell_size_m", minimum=0, strict=True, unit="metres")
+    check_choice(shape, "shape", ("hex", "square"))
+    min_area_m2 = check_number(min_area_m2, "min_area_m2", minimum=0, unit="m²")
+    _check_territory(territory)
     perimeter = territory.perimeter
     if perimeter is None or shapely.is_empty(perimeter):
         raise GeometryError(f"territory {territory.id!r} has an empty perimeter.")
+    check_grid_size(territory, cell_size_m, shape)
     bounds = territory.bounds
-    n_est = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) / cell_size_m**2
-    if n_est > 5_000_000:
-        raise GeometryError(
-            f"a {cell_size_m:g} m grid over {territory.name} would have about {n_est:,.0f} cells; "
-            "choose a larger cell size."
-        )
     cells = (_hex_cells if shape == "hex" else _square_cells)(bounds, float(cell_size_m))
     tree = shapely.STRtree(cells)
     cells = cells[np.sort(tree.query(perimeter, predicate="intersects"))]
@@ -259,10 +260,97 @@ def grid_sites(
     return out.loc[out["area_m2"] > 0]
 
 
+def _check_territory(territory: Any) -> None:
+    from layers.territories import Territory
+
+    if not isinstance(territory, Territory):
+        raise ArgumentError(
+            f"territory must be a Territory (from foncier.territory(...)), got "
+            f"{type(territory).__name__}."
+        )
+
+
+#: Peak memory of a siting study per candidate cell, bytes: the cell polygons, their shared
+#: invariants, the measures, scores and breakdown columns of a profile of about ten criteria
+#: and the Monte-Carlo ranks (measured by ``benchmarks/bench_grid_memory.py``).
+BYTES_PER_SITE = 6_000
+#: Memory per cell of the bounding box while the grid is built (vertex arrays, polygons).
+BYTES_PER_BOX_CELL = 800
+
+
+def _available_memory() -> int | None:
+    """Memory the process may still use, bytes (None when the system does not say)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def grid_memory(territory: Territory, cell_size_m: float, shape: str = "hex") -> tuple[int, int]:
+    """Estimated number of cells and peak memory (bytes) of a grid over a territory.
+
+    Parameters
+    ----------
+    territory : Territory
+        Study area (its bounds and perimeter area, m²).
+    cell_size_m : float
+        Cell size, metres.
+    shape : {"hex", "square"}
+        Cell shape.
+
+    Returns
+    -------
+    tuple of int
+        ``(cells, bytes)``: cells within the perimeter, and the estimated peak memory of
+        building, scoring and ranking them.
+    """
+    minx, miny, maxx, maxy = territory.bounds
+    cell_area = cell_size_m**2 * (math.sqrt(3) / 2 if shape == "hex" else 1.0)
+    n_box = (maxx - minx + 2 * cell_size_m) * (maxy - miny + 2 * cell_size_m) / cell_area
+    n_cells = float(shapely.area(territory.perimeter)) / cell_area
+    return int(n_cells), int(n_box * BYTES_PER_BOX_CELL + n_cells * BYTES_PER_SITE)
+
+
+def check_grid_size(territory: Territory, cell_size_m: float, shape: str = "hex") -> None:
+    """Refuse a grid whose study would not fit in memory, before building it.
+
+    Raises
+    ------
+    GeometryError
+        The estimated peak memory exceeds the memory available (or 5 million cells): the
+        message gives both figures, the largest cell size that fits and the alternatives.
+    """
+    n_cells, need = grid_memory(territory, cell_size_m, shape)
+    available = _available_memory()
+    budget = int(available * 0.8) if available else None
+    if n_cells <= 5_000_000 and (budget is None or need <= budget):
+        return
+    # smallest size that fits: memory scales as 1 / size², with some rounding headroom
+    limit = min(budget or need, 5_000_000 * BYTES_PER_SITE)
+    fit = math.ceil(cell_size_m * math.sqrt(need / limit) * 1.05 / 10) * 10
+    raise GeometryError(
+        f"a {cell_size_m:g} m {shape} grid over {territory.name} would have about "
+        f"{n_cells:,.0f} cells and need about {need / 1e9:.1f} GB of memory"
+        + (f" ({available / 1e9:.1f} GB available)" if available else "")
+        + f". Use cells of {fit:g} m or more (--sites {shape}:{fit:g}), score the zones "
+        "d'activités or parcels of the area of interest only, or run foncier.score on a "
+        "dask_geopandas frame (see the README, 'Beyond one machine')."
+    )
+
+
 def _prepare_input(gdf: gpd.GeoDataFrame, territory: Territory, name: str) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise SchemaError(f"{name} must be a GeoDataFrame, got {type(gdf).__name__}.")
+        raise ArgumentError(f"{name} must be a GeoDataFrame, got {type(gdf).__name__}.")
+    _check_territory(territory)
     require_crs(gdf, name)
+    check_in_france(gdf, name)
     out = to_crs(gdf, territory.crs, name)
     check_projected(out, name)
     return out
@@ -272,6 +360,13 @@ def _pick_ids(gdf: gpd.GeoDataFrame, candidates: tuple[str, ...], prefix: str) -
     for column in candidates:
         if column in gdf.columns and gdf[column].notna().all() and gdf[column].is_unique:
             return gdf[column].to_numpy()
+    present = [c for c in candidates if c in gdf.columns]
+    if present:
+        log.warning(
+            "column %r has missing or repeated values: sites numbered %s000001… instead.",
+            present[0],
+            prefix,
+        )
     return [f"{prefix}{i + 1:06d}" for i in range(len(gdf))]
 
 
@@ -374,6 +469,8 @@ def sites_from_file(
     SchemaError
         ``id_column`` is missing or not unique.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ArgumentError(f"path must be the name of a vector file, got {path!r}.")
     from layers.postgis import is_postgis_url, read_postgis
 
     if is_postgis_url(path):
@@ -384,13 +481,21 @@ def sites_from_file(
         gdf.attrs = {}
         return _finish_file_sites(gdf, territory, label, id_column=id_column, clip=clip)
     p = Path(path)
-    if not p.exists():
-        raise DataSourceError(f"sites file not found: {p}.")
+    try:
+        found = p.is_file()
+    except OSError as exc:  # a name too long for the file system …
+        raise DataSourceError(f"sites file {str(p)[:80]!r}…: {exc.strerror or exc}.") from exc
+    if not found:
+        what = "is a folder, not a file" if p.is_dir() else "not found"
+        raise DataSourceError(f"sites file {what}: {p}.")
     try:
         if p.suffix.lower() == ".parquet":
             gdf = gpd.read_parquet(p)
         else:
+            layer = pick_layer(p, layer=layer, prefer=CNIG_SITE_LAYERS, what="sites")
             gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
+    except (SchemaError, ArgumentError):
+        raise
     except Exception as exc:  # pyogrio/arrow raise many types; report them as one
         raise DataSourceError(f"cannot read sites file {p}: {exc}") from exc
     return _finish_file_sites(gdf, territory, str(p), id_column=id_column, clip=clip)
@@ -404,20 +509,46 @@ def _finish_file_sites(
     id_column: str | None,
     clip: bool,
 ) -> gpd.GeoDataFrame:
+    name = Path(label).name
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise SchemaError(f"{name}: no geometry column; a sites file needs polygons or points.")
+    usable = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    if not usable.any():
+        raise GeometryError(
+            f"{name}: {'no feature' if len(gdf) == 0 else 'only empty geometries'}: "
+            "no candidate site to score."
+        )
     gdf = _prepare_input(gdf, territory, label)
+    if id_column is None and "site_id" in gdf.columns:
+        id_column = "site_id"  # the file's own ids: refuse duplicates rather than renumber
     if id_column is not None:
         if id_column not in gdf.columns:
             raise SchemaError(
                 f"{label}: no column {id_column!r} (columns: {', '.join(map(str, gdf.columns))})."
             )
-        if not gdf[id_column].is_unique or gdf[id_column].isna().any():
-            raise SchemaError(f"{label}: column {id_column!r} has missing or duplicate values.")
+        values = gdf[id_column]
+        if values.isna().any():
+            raise SchemaError(
+                f"{name}: column {id_column!r} has {int(values.isna().sum())} missing id(s)."
+            )
+        if not values.is_unique:
+            dup = values[values.duplicated()].astype(str).unique()[:5].tolist()
+            raise SchemaError(
+                f"{name}: site ids in column {id_column!r} repeat (e.g. {dup}); each site "
+                "needs its own id."
+            )
         ids = gdf[id_column].to_numpy()
     else:
         ids = _pick_ids(gdf, ("site_id", "id"), "F")
     if "site_id" in gdf.columns:
         gdf = gdf.drop(columns="site_id")
-    return _finish(gdf, territory, ids=ids, name=Path(label).name, clip=clip)
+    out = _finish(gdf, territory, ids=ids, name=name, clip=clip)
+    if len(out) == 0:
+        raise GeometryError(
+            f"{name}: none of its {len(gdf)} site(s) lies in {territory.name}: is it a file "
+            "of another area, or is its declared CRS wrong?"
+        )
+    return out
 
 
 def auto_cell_size(
@@ -474,9 +605,11 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
 
     Raises
     ------
-    SchemaError
+    ArgumentError
         Unreadable specification (the message lists the accepted forms).
     """
+    if not isinstance(spec, str):
+        raise ArgumentError(f"sites option must be text, got {type(spec).__name__}.")
     from layers.postgis import is_postgis_url
 
     text = spec.strip()
@@ -495,8 +628,8 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
             size = float("nan") if auto else float(arg.lower().removesuffix("m"))
         except ValueError:
             size = float("nan")
-        if not auto and not size > 0:
-            raise SchemaError(
+        if not auto and not (math.isfinite(size) and size > 0):
+            raise ArgumentError(
                 f"bad sites option {spec!r}: the cell size must be a positive number of metres "
                 "or 'auto' (e.g. grid:500, hex:1000, hex:auto)."
             )
@@ -507,13 +640,22 @@ def parse_sites_spec(spec: str) -> Callable[[Territory], gpd.GeoDataFrame]:
 
         return make_grid
     path = arg if sep and kind == "file" else text
-    if Path(path).suffix.lower() in (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".fgb"):
+    layer: str | None = None
+    if Path(path).suffix.lower() not in _VECTOR_SUFFIXES:
+        # FILE:LAYER picks the layer of a multi-layer file (zones.gpkg:site_eco)
+        head, colon, tail = path.rpartition(":")
+        if colon and Path(head).suffix.lower() in _VECTOR_SUFFIXES and "/" not in tail:
+            path, layer = head, tail
+    if Path(path).suffix.lower() in _VECTOR_SUFFIXES:
+        if not Path(path).exists():  # said at once, not after the layers are loaded
+            raise DataSourceError(f"sites file not found: {path}.")
 
         def read(territory: Territory) -> gpd.GeoDataFrame:
-            return sites_from_file(path, territory)
+            return sites_from_file(path, territory, layer=layer)
 
         return read
-    raise SchemaError(
-        f"bad sites option {spec!r}: use grid:<metres>, square:<metres>, hex:<metres> or a "
-        "vector file (.gpkg, .geojson, .shp, .parquet, .fgb)."
+    raise ArgumentError(
+        f"bad sites option {spec!r}: use hex:auto, grid:<metres>, square:<metres>, "
+        "hex:<metres> or a vector file (.gpkg, .geojson, .shp, .parquet, .fgb; FILE:LAYER for "
+        "one layer of a GeoPackage)."
     )

@@ -49,8 +49,8 @@ from foncier.reports.tables import (
     study_tables,
 )
 from layers.crs import check_projected
-from layers.errors import FoncierError
-from layers.files import atomic_path
+from layers.errors import ArgumentError
+from layers.files import atomic_path, csv_safe_text
 
 if TYPE_CHECKING:
     from foncier.reports.study import SitingStudy
@@ -224,6 +224,24 @@ def _lonlat(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(wgs), shapely.get_y(wgs)
 
 
+def csv_safe_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text cells (and column names) cannot run in a spreadsheet.
+
+    See :func:`layers.files.csv_safe_text` (OWASP CSV injection rule): text starting with
+    ``= + - @``, a tab or a carriage return is prefixed with a single quote; numbers are kept.
+    """
+    out = table.copy()
+    out.columns = [csv_safe_text(c) for c in out.columns]
+    for i, dtype in enumerate(out.dtypes):
+        if not (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)
+        ):
+            out.isetitem(i, out.iloc[:, i].map(csv_safe_text).to_numpy())
+    return out
+
+
 def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     """Write one row per site (no geometry) for spreadsheets, atomically.
 
@@ -239,7 +257,8 @@ def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     pathlib.Path
         The file written: the columns of :func:`sites_table` without geometry, plus
         ``area_ha`` (hectares) and ``lon``, ``lat`` (centroid, EPSG:4326, degrees) after
-        ``site_id``. ``;`` separated, decimal comma, UTF-8 with BOM.
+        ``site_id``. ``;`` separated, decimal comma, UTF-8 with BOM. Text cells that a
+        spreadsheet would run as a formula are prefixed with ``'`` (:func:`csv_safe_frame`).
     """
     out = Path(path)
     sites = sites_table(study)
@@ -251,6 +270,7 @@ def write_csv(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
     table.insert(position, "lat", lat)
     table.insert(position, "lon", lon)
     table = table.map(_scalar_text) if len(table) else table
+    table = csv_safe_frame(table)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, **_CSV_OPTIONS)
     log.info("CSV saved to %s (%d sites)", out, len(table))
@@ -431,7 +451,7 @@ def export_study(
 
     Raises
     ------
-    FoncierError
+    ArgumentError
         When the suffix is none of the above.
     """
     from layers.postgis import is_postgis_url, mask_url
@@ -451,7 +471,7 @@ def export_study(
         return write_csv(study, out)
     if suffix == ".xlsx":
         return write_xlsx(study, out)
-    raise FoncierError(
+    raise ArgumentError(
         f"cannot export to {out.name!r}: unknown suffix {suffix or '(none)'!r}. Use .gpkg "
         "(GeoPackage with QGIS styles), .parquet / .geoparquet (GeoParquet), .csv, .xlsx "
         "or a postgresql:// URL."
