@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-from layers.settings import settings
 
 from foncier.engine.profiles import Profile, load_profile
 from foncier.engine.scoring import score
@@ -25,6 +24,7 @@ from foncier.engine.sites import parse_sites_spec
 from foncier.reports.study import SitingStudy
 from layers.arguments import check_int, check_number
 from layers.catalog import LAYERS, load_layers
+from layers.config import settings
 from layers.errors import ArgumentError
 from layers.territories import Territory, presets, territory
 

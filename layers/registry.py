@@ -425,7 +425,7 @@ class LayerEntry:
             raise DataSourceError(f"Layer {self.name!r} needs a source: {self.hint}.")
         function = self.load_function()
         kwargs: dict[str, Any] = {}
-        if "layer" in _parameters(function):
+        if _takes_layer_name(function):
             kwargs["layer"] = self.name
         if source is not None:
             kwargs["source"] = source
@@ -435,8 +435,14 @@ class LayerEntry:
 
 
 @functools.cache
-def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(inspect.signature(function).parameters)
+def _takes_layer_name(function: Callable[..., Any]) -> bool:
+    """Whether a loader asks for the registry name as a required ``layer`` argument.
+
+    An optional ``layer`` (``load_zae``) is the layer of the user's file, not ours to fill.
+    """
+    param = inspect.signature(function).parameters.get("layer")
+    return param is not None and param.default is inspect.Parameter.empty
+
 
 
 def _resolve(path: str) -> Any:

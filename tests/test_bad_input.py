@@ -830,9 +830,8 @@ def test_siting_study_arguments(commune, kwargs, expected):
 
 
 def test_the_loading_margin_follows_the_largest_radius(commune, monkeypatch):
-    from layers.settings import settings as layer_settings
-
     from foncier.pipeline import _margin_for
+    from layers.config import settings as layer_settings
 
     prof = foncier.load_profile("logistique-multimodale")
     monkeypatch.setattr(layer_settings, "infrastructure_margin_m", 10_000.0)
