@@ -444,7 +444,6 @@ def _takes_layer_name(function: Callable[..., Any]) -> bool:
     return param is not None and param.default is inspect.Parameter.empty
 
 
-
 def _resolve(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)

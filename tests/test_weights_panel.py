@@ -253,12 +253,12 @@ def test_cli_map_rejects_bad_weights_clearly(tmp_path):
     result = runner.invoke(
         app, ["map", "grand-compiegnois", "-o", str(out), "--weights", "rail_freight=0,4"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input (documented exit codes)
     assert "decimal comma" in " ".join(result.output.split())
     result = runner.invoke(
         app, ["map", "grand-compiegnois", "-o", str(out), "--weights", "rail=1", "--draws", "0"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "no criterion 'rail'" in " ".join(result.output.split())
     assert "rail_freight" in result.output
     assert not out.exists()
