@@ -1,6 +1,7 @@
 """Classed choropleth of a numeric column (e.g. site scores) with a legend that follows it.
 
-Classes come from :mod:`mapclassify` (the library geopandas' ``explore`` uses), colours
+Classes are mapclassify's (the library geopandas' ``explore`` uses; its quantiles are
+recomputed here in numpy with the same arithmetic, to spare its import), colours
 from a :mod:`branca` colormap. Rows flagged as excluded are drawn in grey, outside the
 classes, so that a reader sees at once which sites were ruled out.
 """
@@ -11,6 +12,7 @@ import html
 import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,9 +36,11 @@ __all__ = [
     "EXCLUDED_FILL_OPACITY",
     "EXCLUDED_OUTLINE",
     "OUTLINE_WEIGHT_PX",
+    "QuantileClasses",
     "add_choropleth",
     "class_colors",
     "classify_values",
+    "quantile_bins",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,8 +59,79 @@ CLASS_OUTLINE = "#3d3d3d"
 OUTLINE_WEIGHT_PX = 0.6
 
 
+@dataclass(frozen=True)
+class QuantileClasses:
+    """Quantile classes of some values, as mapclassify's ``Quantiles`` gives them.
+
+    Attributes
+    ----------
+    bins : numpy.ndarray
+        Upper bound of each class, ascending (the last one is the largest value).
+    yb : numpy.ndarray of int
+        Class (0-based) of each value: ``bins[j-1] < value <= bins[j]``.
+    k : int
+        Number of classes (fewer than asked when quantiles repeat).
+    counts : numpy.ndarray of int
+        Number of values in each class.
+    """
+
+    bins: np.ndarray
+    yb: np.ndarray
+    k: int
+    counts: np.ndarray
+
+
+def quantile_bins(values: np.ndarray, k: int) -> np.ndarray:
+    """Upper bounds of ``k`` quantile classes, bit for bit those of mapclassify.
+
+    mapclassify computes them with ``scipy.stats.scoreatpercentile`` at the percents
+    ``100/k, 200/k, ... 100``, then drops repeats; importing mapclassify (scikit-learn,
+    scipy.stats) costs seconds for a handful of percentiles, so the same arithmetic is done
+    here in numpy: sorted values, index ``p/100 * (n-1)``, weighted mean of the two
+    neighbours ``(a (j - idx) + b (idx - i)) / ((j - idx) + (idx - i))``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite numbers (at least one).
+    k : int
+        Number of classes asked for (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Distinct upper bounds, ascending.
+    """
+    sorted_ = np.sort(np.asarray(values, dtype=float).ravel())
+    w = 100.0 / k
+    percents = np.arange(w, 100 + w, w)
+    if percents[-1] > 100.0:
+        percents[-1] = 100.0
+    out = np.empty(percents.size)
+    last = sorted_.size - 1
+    for n, pct in enumerate(percents):
+        idx = pct / 100.0 * last
+        i = int(idx)
+        if i == idx:
+            out[n] = sorted_[i]
+        else:
+            w0, w1 = (i + 1) - idx, idx - i
+            out[n] = (sorted_[i] * w0 + sorted_[i + 1] * w1) / (w0 + w1)
+    return np.unique(out)
+
+
+def _quantile_classes(values: np.ndarray, k: int) -> QuantileClasses:
+    y = np.asarray(values, dtype=float).ravel()
+    bins = quantile_bins(y, k)
+    # Class j holds bins[j-1] < y <= bins[j] (mapclassify's bin1d); values are finite and
+    # the last bin is their maximum, so every value falls in a class.
+    yb = np.searchsorted(bins, y, side="left").astype(int)
+    counts = np.bincount(yb, minlength=bins.size)
+    return QuantileClasses(bins=bins, yb=yb, k=int(bins.size), counts=counts)
+
+
 def classify_values(values: np.ndarray, *, scheme: str = "Quantiles", k: int = 5) -> Any:
-    """Classify ``values`` with mapclassify.
+    """Classify ``values`` into ``k`` classes (quantiles in numpy, other schemes by mapclassify).
 
     Parameters
     ----------
@@ -66,23 +141,26 @@ def classify_values(values: np.ndarray, *, scheme: str = "Quantiles", k: int = 5
         mapclassify scheme, any spelling (``"Quantiles"``, ``"FisherJenks"``,
         ``"natural_breaks"``, ``"EqualInterval"`` …). Quantiles (the default) put the same
         number of sites in each class, so the darkest class is the top 1/k; they are fast
-        and reproducible. ``"NaturalBreaks"`` is randomised in mapclassify, and
+        and reproducible, and computed here with the very arithmetic of mapclassify without
+        importing it. ``"NaturalBreaks"`` is randomised in mapclassify, and
         ``"FisherJenks"`` is exact but slow on thousands of values without numba.
     k : int
         Number of classes (reduced to the number of distinct values when there are fewer).
 
     Returns
     -------
-    mapclassify.classifiers.MapClassifier
+    QuantileClasses or mapclassify.classifiers.MapClassifier
         With ``bins`` (upper bounds) and ``yb`` (class of each value).
     """
-    import mapclassify
-
     key = scheme.lower().replace("_", "").replace("-", "")
     distinct = int(np.unique(values).size)
     k_eff = max(1, min(int(k), distinct))
     if k_eff < k:
         log.info("only %d distinct values: %d classes instead of %d", distinct, k_eff, k)
+    if key == "quantiles" and distinct > 0:
+        return _quantile_classes(values, k_eff)
+    import mapclassify
+
     try:
         with warnings.catch_warnings():
             # mapclassify warns that numba is missing: the pure-Python path is just slower.

@@ -19,7 +19,7 @@ from pyproj import Transformer
 from layers.errors import CRSError, FoncierError, GeometryError, MissingDependencyError, SchemaError
 from maps.base import base_map, bounds_lonlat, finish_map
 from maps.basemaps import add_basemaps, basemap
-from maps.choropleth import EXCLUDED_COLOR, add_choropleth, class_colors
+from maps.choropleth import EXCLUDED_COLOR, add_choropleth, class_colors, classify_values
 from maps.export import inline_assets, render_html, save_html, save_png
 from maps.labels import add_rank_labels
 from maps.legend import legend_entries
@@ -445,6 +445,25 @@ def test_save_png_without_chromium_names_the_package(tmp_path, monkeypatch):
     with pytest.raises(MissingDependencyError, match="apt-get install chromium"):
         save_png(m, tmp_path / "map.png")
     assert not (tmp_path / "map.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["uniform", "rounded", "few", "one"])
+def test_quantile_classes_are_mapclassify_quantiles_bit_for_bit(kind):
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 7, 50, 333, 1000):
+        values = {
+            "uniform": rng.uniform(0, 100, n),
+            "rounded": np.round(rng.normal(50, 20, n), 1),
+            "few": rng.integers(0, 4, n).astype(float),
+            "one": np.full(n, 42.0),
+        }[kind]
+        for k in (1, 3, 5, 7):
+            k_eff = max(1, min(k, int(np.unique(values).size)))
+            expected = mapclassify.Quantiles(values, k=k_eff)
+            got = classify_values(values, scheme="Quantiles", k=k)
+            np.testing.assert_array_equal(got.bins, expected.bins)
+            np.testing.assert_array_equal(got.yb, expected.yb)
+            np.testing.assert_array_equal(got.counts, expected.counts)
 
 
 def test_import_maps_is_light():
