@@ -12,7 +12,8 @@ type or out of range raises :class:`~layers.errors.SettingsError`, so that a typ
 leaves a setting silently unchanged.
 
 Environment variables give the initial values: ``FONCIER_CACHE`` (cache folder),
-``FONCIER_OFFLINE`` (``1``/``true`` to never touch the network).
+``FONCIER_OFFLINE`` (``1``/``true`` to never touch the network), ``FONCIER_THREADS``
+(threads of the measures).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ __all__ = ["Settings", "settings"]
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_threads() -> int:
+    value = os.environ.get("FONCIER_THREADS", "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def _default_cache() -> Path:
@@ -87,6 +95,10 @@ def _checked(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise SettingsError(f"settings.max_retries must be an integer >= 0, got {value!r}.")
         return value
+    if name == "threads":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SettingsError(f"settings.threads must be an integer >= 1, got {value!r}.")
+        return value
     if name == "user_agent":
         if not isinstance(value, str) or not value.strip():
             raise SettingsError(f"settings.user_agent must be a non-empty text, got {value!r}.")
@@ -127,6 +139,10 @@ class Settings:
     cache_expire_days : float
         Age (days, > 0; ``math.inf`` for never) after which a cached response is fetched
         again when online.
+    threads : int
+        Threads (>= 1) the measures use on large site sets: chunks of at least 25,000 sites,
+        GEOS and numpy releasing the GIL. Initial value: ``FONCIER_THREADS``, else the
+        number of cores (at most 8). 1 runs everything in the calling thread.
     user_agent : str
         User-Agent header sent to web services.
     overpass_url : str
@@ -156,6 +172,7 @@ class Settings:
     max_retries: int = 4
     backoff_s: float = 1.0
     cache_expire_days: float = 30.0
+    threads: int = field(default_factory=_default_threads)
     user_agent: str = "foncier (industrial land siting toolkit)"
     overpass_url: str = "https://overpass-api.de/api/interpreter"
     geopf_wfs_url: str = "https://data.geopf.fr/wfs/ows"

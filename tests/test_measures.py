@@ -459,3 +459,54 @@ def test_multipart_sites_and_collection_features():
     assert expected == pytest.approx(20.0)  # the point (130, 5) to the right part
     assert res.loc[0, "distance_m"] == pytest.approx(expected)
     assert res.loc[0, "nearest_name"] == "collection"
+
+
+# --------------------------------------------------------------------------------------
+# Threads over chunks of sites
+
+
+def test_threads_over_chunks_give_the_single_thread_values(random_sites, monkeypatch):
+    from layers import settings as foncier_settings
+
+    rng = np.random.default_rng(5)
+    lines = gdf(random_lines(rng, 20, box_m=20_000))
+    points = gdf(shapely.points(rng.uniform(0, 20_000, (40, 2))))
+    zones = gdf(random_polygons(rng, 40, box_m=20_000, rmin=300, rmax=2500))
+    size = 200
+    yy, xx = np.mgrid[0:size, 0:size]
+    raster = Raster(
+        np.sin(xx / 7.0) + np.cos(yy / 5.0),
+        Affine(100, 0, 0, 0, -100, 20_000),
+        CRS.from_user_input(L93),
+        "slope",
+        "degrees",
+    )
+
+    def measure_all():
+        sites = measures.prepare_sites(random_sites)
+        return pd.concat(
+            [
+                measures.distance_to(sites, lines)[["distance_m", "nearest_id"]],
+                measures.distance_to(sites, points)["distance_m"].rename("d_points"),
+                measures.overlap_share(sites, zones),
+                measures.intersects(sites, zones),
+                measures.zonal_stat(sites, raster, stat="median"),
+            ],
+            axis=1,
+        ), sites
+
+    monkeypatch.setattr(foncier_settings, "threads", 1)
+    one, sites_one = measure_all()
+    # Chunks of 400 sites on 3 threads: 3000 sites give 6 uneven chunks.
+    monkeypatch.setattr(measures, "_MIN_CHUNK", 400)
+    monkeypatch.setattr(foncier_settings, "threads", 3)
+    assert len(measures._chunk_bounds(len(random_sites))) == 6
+    many, sites_many = measure_all()
+    pd.testing.assert_frame_equal(one, many)
+    np.testing.assert_array_equal(sites_one.radius, sites_many.radius)
+    np.testing.assert_array_equal(sites_one.edges.owner, sites_many.edges.owner)
+    # The chunked values are also the right ones, not just the same ones.
+    expected = shapely.distance(
+        random_sites.geometry.to_numpy()[:, None], lines.geometry.to_numpy()[None, :]
+    ).min(axis=1)
+    np.testing.assert_allclose(many["distance_m"], expected, atol=1e-6)

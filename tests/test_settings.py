@@ -63,6 +63,8 @@ def test_typo_errors_are_attribute_errors_of_foncier():
         ("geopf_wfs_url", None, "http:// or https://"),
         ("default_crs", "EPSG:4326", "projected CRS"),
         ("default_crs", "not a crs", "is not a CRS"),
+        ("threads", 0, "integer >= 1"),
+        ("threads", 2.0, "integer >= 1"),
     ],
 )
 def test_wrong_values_are_rejected_and_the_old_value_kept(name, value, message):
@@ -87,9 +89,11 @@ def test_valid_values_are_kept_normalised(monkeypatch, tmp_path):
 def test_environment_gives_the_initial_values(monkeypatch, tmp_path):
     monkeypatch.setenv("FONCIER_CACHE", str(tmp_path))
     monkeypatch.setenv("FONCIER_OFFLINE", "yes")
+    monkeypatch.setenv("FONCIER_THREADS", "3")
     fresh = Settings()
     assert fresh.cache_folder == tmp_path
     assert fresh.offline is True
+    assert fresh.threads == 3
     with pytest.raises(SettingsError, match="timeout_s"):
         Settings(timeout_s=-1)
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +31,7 @@ from foncier.engine.distances import Segments, nearest_exact, segments_of
 from layers.crs import check_projected
 from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
 from layers.geometry import repair_geometries
+from layers.config import settings
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -107,6 +110,110 @@ class PreparedSites:
     def __len__(self) -> int:
         return int(self.index.size)
 
+    def take(self, lo: int, hi: int) -> PreparedSites:
+        """The sites at positions ``lo:hi``, as views of these arrays (no copy of geometry)."""
+        e = self.edges
+        a, b = (int(v) for v in np.searchsorted(e.owner, [lo, hi]))
+        edges = Segments(e.x0[a:b], e.y0[a:b], e.x1[a:b], e.y1[a:b], e.owner[a:b] - lo)
+        return PreparedSites(
+            index=self.index[lo:hi],
+            crs=self.crs,
+            geometry=self.geometry[lo:hi],
+            cx=self.cx[lo:hi],
+            cy=self.cy[lo:hi],
+            radius=self.radius[lo:hi],
+            bounds=self.bounds[lo:hi],
+            area=self.area[lo:hi],
+            edges=edges,
+            areal=self.areal[lo:hi],
+            first_x=self.first_x[lo:hi],
+            first_y=self.first_y[lo:hi],
+            frame=self.frame.iloc[lo:hi],
+        )
+
+
+#: Smallest chunk of sites handed to a thread: below it, the per-chunk set-up (trees of
+#: the layer's pieces) outweighs the gain.
+_MIN_CHUNK = 25_000
+
+T = TypeVar("T")
+
+
+def _chunk_bounds(n: int) -> list[tuple[int, int]]:
+    """Contiguous slices of ``n`` sites, two per thread, each of at least _MIN_CHUNK sites."""
+    threads = max(1, int(settings.threads))
+    if threads == 1 or n < 2 * _MIN_CHUNK:
+        return [(0, n)]
+    k = min(2 * threads, n // _MIN_CHUNK)
+    cuts = np.linspace(0, n, k + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+
+
+def _in_chunks(n: int, func: Callable[[int, int], T]) -> list[T]:
+    """``func(lo, hi)`` over slices of the sites, on ``settings.threads`` threads.
+
+    Every measure is a function of each site alone, so chunks give the same values as one
+    pass; shapely 2 and numpy release the GIL in their loops, so the threads run on all
+    the cores. Results come back in the order of the slices.
+    """
+    bounds = _chunk_bounds(n)
+    if len(bounds) == 1:
+        return [func(0, n)]
+    with ThreadPoolExecutor(max_workers=min(int(settings.threads), len(bounds))) as pool:
+        return list(pool.map(lambda b: func(*b), bounds))
+
+
+def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
+    """Centroid, radius, first vertex, bounds, area, edges of an array of site geometries."""
+    n = geoms.size
+    centroids = shapely.centroid(geoms)
+    cx = np.asarray(shapely.get_x(centroids) if n else np.empty(0), dtype=float)
+    cy = np.asarray(shapely.get_y(centroids) if n else np.empty(0), dtype=float)
+    edges = segments_of(geoms)
+    radius = np.zeros(n)
+    first_x = np.full(n, np.nan)
+    first_y = np.full(n, np.nan)
+    owner = edges.owner
+    if owner.size:
+        # Edge starts and ends cover every vertex; each site's edges are one run of
+        # `owner`, the first edge starting at a vertex of the site.
+        d = np.maximum(
+            np.hypot(edges.x0 - cx[owner], edges.y0 - cy[owner]),
+            np.hypot(edges.x1 - cx[owner], edges.y1 - cy[owner]),
+        )
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        radius[owner[first]] = np.maximum.reduceat(d, first)
+        first_x[owner[first]] = edges.x0[first]
+        first_y[owner[first]] = edges.y0[first]
+    return {
+        "cx": cx,
+        "cy": cy,
+        "radius": radius,
+        "bounds": shapely.bounds(geoms).reshape(n, 4),
+        "area": shapely.area(geoms),
+        "edges": edges,
+        "areal": np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES),
+        "first_x": first_x,
+        "first_y": first_y,
+    }
+
+
+def _join_invariants(parts: list[dict[str, Any]], starts: list[int]) -> dict[str, Any]:
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {
+        k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "edges"
+    }
+    segs = [p["edges"] for p in parts]
+    out["edges"] = Segments(
+        np.concatenate([e.x0 for e in segs]),
+        np.concatenate([e.y0 for e in segs]),
+        np.concatenate([e.x1 for e in segs]),
+        np.concatenate([e.y1 for e in segs]),
+        np.concatenate([e.owner + lo for e, lo in zip(segs, starts, strict=True)]),
+    )
+    return out
+
 
 def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> PreparedSites:
     """Compute the per-site invariants once (centroid, radius, bounds, area, edges).
@@ -140,42 +247,10 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
     if len(sites):
         sites = repair_geometries(sites, name="sites")
     geoms = sites.geometry.to_numpy()
-    n = geoms.size
-    centroids = shapely.centroid(geoms)
-    cx = shapely.get_x(centroids) if n else np.empty(0)
-    cy = shapely.get_y(centroids) if n else np.empty(0)
-    edges = segments_of(geoms)
-    radius = np.zeros(n)
-    first_x = np.full(n, np.nan)
-    first_y = np.full(n, np.nan)
-    owner = edges.owner
-    if owner.size:
-        # Edge starts and ends cover every vertex; each site's edges are one run of
-        # `owner`, the first edge starting at a vertex of the site.
-        d = np.maximum(
-            np.hypot(edges.x0 - cx[owner], edges.y0 - cy[owner]),
-            np.hypot(edges.x1 - cx[owner], edges.y1 - cy[owner]),
-        )
-        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        radius[owner[first]] = np.maximum.reduceat(d, first)
-        first_x[owner[first]] = edges.x0[first]
-        first_y[owner[first]] = edges.y0[first]
-    bounds = shapely.bounds(geoms).reshape(n, 4)
-    return PreparedSites(
-        index=sites.index,
-        crs=crs,
-        geometry=geoms,
-        cx=np.asarray(cx, dtype=float),
-        cy=np.asarray(cy, dtype=float),
-        radius=radius,
-        bounds=bounds,
-        area=shapely.area(geoms),
-        edges=edges,
-        areal=np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES),
-        first_x=first_x,
-        first_y=first_y,
-        frame=sites,
-    )
+    bounds = _chunk_bounds(geoms.size)
+    parts = _in_chunks(geoms.size, lambda lo, hi: _site_invariants(geoms[lo:hi]))
+    inv = _join_invariants(parts, [lo for lo, _ in bounds])
+    return PreparedSites(index=sites.index, crs=crs, geometry=geoms, frame=sites, **inv)
 
 
 def _check_layer(
@@ -304,17 +379,24 @@ def _nearest(
     if len(layer) == 0:
         log.warning("the feature layer is empty; every distance is inf.")
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    return nearest_exact(
-        site_cx=prepared.cx,
-        site_cy=prepared.cy,
-        site_radius=prepared.radius,
-        site_edges=prepared.edges,
-        site_areal=prepared.areal,
-        site_first_x=prepared.first_x,
-        site_first_y=prepared.first_y,
-        feature_geoms=layer.geometry.to_numpy(),
-        max_distance=max_distance,
-    )
+    feature_geoms = layer.geometry.to_numpy()
+
+    def chunk(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        part = prepared.take(lo, hi)
+        return nearest_exact(
+            site_cx=part.cx,
+            site_cy=part.cy,
+            site_radius=part.radius,
+            site_edges=part.edges,
+            site_areal=part.areal,
+            site_first_x=part.first_x,
+            site_first_y=part.first_y,
+            feature_geoms=feature_geoms,
+            max_distance=max_distance,
+        )
+
+    parts = _in_chunks(n, chunk)
+    return np.concatenate([d for d, _ in parts]), np.concatenate([p for _, p in parts])
 
 
 def site_attribute(
@@ -562,6 +644,16 @@ def overlap_share(
     if len(prep_zones) == 0:
         log.warning("overlap_share: the zone layer is empty; every share is 0.")
         return pd.Series(share, index=prepared.index, name="overlap_share")
+    share = np.concatenate(
+        _in_chunks(n, lambda lo, hi: _share_array(prepared.take(lo, hi), prep_zones))
+    )
+    return pd.Series(share, index=prepared.index, name="overlap_share")
+
+
+def _share_array(prepared: PreparedSites, prep_zones: PreparedZones) -> np.ndarray:
+    """Share of each site's area inside the zones (see :func:`overlap_share`)."""
+    n = len(prepared)
+    share = np.zeros(n)
     site, piece, single = _site_zone_pairs(prepared, prep_zones)
     area_in = np.zeros(site.size)
     whole = single & prep_zones.full[piece]
@@ -577,7 +669,7 @@ def overlap_share(
     if (~areal).any():
         touching = _intersects_array(prepared, prep_zones)
         share[~areal] = touching[~areal].astype(float)
-    return pd.Series(share, index=prepared.index, name="overlap_share")
+    return share
 
 
 def intersects(
@@ -603,7 +695,11 @@ def intersects(
     prep_zones = _prepared_zones(prepared, zones)
     if len(prep_zones) == 0:
         log.warning("intersects: the zone layer is empty; no site intersects it.")
-    hit = _intersects_array(prepared, prep_zones)
+    hit = np.concatenate(
+        _in_chunks(
+            len(prepared), lambda lo, hi: _intersects_array(prepared.take(lo, hi), prep_zones)
+        )
+    )
     return pd.Series(hit, index=prepared.index, name="intersects")
 
 
@@ -687,10 +783,21 @@ def zonal_stat(
     name = f"{stat}_{raster.name}"
     n = len(prepared)
     values = np.asarray(raster.array, dtype=float)
+    out = (
+        np.concatenate(
+            _in_chunks(n, lambda lo, hi: _zonal_array(prepared.take(lo, hi), values, t, stat))
+        )
+        if n
+        else np.full(0, np.nan)
+    )
+    return pd.Series(out, index=prepared.index, name=name)
+
+
+def _zonal_array(prepared: PreparedSites, values: np.ndarray, t: Affine, stat: str) -> np.ndarray:
+    """``stat`` of the pixel centres inside each site (see :func:`zonal_stat`)."""
+    n = len(prepared)
     rows, cols = values.shape
     out = np.full(n, np.nan)
-    if n == 0:
-        return pd.Series(out, index=prepared.index, name=name)
     b = prepared.bounds
     # Column j has its centre at x = c + (j + 0.5) a; row i at y = f + (i + 0.5) e.
     jx_a = (b[:, 0] - t.c) / t.a - 0.5
@@ -732,7 +839,7 @@ def zonal_stat(
             lo_mid = starts + (ends - starts - 1) // 2
             hi_mid = starts + (ends - starts) // 2
             out[who] = (val_s[lo_mid] + val_s[hi_mid]) / 2.0
-    return pd.Series(out, index=prepared.index, name=name)
+    return out
 
 
 def _sample_inside(
@@ -851,9 +958,7 @@ def count_within(
         else:
             # Sum in feature order within each site, as the pairs come sorted by site.
             order = np.lexsort((j, i))
-            total[lo : lo + step] = np.bincount(
-                i[order], weights=weights[j[order]], minlength=size
-            )
+            total[lo : lo + step] = np.bincount(i[order], weights=weights[j[order]], minlength=size)
     return pd.Series(total, index=prepared.index, name=name)
 
 

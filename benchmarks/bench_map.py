@@ -1,0 +1,106 @@
+"""Benchmark: how long ``foncier map PRESET`` and the imports take, against the import floor.
+
+Each command runs in a fresh interpreter, the repetitions interleaved (one round runs every
+command once, in turn), so that a busy neighbour on a shared machine slows them alike:
+
+* ``floor``: ``python -c "import geopandas, folium"``, the libraries any siting map needs;
+* ``import geopandas``; ``import foncier`` (the lazy façade) and ``import foncier`` plus the
+  scoring and mapping modules (what a notebook pays before its first ``score``);
+* ``foncier --help``;
+* ``foncier map PRESET`` for each preset, *warm* (bytecode cached) and *cold* (an empty
+  bytecode cache, ``PYTHONPYCACHEPREFIX`` pointing to a new folder: every module of the
+  stack is compiled again, as on the first run after installing).
+
+Prints the median and the spread (min–max) of each, the ratio of each map to the floor
+measured in the same run, and the load average of the machine.
+
+Usage::
+
+    uv run python benchmarks/bench_map.py                  # 5 rounds, every preset
+    uv run python benchmarks/bench_map.py --rounds 3 --presets alencon --no-cold
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PRESETS = (
+    "grand-compiegnois",
+    "chalons-en-champagne",
+    "chartres-metropole",
+    "alencon",
+    "soissonnais-valois",
+)
+
+
+def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-bytecode runs")
+    args = parser.parse_args()
+    py = sys.executable
+    # The installed console script, as a user runs it.
+    foncier_cmd = [str(Path(py).parent / "foncier")]
+    presets = [p for p in args.presets.split(",") if p]
+    commands: dict[str, list[str]] = {
+        "floor: import geopandas, folium": [py, "-c", "import geopandas, folium"],
+        "import geopandas": [py, "-c", "import geopandas"],
+        "import foncier": [py, "-c", "import foncier"],
+        "import foncier + score, siting_map": [
+            py,
+            "-c",
+            "import foncier; foncier.score; foncier.siting_map",
+        ],
+        "foncier --help": [*foncier_cmd, "--help"],
+    }
+    for p in presets:
+        commands[f"map {p} (warm)"] = [*foncier_cmd, "map", p, "-o", f"{p}.html"]
+    cold = set()
+    if not args.no_cold:
+        for p in presets:
+            commands[f"map {p} (cold)"] = [*foncier_cmd, "map", p, "-o", f"{p}.html"]
+            cold.add(f"map {p} (cold)")
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    loads = []
+    base_env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        # One untimed pass fills the bytecode cache of the warm runs.
+        for name, cmd in commands.items():
+            if name not in cold:
+                run(cmd, cwd=work, env=base_env)
+        for _ in range(args.rounds):
+            loads.append(os.getloadavg()[0])
+            for name, cmd in commands.items():
+                env = base_env
+                if name in cold:
+                    fresh = tempfile.mkdtemp(dir=work, prefix="pyc-")
+                    env = {**base_env, "PYTHONPYCACHEPREFIX": fresh}
+                times[name].append(run(cmd, cwd=work, env=env))
+    floor = statistics.median(times["floor: import geopandas, folium"])
+    print(
+        f"{args.rounds} interleaved rounds; load average (1 min) during the rounds: "
+        f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores"
+    )
+    print(f"{'command':<42} {'median':>8} {'min':>7} {'max':>7} {'/ floor':>8}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:<42} {med:7.2f}s {min(values):6.2f}s {max(values):6.2f}s {med / floor:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
