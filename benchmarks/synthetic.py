@@ -123,3 +123,17 @@ def prepared_layers(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, object]:
     for name in OVERLAP_LAYERS:
         out[name] = measures.prepare_zones(layers[name])
     return out
+
+
+def score_parcels(parcels: gpd.GeoDataFrame, layers: dict[str, object], slope: Raster):
+    """The 10 criteria of the benchmarks (foncier's way) on parcels, with prepared layers."""
+    import pandas as pd
+
+    sites = measures.prepare_sites(parcels)
+    out = pd.DataFrame(index=parcels.index)
+    for name in DISTANCE_LAYERS:
+        out[f"d_{name}"] = measures.distance_to(sites, layers[name])["distance_m"]  # type: ignore[arg-type]
+    for name in OVERLAP_LAYERS:
+        out[f"share_{name}"] = measures.overlap_share(sites, layers[name])  # type: ignore[arg-type]
+    out["slope_mean"] = measures.zonal_stat(sites, slope, stat="mean")
+    return out

@@ -11,7 +11,13 @@ import pytest
 import shapely
 
 from foncier.engine import measures
-from foncier.engine.distributed import local_cluster, map_sites, partition_sites, score_dask
+from foncier.engine.distributed import (
+    local_cluster,
+    map_sites,
+    partition_sites,
+    score_dask,
+    score_to_parquet,
+)
 
 L93 = "EPSG:2154"
 
@@ -102,6 +108,38 @@ def test_local_cluster_two_workers_matches_in_memory(data):
         assert len(client.scheduler_info()["workers"]) == 2
         got = score_dask(score_partition, ddf, layers, radius_m=3_000)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_results_written_partition_by_partition_from_a_parquet_dataset(data, tmp_path):
+    import dask
+    import dask_geopandas
+
+    sites, layers, expected = data
+    # Like a national parcel file: a partitioned GeoParquet dataset read lazily.
+    dask_geopandas.from_geopandas(sites, npartitions=4).to_parquet(tmp_path / "parcels")
+    ddf = dask_geopandas.read_parquet(tmp_path / "parcels")
+    with dask.config.set(scheduler="synchronous"):
+        written = score_to_parquet(
+            score_partition, ddf, tmp_path / "scores", layers, radius_m=3_000
+        )
+    files = sorted((tmp_path / "scores").glob("*.parquet"))
+    assert written == 4
+    assert len(files) == 4
+    got = pd.concat([pd.read_parquet(f) for f in files]).loc[expected.index]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def _worker_environment() -> tuple[str | None, str | None]:
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("FONCIER_THREADS")
+
+
+def test_process_workers_keep_glibc_defaults_and_one_thread_each():
+    with local_cluster(1, processes=True) as client:
+        (env,) = client.run(_worker_environment).values()
+    # No trim threshold (it makes numpy's large temporaries slow); measures on 1 thread.
+    assert env == (None, "1")
 
 
 def test_partition_count_is_checked(data):
