@@ -28,10 +28,10 @@ import shapely
 from pyproj import CRS
 
 from foncier.engine.distances import Segments, nearest_exact, segments_of
+from layers.config import settings
 from layers.crs import check_projected
 from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
 from layers.geometry import repair_geometries
-from layers.config import settings
 
 if TYPE_CHECKING:
     from affine import Affine
