@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -376,6 +377,223 @@ def _group_min(
     return best, arg
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """Square cells grouping the sites (about _SITES_PER_CELL sites a cell)."""
+
+    size: float
+    site_cell: np.ndarray  # cell of each site
+    qx: np.ndarray  # cell centres (metres)
+    qy: np.ndarray
+    half_diag: float
+    rmax: np.ndarray  # largest site radius in each cell
+
+    @property
+    def n(self) -> int:
+        return int(self.qx.size)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Pieces near each cell, sorted by cell then by distance to the cell centre."""
+
+    cell: np.ndarray
+    piece: np.ndarray
+    start: np.ndarray  # first candidate of each cell
+    count: np.ndarray  # candidates of each cell
+    key: np.ndarray  # cell * span + distance, ascending: one searchsorted finds a prefix
+    span: float
+
+
+def _site_cells(site_cx: np.ndarray, site_cy: np.ndarray, site_radius: np.ndarray) -> _Cells:
+    """Stage 1: square cells of sites.
+
+    About 16 sites a cell (measured best between 2 and 64) balances the number of tree
+    queries against the number of candidate pairs.
+    """
+    n = site_cx.size
+    xmin, xmax = float(site_cx.min()), float(site_cx.max())
+    ymin, ymax = float(site_cy.min()), float(site_cy.max())
+    extent = max((xmax - xmin) * (ymax - ymin), 1.0)
+    size = float(np.clip(np.sqrt(extent * _SITES_PER_CELL / n), 25.0, 5_000.0))
+    ix = np.floor((site_cx - xmin) / size).astype(np.int64)
+    iy = np.floor((site_cy - ymin) / size).astype(np.int64)
+    cell_key = ix * (int((ymax - ymin) / size) + 2) + iy
+    cells, site_cell = np.unique(cell_key, return_inverse=True)
+    n_cells = cells.size
+    # Cell centre: from the first site of each cell (ix, iy recovered from that site).
+    first_site = np.zeros(n_cells, dtype=np.int64)
+    first_site[site_cell[::-1]] = np.arange(n - 1, -1, -1)
+    rmax = np.zeros(n_cells)
+    np.maximum.at(rmax, site_cell, site_radius)
+    return _Cells(
+        size=size,
+        site_cell=site_cell,
+        qx=xmin + (ix[first_site] + 0.5) * size,
+        qy=ymin + (iy[first_site] + 0.5) * size,
+        half_diag=size * np.sqrt(0.5),
+        rmax=rmax,
+    )
+
+
+def _cell_candidates(
+    cells: _Cells, pieces: Segments, tree: shapely.STRtree, limit: float
+) -> _Candidates:
+    """Stage 2: the candidate pieces of each cell.
+
+    For a cell centre ``q`` at distance ``D_q`` of its nearest piece: every piece within
+    ``D_q + 2 h + 2 r`` (capped by the search limit), sorted by distance to ``q`` so that
+    each site takes only the prefix it needs.
+    """
+    q_pts = shapely.points(cells.qx, cells.qy)
+    near_idx, near_d = tree.query_nearest(q_pts, return_distance=True, all_matches=False)
+    d_q = np.full(cells.n, np.inf)
+    d_q[near_idx[0]] = near_d
+    h, rmax = cells.half_diag, cells.rmax
+    reach = np.minimum(d_q + 2 * h + 2 * rmax, limit + h + rmax)
+    cell_ids = np.flatnonzero(d_q - h - rmax <= limit)
+    c_cell, c_piece = tree.query(
+        q_pts[cell_ids], predicate="dwithin", distance=reach[cell_ids] * (1 + 1e-9) + 1e-6
+    )
+    c_cell = cell_ids[c_cell]
+    dq = _to_pieces(cells.qx[c_cell], cells.qy[c_cell], pieces, c_piece)
+    order = np.lexsort((c_piece, dq, c_cell))
+    c_cell, c_piece, dq = c_cell[order], c_piece[order], dq[order]
+    count = np.bincount(c_cell, minlength=cells.n)
+    start = np.zeros(cells.n, dtype=np.int64)
+    np.cumsum(count[:-1], out=start[1:])
+    # Distances are far below `span`: rounding of the key stays under a millimetre.
+    span = float(dq.max()) + 1.0 if dq.size else 1.0
+    return _Candidates(c_cell, c_piece, start, count, c_cell * span + dq, span)
+
+
+def _to_pieces(px: np.ndarray, py: np.ndarray, pieces: Segments, idx: np.ndarray) -> np.ndarray:
+    """Distance from points to the pieces ``idx`` (element-wise, metres)."""
+    return point_segment_distance(
+        px, py, pieces.x0[idx], pieces.y0[idx], pieces.x1[idx], pieces.y1[idx]
+    )
+
+
+def _site_prefixes(
+    cells: _Cells,
+    cands: _Candidates,
+    pieces: Segments,
+    site_cx: np.ndarray,
+    site_cy: np.ndarray,
+    site_radius: np.ndarray,
+    limit: float,
+) -> np.ndarray:
+    """How many of its cell's candidates each site needs.
+
+    ``U``, the centroid's distance to the cell's nearest piece, bounds the centroid's
+    nearest distance; a piece p can be nearest to the site only if ``d(c, p) <= U + 2 r``,
+    hence ``d(q, p) <= U + |c - q| + 2 r``.
+    """
+    n = site_cx.size
+    site_cell = cells.site_cell
+    has_cand = cands.count[site_cell] > 0
+    first = cands.start[site_cell[has_cand]]
+    u = np.full(n, np.inf)
+    u[has_cand] = _to_pieces(site_cx[has_cand], site_cy[has_cand], pieces, cands.piece[first])
+    off = np.hypot(site_cx - cells.qx[site_cell], site_cy - cells.qy[site_cell])
+    thresh = np.minimum(u + off + 2 * site_radius, limit + off + site_radius) + 1e-3
+    per_site = np.zeros(n, dtype=np.int64)
+    span = cands.span
+    end = np.searchsorted(
+        cands.key,
+        site_cell[has_cand] * span + np.minimum(thresh[has_cand], span - 1e-3),
+        side="right",
+    )
+    per_site[has_cand] = np.maximum(end - first, 0)
+    return np.minimum(per_site, cands.count[site_cell])
+
+
+def _nearest_of_chunk(
+    sites: np.ndarray,
+    cells: _Cells,
+    cands: _Candidates,
+    per_site: np.ndarray,
+    pieces: Segments,
+    limit: float,
+    **exact: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3 on the sites ``sites`` (consecutive positions): nearest distance and piece.
+
+    Centroid bounds ``d(c, p) - r <= d(site, p) <= d(c, p) + r`` narrow the candidates:
+    the exact distance to the piece nearest to the centroid (A) is computed first, then to
+    every other piece whose lower bound beats it (B). Returns, per site, the distance
+    (``inf`` when none) and the piece (-1 when none).
+    """
+    m = sites.size
+    d_out = np.full(m, np.inf)
+    p_out = np.full(m, -1, dtype=np.int64)
+    row, slot = _expand(cands.start[cells.site_cell[sites]], per_site[sites])
+    if row.size == 0:
+        return d_out, p_out
+    piece = cands.piece[slot]
+    site = sites[row]
+    site_cx, site_cy, site_radius = exact["site_cx"], exact["site_cy"], exact["site_radius"]
+    dc = _to_pieces(site_cx[site], site_cy[site], pieces, piece)
+    _, best = _group_min(row, dc, m)
+    has = best >= 0
+    # Stage A: exact distance to the piece nearest to the centroid.
+    exact_a = np.full(m, np.inf)
+    exact_a[has] = exact_pair_distance(site[best[has]], piece[best[has]], pieces=pieces, **exact)
+    # Stage B: any other piece whose lower bound beats it.
+    r = site_radius[site]
+    maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
+    maybe[best[has]] = False
+    rows_b = np.flatnonzero(maybe)
+    exact_b = exact_pair_distance(site[rows_b], piece[rows_b], pieces=pieces, **exact)
+    log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
+    all_rows = np.concatenate([best[has], rows_b])
+    all_d = np.concatenate([exact_a[has], exact_b])
+    keep = np.argsort(all_rows, kind="stable")
+    all_rows, all_d = all_rows[keep], all_d[keep]
+    d_min, arg = _group_min(row[all_rows], all_d, m)
+    ok = arg >= 0
+    d_out[ok] = d_min[ok]
+    p_out[ok] = piece[all_rows[arg[ok]]]
+    return d_out, p_out
+
+
+def _inside_polygons(
+    dist: np.ndarray,
+    pos: np.ndarray,
+    cells: _Cells,
+    feature_geoms: np.ndarray,
+    site_first_x: np.ndarray,
+    site_first_y: np.ndarray,
+) -> None:
+    """Stage 4: sites inside a polygon feature without crossing its boundary get 0."""
+    areal_features = np.isin(shapely.get_type_id(feature_geoms), (*_POLYGON_TYPES, 7))
+    if not areal_features.any():
+        return
+    poly_pos = np.flatnonzero(areal_features)
+    poly_tree = shapely.STRtree(feature_geoms[poly_pos])
+    # Only the sites of cells whose square (grown by the sites' radius, since a vertex
+    # may stick out of the cell) meets a polygon's bounding box can be inside one: one
+    # box query per cell instead of one point query per site.
+    half = cells.size / 2 + cells.rmax
+    qx, qy = cells.qx, cells.qy
+    cell_hit = np.zeros(cells.n, dtype=bool)
+    cell_hit[poly_tree.query(shapely.box(qx - half, qy - half, qx + half, qy + half))[0]] = True
+    candidates = np.flatnonzero((dist > 0) & cell_hit[cells.site_cell])
+    if candidates.size == 0:
+        return
+    hit_site, hit_poly = poly_tree.query(
+        shapely.points(site_first_x[candidates], site_first_y[candidates]),
+        predicate="intersects",
+    )
+    if hit_site.size:
+        order = np.lexsort((hit_poly, hit_site))
+        hit_site, hit_poly = hit_site[order], hit_poly[order]
+        first = np.flatnonzero(np.r_[True, hit_site[1:] != hit_site[:-1]])
+        inside = candidates[hit_site[first]]
+        dist[inside] = 0.0
+        pos[inside] = poly_pos[hit_poly[first]]
+
+
 def nearest_exact(
     *,
     site_cx: np.ndarray,
@@ -423,186 +641,47 @@ def nearest_exact(
     if n == 0 or len(pieces) == 0:
         return dist, pos
     limit = np.inf if max_distance is None else float(max_distance)
-
-    # 1. Cells of sites. About 16 sites a cell (measured best between 2 and 64) balances
-    # the number of tree queries against the number of candidate pairs.
-    xmin, xmax = float(site_cx.min()), float(site_cx.max())
-    ymin, ymax = float(site_cy.min()), float(site_cy.max())
-    extent = max((xmax - xmin) * (ymax - ymin), 1.0)
-    size = float(np.clip(np.sqrt(extent * _SITES_PER_CELL / n), 25.0, 5_000.0))
-    ix = np.floor((site_cx - xmin) / size).astype(np.int64)
-    iy = np.floor((site_cy - ymin) / size).astype(np.int64)
-    cell_key = ix * (int((ymax - ymin) / size) + 2) + iy
-    cells, site_cell = np.unique(cell_key, return_inverse=True)
-    n_cells = cells.size
-    # Cell centre: from the first site of each cell (ix, iy recovered from that site).
-    first_site = np.zeros(n_cells, dtype=np.int64)
-    first_site[site_cell[::-1]] = np.arange(n - 1, -1, -1)
-    qx = xmin + (ix[first_site] + 0.5) * size
-    qy = ymin + (iy[first_site] + 0.5) * size
-    half_diag = size * np.sqrt(0.5)
-    cell_rmax = np.zeros(n_cells)
-    np.maximum.at(cell_rmax, site_cell, site_radius)
-
-    # 2. Candidate pieces of each cell.
-    piece_geoms = shapely.linestrings(
-        np.stack(
-            [np.stack([pieces.x0, pieces.x1], axis=1), np.stack([pieces.y0, pieces.y1], axis=1)],
-            axis=2,
+    cells = _site_cells(site_cx, site_cy, site_radius)
+    tree = shapely.STRtree(
+        shapely.linestrings(
+            np.stack(
+                [
+                    np.stack([pieces.x0, pieces.x1], axis=1),
+                    np.stack([pieces.y0, pieces.y1], axis=1),
+                ],
+                axis=2,
+            )
         )
     )
-    tree = shapely.STRtree(piece_geoms)
-    q_pts = shapely.points(qx, qy)
-    near_idx, near_d = tree.query_nearest(q_pts, return_distance=True, all_matches=False)
-    d_q = np.full(n_cells, np.inf)
-    d_q[near_idx[0]] = near_d
-    reach = np.minimum(d_q + 2 * half_diag + 2 * cell_rmax, limit + half_diag + cell_rmax)
-    active = d_q - half_diag - cell_rmax <= limit
-    cell_ids = np.flatnonzero(active)
-    c_cell, c_piece = tree.query(
-        q_pts[cell_ids], predicate="dwithin", distance=reach[cell_ids] * (1 + 1e-9) + 1e-6
-    )
-    c_cell = cell_ids[c_cell]
-    # Sort each cell's candidates by their distance to the cell centre, so that each site
-    # takes only the prefix it needs (the list is shared, the prefix is per site).
-    dq = point_segment_distance(
-        qx[c_cell],
-        qy[c_cell],
-        pieces.x0[c_piece],
-        pieces.y0[c_piece],
-        pieces.x1[c_piece],
-        pieces.y1[c_piece],
-    )
-    order = np.lexsort((c_piece, dq, c_cell))
-    c_cell, c_piece, dq = c_cell[order], c_piece[order], dq[order]
-    cand_count = np.bincount(c_cell, minlength=n_cells)
-    cand_start = np.zeros(n_cells, dtype=np.int64)
-    np.cumsum(cand_count[:-1], out=cand_start[1:])
-    # One sorted key for every (cell, distance) so that a single searchsorted finds each
-    # site's prefix; distances are far below `span`, rounding stays under a millimetre.
-    span = float(dq.max()) + 1.0 if dq.size else 1.0
-    key = c_cell * span + dq
-
-    # Per site: U = distance from the centroid to the cell's nearest piece bounds the
-    # centroid's nearest distance; a piece p can be nearest to the site only if
-    # d(c, p) <= U + 2 r, hence d(q, p) <= U + |c - q| + 2 r.
-    has_cand = cand_count[site_cell] > 0
-    first = cand_start[site_cell[has_cand]]
-    p_q = c_piece[first]
-    u = np.full(n, np.inf)
-    u[has_cand] = point_segment_distance(
-        site_cx[has_cand],
-        site_cy[has_cand],
-        pieces.x0[p_q],
-        pieces.y0[p_q],
-        pieces.x1[p_q],
-        pieces.y1[p_q],
-    )
-    off = np.hypot(site_cx - qx[site_cell], site_cy - qy[site_cell])
-    thresh = np.minimum(u + off + 2 * site_radius, limit + off + site_radius) + 1e-3
-    per_site = np.zeros(n, dtype=np.int64)
-    end = np.searchsorted(
-        key, site_cell[has_cand] * span + np.minimum(thresh[has_cand], span - 1e-3), side="right"
-    )
-    per_site[has_cand] = np.maximum(end - first, 0)
-    per_site = np.minimum(per_site, cand_count[site_cell])
-
+    cands = _cell_candidates(cells, pieces, tree, limit)
+    per_site = _site_prefixes(cells, cands, pieces, site_cx, site_cy, site_radius, limit)
     log.debug(
         "nearest: %d sites, %d cells of %.0f m, %d cell candidates, %.1f pairs a site",
         n,
-        n_cells,
-        size,
-        c_cell.size,
+        cells.n,
+        cells.size,
+        cands.cell.size,
         per_site.sum() / max(n, 1),
     )
-    site_offsets = site_edges.offsets(n)
-    # 3. Per chunk of sites: centroid bounds, then exact distances where needed.
+    exact = {
+        "site_edges": site_edges,
+        "site_offsets": site_edges.offsets(n),
+        "site_areal": site_areal,
+        "site_cx": site_cx,
+        "site_cy": site_cy,
+        "site_radius": site_radius,
+    }
+    # Chunks of sites bound the memory of the (site, candidate) rows.
     cum = np.cumsum(per_site)
     cuts = np.searchsorted(cum, np.arange(4 * _CHUNK_ROWS, int(cum[-1]) + 1, 4 * _CHUNK_ROWS))
-    chunk_edges = np.unique(np.concatenate([[0], cuts, [n]]))
-    for lo, hi in itertools.pairwise(chunk_edges):
-        sites = np.arange(lo, hi, dtype=np.int64)
-        row, slot = _expand(cand_start[site_cell[sites]], per_site[sites])
-        if row.size == 0:
-            continue
-        piece = c_piece[slot]
-        site = sites[row]
-        dc = point_segment_distance(
-            site_cx[site],
-            site_cy[site],
-            pieces.x0[piece],
-            pieces.y0[piece],
-            pieces.x1[piece],
-            pieces.y1[piece],
+    for lo, hi in itertools.pairwise(np.unique(np.concatenate([[0], cuts, [n]]))):
+        d, p = _nearest_of_chunk(
+            np.arange(lo, hi, dtype=np.int64), cells, cands, per_site, pieces, limit, **exact
         )
-        m = hi - lo
-        _, best = _group_min(row, dc, m)
-        has = best >= 0
-        # Stage A: exact distance to the piece nearest to the centroid.
-        exact_a = np.full(m, np.inf)
-        exact_a[has] = exact_pair_distance(
-            site[best[has]],
-            piece[best[has]],
-            site_edges=site_edges,
-            site_offsets=site_offsets,
-            site_areal=site_areal,
-            site_cx=site_cx,
-            site_cy=site_cy,
-            site_radius=site_radius,
-            pieces=pieces,
-        )
-        # Stage B: any other piece whose lower bound beats it.
-        r = site_radius[site]
-        maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
-        maybe[best[has]] = False
-        rows_b = np.flatnonzero(maybe)
-        exact_b = exact_pair_distance(
-            site[rows_b],
-            piece[rows_b],
-            site_edges=site_edges,
-            site_offsets=site_offsets,
-            site_areal=site_areal,
-            site_cx=site_cx,
-            site_cy=site_cy,
-            site_radius=site_radius,
-            pieces=pieces,
-        )
-        log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
-        all_rows = np.concatenate([best[has], rows_b])
-        all_d = np.concatenate([exact_a[has], exact_b])
-        keep = np.argsort(all_rows, kind="stable")
-        all_rows, all_d = all_rows[keep], all_d[keep]
-        d_min, arg = _group_min(row[all_rows], all_d, m)
-        ok = arg >= 0
-        dist[lo:hi][ok] = d_min[ok]
-        pos[lo:hi][ok] = pieces.owner[piece[all_rows[arg[ok]]]]
-
-    # 4. Sites inside a polygon feature without crossing its boundary.
-    areal_features = np.isin(shapely.get_type_id(feature_geoms), (*_POLYGON_TYPES, 7))
-    if areal_features.any():
-        poly_pos = np.flatnonzero(areal_features)
-        poly_tree = shapely.STRtree(feature_geoms[poly_pos])
-        # Only the sites of cells whose square (grown by the sites' radius, since a vertex
-        # may stick out of the cell) meets a polygon's bounding box can be inside one: one
-        # box query per cell instead of one point query per site.
-        half = size / 2 + cell_rmax
-        cell_hit = np.zeros(n_cells, dtype=bool)
-        hit_cells = poly_tree.query(shapely.box(qx - half, qy - half, qx + half, qy + half))[0]
-        cell_hit[hit_cells] = True
-        candidates = np.flatnonzero((dist > 0) & cell_hit[site_cell])
-        if candidates.size:
-            hit_site, hit_poly = poly_tree.query(
-                shapely.points(site_first_x[candidates], site_first_y[candidates]),
-                predicate="intersects",
-            )
-            if hit_site.size:
-                order = np.lexsort((hit_poly, hit_site))
-                hit_site, hit_poly = hit_site[order], hit_poly[order]
-                first = np.flatnonzero(np.r_[True, hit_site[1:] != hit_site[:-1]])
-                inside = candidates[hit_site[first]]
-                dist[inside] = 0.0
-                pos[inside] = poly_pos[hit_poly[first]]
-
+        ok = p >= 0
+        dist[lo:hi][ok] = d[ok]
+        pos[lo:hi][ok] = pieces.owner[p[ok]]
+    _inside_polygons(dist, pos, cells, feature_geoms, site_first_x, site_first_y)
     far = dist > limit
     dist[far] = np.inf
     pos[far] = -1
