@@ -12,8 +12,10 @@ It writes three compact GeoParquet files (EPSG:4326, zstd compression):
     one point per station ("is there a freight station within 5 km?"), so the rows are merged
     by UIC code: ``line_codes`` lists the line codes (sorted, ``;``-separated), ``pk`` gives the
     kilometre point(s) on each of them in the same order (``/`` between two points on the same
-    line), ``n_points`` keeps the number of source rows, and the point is the one on the lowest
-    line code. The freight and passenger flags never differ between the rows of one station
+    line), ``n_points`` keeps the number of source rows, and the geometry keeps every distinct
+    position of the station (a MultiPoint when its rows differ: one row per line, sometimes
+    more than a kilometre apart), so that distances go to the nearest of them. The freight
+    and passenger flags never differ between the rows of one station
     (checked below), so merging loses nothing.
 ``rte_postes.parquet``
     RTE substations: ``tension`` ("63kV", "<45kV", "HORS TENSION" …) becomes ``voltage_kv``
@@ -21,19 +23,27 @@ It writes three compact GeoParquet files (EPSG:4326, zstd compression):
     All 5,003 points are kept; a substation code that appears at several points gets a ``#2``,
     ``#3`` … suffix in ``id`` so that ids are unique.
 ``aerodromes.parquet``
-    Aerodromes of the ``airportsdata`` database in France: ICAO/IATA codes, name, elevation
-    converted from feet to metres. The ``city`` column is dropped (wrong for several fields).
+    Aerodromes of the ``airportsdata`` wheel in France (country FR) and in the overseas
+    départements, which it lists under their own codes (GP, MQ, GF, RE, YT): ICAO/IATA codes,
+    name, country code, elevation converted from feet to metres. The ``city`` column is
+    dropped (wrong for several fields).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 log = logging.getLogger("build_infrastructure")
 
@@ -43,7 +53,7 @@ DEFAULT_OUT = ROOT / "layers" / "data"
 
 SNCF_FILE = "sncf_liste_des_gares_france.geojson"
 RTE_FILE = "rte_postes_electriques_france.geojson"
-AERO_FILE = "aerodromes_france_airportsdata.geojson"
+AIRPORTSDATA_VERSION = "20260905"
 
 FEET_TO_M = 0.3048
 
@@ -55,6 +65,13 @@ def _flag(values: pd.Series, column: str) -> pd.Series:
     if bad.any():
         raise ValueError(f"{column}: unexpected values {sorted(set(clean[bad].dropna()))}")
     return clean.eq("O").astype(bool)
+
+
+def _all_points(points: gpd.GeoSeries) -> shapely.Geometry:
+    """The distinct points of one station: a Point, or a MultiPoint when they differ."""
+    unique = list(dict.fromkeys(shapely.to_wkb(points.to_numpy())))
+    parts = shapely.from_wkb(unique)
+    return parts[0] if len(parts) == 1 else shapely.multipoints(parts)
 
 
 def build_sncf_stations(path: Path) -> gpd.GeoDataFrame:
@@ -81,6 +98,11 @@ def build_sncf_stations(path: Path) -> gpd.GeoDataFrame:
         line_codes=("code_ligne", ";".join), pk=("pk", ";".join)
     )
     first = src.drop_duplicates("code_uic", keep="first").set_index("code_uic")
+    # Every row is a real position of the station on one of its lines; rows of one station
+    # can lie far apart (165 stations over 100 m, 23 over 1 km: Villers-Cotterêts 1.35 km).
+    # Distances must be measured to the nearest of them, so the station keeps them all as a
+    # MultiPoint (distinct points, in source order); a station with one point stays a Point.
+    geometry = src.groupby("code_uic", sort=False).geometry.agg(_all_points)
     out = gpd.GeoDataFrame(
         {
             "code_uic": first.index.to_numpy(),
@@ -93,7 +115,7 @@ def build_sncf_stations(path: Path) -> gpd.GeoDataFrame:
             "commune": first["commune"].astype(str).to_numpy(),
             "departement": first["departemen"].astype(str).to_numpy(),
         },
-        geometry=first.geometry.to_numpy(),
+        geometry=geometry.loc[first.index].to_numpy(),
         crs=src.crs,
     )
     if int(out.loc[out["freight"], "n_points"].sum()) != int(src["freight"].sum()):
@@ -137,21 +159,45 @@ def build_rte_substations(path: Path) -> gpd.GeoDataFrame:
     return out.sort_values("id").reset_index(drop=True)
 
 
-def build_aerodromes(path: Path) -> gpd.GeoDataFrame:
-    """French aerodromes with ICAO/IATA codes and elevation in metres."""
-    src = gpd.read_file(path)
-    src = src[src["country"] == "FR"]
-    log.info("%s: %d rows", path.name, len(src))
+#: airportsdata lists the overseas départements under their own ISO country codes.
+AERODROME_COUNTRIES = {"FR": None, "GP": "971", "MQ": "972", "GF": "973", "RE": "974", "YT": "976"}
+
+
+def download_airportsdata(folder: Path) -> Path:
+    """``pip download --no-deps`` the airportsdata wheel (nothing is installed)."""
+    pips = [[sys.executable, "-m", "pip"]]
+    if found := shutil.which("pip3") or shutil.which("pip"):
+        pips.append([found])
+    for pip in pips:
+        cmd = [*pip, "download", "--no-deps", "--only-binary=:all:", "-d", str(folder)]
+        try:
+            subprocess.run([*cmd, f"airportsdata=={AIRPORTSDATA_VERSION}"], check=True)
+            return next(folder.glob("airportsdata-*.whl"))
+        except (OSError, subprocess.CalledProcessError, StopIteration) as exc:
+            log.warning("%s: %s", " ".join(pip), exc)
+    raise SystemExit(
+        f"pip download of airportsdata=={AIRPORTSDATA_VERSION} failed: download the wheel by "
+        "hand and pass it with --airportsdata-wheel."
+    )
+
+
+def build_aerodromes(wheel: Path) -> gpd.GeoDataFrame:
+    """Aerodromes of France and of its overseas départements, elevation in metres."""
+    with zipfile.ZipFile(wheel) as z, z.open("airportsdata/airports.csv") as f:
+        src = pd.read_csv(f, dtype=str, keep_default_na=False)
+    src = src[src["country"].isin(list(AERODROME_COUNTRIES))]
+    log.info("%s: %d rows in France and the overseas départements", wheel.name, len(src))
     iata = src["iata"].astype("string").str.strip().replace("", pd.NA)
     out = gpd.GeoDataFrame(
         {
             "icao": src["icao"].astype(str).str.strip().to_numpy(),
             "iata": iata.to_numpy(),
             "name": src["name"].astype(str).str.strip().to_numpy(),
+            "country": src["country"].to_numpy(),
             "elevation_m": (src["elevation"].astype(float) * FEET_TO_M).round(1).to_numpy(),
         },
-        geometry=src.geometry.to_numpy(),
-        crs=src.crs,
+        geometry=gpd.points_from_xy(src["lon"].astype(float), src["lat"].astype(float)),
+        crs=4326,
     )
     if out["icao"].duplicated().any():
         raise ValueError("duplicate ICAO codes in the aerodrome file")
@@ -162,17 +208,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-dir", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--airportsdata-wheel",
+        type=Path,
+        help=f"airportsdata {AIRPORTSDATA_VERSION} wheel (default: pip download)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     jobs = {
         "sncf_gares.parquet": (build_sncf_stations, SNCF_FILE),
         "rte_postes.parquet": (build_rte_substations, RTE_FILE),
-        "aerodromes.parquet": (build_aerodromes, AERO_FILE),
     }
     for out_name, (build, src_name) in jobs.items():
         gdf = build(args.source_dir / src_name)
         target = args.out_dir / out_name
+        gdf.to_parquet(target, compression="zstd", index=False)
+        log.info("wrote %s: %d rows, %d bytes", target, len(gdf), target.stat().st_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = args.airportsdata_wheel or download_airportsdata(Path(tmp))
+        gdf = build_aerodromes(wheel)
+        target = args.out_dir / "aerodromes.parquet"
         gdf.to_parquet(target, compression="zstd", index=False)
         log.info("wrote %s: %d rows, %d bytes", target, len(gdf), target.stat().st_size)
 
