@@ -20,6 +20,7 @@ import shapely
 from layers import admin
 from layers.config import settings
 from layers.errors import ArgumentError, DataSourceError, FoncierError
+from layers.infrastructure import COVERAGE_ATTR
 from layers.postgis import is_postgis_url
 from layers.raster import Raster
 from layers.registry import LAYERS, LayerEntry, suggest_layer
@@ -187,7 +188,34 @@ def load_layer(
     entry = LAYERS[_check_names([name])[0]]
     if is_postgis_url(source):
         source = _read_database_layer(territory, name, source, entry, margin_m)
-    return entry.call(territory, source=source, margin_m=margin_m)
+    layer = entry.call(territory, source=source, margin_m=margin_m)
+    return _mark_coverage(layer, entry, territory, source)
+
+
+def _mark_coverage(layer: Layer, entry: LayerEntry, territory: Territory, source: Any) -> Layer:
+    """Record in ``layer.attrs`` whether the embedded data used covers the territory.
+
+    Only embedded data is limited by the entry's coverage: a file or an online source
+    covers what it holds. A territory none of whose départements is covered is "hors
+    couverture": the scoring engine skips the criteria on the layer instead of reading
+    "nothing near".
+    """
+    embedded = (source is None and entry.offline) or (
+        isinstance(source, str) and source in ("embedded", "named")
+    )
+    if not isinstance(layer, gpd.GeoDataFrame) or not embedded:
+        return layer
+    covered = entry.coverage.status(territory) != "none"
+    layer.attrs[COVERAGE_ATTR] = {"covered": covered, "coverage": entry.coverage.label}
+    if not covered:
+        log.warning(
+            "layer %r: territory %r is outside the coverage of the embedded data (%s): its "
+            "criteria are skipped (hors couverture).",
+            entry.name,
+            territory.id,
+            entry.coverage.label,
+        )
+    return layer
 
 
 def _read_database_layer(
@@ -271,7 +299,7 @@ def load_layers(
         info = LAYERS[name]
         source = sources.get(name)
         if source is None and not online and info.offline_source is not None:
-            # Offline, ports and platforms still come from the embedded named sites.
+            # Offline, layers complete only online still load their embedded part.
             source = info.offline_source
         elif source is None and not info.offline and (info.needs == "file" or not online):
             # An expected gap (the caller did not give a file or ask for the web): the scoring
@@ -286,6 +314,16 @@ def load_layers(
         except FoncierError as exc:
             if errors == "raise" or explicit:
                 raise
+            if online and info.offline_source is not None and source != info.offline_source:
+                # The online source failed: fall back on the embedded part, and say so.
+                log.warning("layer %r: %s; using the embedded data instead.", name, exc)
+                try:
+                    out[name] = load_layer(
+                        territory, name, source=info.offline_source, margin_m=margin_m
+                    )
+                    continue
+                except FoncierError as exc2:
+                    exc = exc2
             log.warning("layer %r skipped: %s", name, exc)
             continue
         if explicit and _is_file(source):

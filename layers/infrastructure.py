@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTRIBUTIONS",
+    "COVERAGE_ATTR",
     "NAMED_SITE_KINDS",
+    "PRECISIONS",
     "SCHEMAS",
     "load_aerodromes",
     "load_motorway_junctions",
@@ -70,7 +72,21 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 #: Date of the embedded copies (date of the source snapshot, see DATA.md).
-EMBEDDED_DATES = {"sncf": "2024-11-21", "rte": "2023-02-13", "airportsdata": "2026-09-05"}
+EMBEDDED_DATES = {
+    "sncf": "2024-11-21",
+    "rte": "2023-02-13",
+    "airportsdata": "2026-09-05",
+    "sncf_rfn": "2026-02-12",
+    "sncf_lignes_par_type": "2025-10-03",
+    "osm_waterways": "2026-03-24",
+    "dgitm_peage": "2024-01-01",
+    "wpi": "2025-04-22",
+    "gntc_osm": "2026-02-19",
+    "gntc": "2026-02-19",
+    "unlocode": "2018-07-24",
+    "gntc_terminals": "2026-03-18",
+    "edf_sei": "2023-06-06",
+}
 
 #: Attribution text of each data source (key = value of the ``source`` column).
 ATTRIBUTIONS: dict[str, str] = {
@@ -79,7 +95,40 @@ ATTRIBUTIONS: dict[str, str] = {
     "rte": "RTE / ODRE – Postes électriques, Licence Ouverte 2.0",
     "airportsdata": "airportsdata (M. Borsetti), MIT licence",
     "named_sites": "sites nommés des territoires (foncier), source citée pour chaque site",
+    "sncf_rfn": "SNCF Réseau – lignes exploitées du RFN (data.gouv.fr), simplifiées ≈ 10 m, ODbL",
+    "sncf_lignes_par_type": "SNCF Réseau – Lignes par type, extrait Nord-Pas-de-Calais "
+    "(embranchements, voies de port), ODbL",
+    "osm_waterways": "© OpenStreetMap contributors, ODbL – voies navigables (sélection "
+    "French Canals Map ; pas des données VNF : ni classe CEMT ni gabarit)",
+    "dgitm_peage": "État / DGITM – gares de péage du réseau routier concédé au 01/01/2024, "
+    "Licence Ouverte 2.0 : échangeurs à péage seulement (les échangeurs gratuits viennent "
+    "d'OpenStreetMap en ligne)",
+    "wpi": "NGA World Port Index (Pub. 150), domaine public (États-Unis) – ports maritimes, "
+    "positions à la minute d'arc (± 1 km)",
+    "gntc_osm": "Ports fluviaux de fret de la carte GNTC, © OpenStreetMap contributors, "
+    "ODbL – liste partielle",
+    "gntc": "Ports fluviaux de fret de la carte GNTC, position saisie par l'auteur de la "
+    "carte – liste partielle",
+    "unlocode": "UN/LOCODE 2018-1 (UNECE, via OpenTravelData, CC BY 4.0), position à la "
+    "minute d'arc",
+    "gntc_terminals": "OTC-GNTC – plan de transport combiné (mars 2026), positions "
+    "arrondies à 0,01° (localité, ± 1 km)",
+    "edf_sei": "EDF SEI – postes sources de La Réunion (via PyPSA_Reunion, Université de La "
+    "Réunion), Licence Ouverte",
     "user": "User-supplied data",
+}
+
+#: How well a feature's position is known (``precision`` column) -> note shown after its name
+#: wherever a distance to it is given. Empty note: the position is good to a few metres.
+PRECISIONS: dict[str, str] = {
+    "exact": "",
+    "point": "",
+    "simplified_10m": "",
+    "rounded_1e-4deg": "",
+    "commune": " (dans la commune, position exacte inconnue)",
+    "arc_minute": " (position à la minute d'arc, ± 1 km)",
+    "locality": " (position de la localité, ± 1 km)",
+    "hand_entered": " (position saisie à la main)",
 }
 
 #: Canonical columns of each infrastructure layer (``geometry`` comes last), from the registry.
@@ -183,7 +232,8 @@ def _finish(
             out = out.assign(area_ha=area_ha)
         out = _conform(out, layer)
     if len(out) == 0:
-        log.warning(
+        # Named sites exist for a few territories only: none is the usual case elsewhere.
+        (log.info if layer == "named_sites" else log.warning)(
             "%s: no feature within %.0f km of territory %r; returning an empty layer.",
             layer,
             area.margin_m / 1000,
@@ -278,6 +328,13 @@ def _load(
     else:
         mapped = _canonical(data, layer)
     return _finish(mapped, territory=territory, area=area, layer=layer)
+
+
+#: Key of ``GeoDataFrame.attrs`` where a loaded layer records its coverage:
+#: ``{"covered": bool, "coverage": label}``. A layer loaded from embedded data for a
+#: territory outside its coverage has ``covered = False``: the scoring engine then skips
+#: the criteria on it ("hors couverture") instead of reading "nothing near".
+COVERAGE_ATTR = "foncier_coverage"
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,6 +439,46 @@ def load_rail_freight_stations(
     return load_rail_stations(territory, freight_only=True, margin_m=margin_m, source=source)
 
 
+def _str_ids(prefix: str, index: pd.Index) -> np.ndarray:
+    return (prefix + pd.Series(index, dtype=str)).to_numpy()
+
+
+def _sncf_rail_lines(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("rail_lines.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": _str_ids("sncf_rfn:", g.index),
+            "name": g["name"].to_numpy(),
+            "kind": "rail",
+            "source": "sncf_rfn",
+            "date": EMBEDDED_DATES["sncf_rfn"],
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
+def _sncf_sidings(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("rail_sidings_nord.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": ("sncf:" + g["line_code"].astype(str)).to_numpy(),
+            "name": g["name"].to_numpy(),
+            "kind": g["kind"].to_numpy(),
+            "source": "sncf_lignes_par_type",
+            "date": EMBEDDED_DATES["sncf_lignes_par_type"],
+            "line_code": g["line_code"].to_numpy(),
+            "operator": "SNCF Réseau",
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
 def load_rail_lines(
     territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
 ) -> gpd.GeoDataFrame:
@@ -393,29 +490,35 @@ def load_rail_lines(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm"} or path or GeoDataFrame
-        ``"osm"``: Overpass (online, cached); or OSM features (OSM XML/PBF file, frame with
-        tag columns) or data already in this layer's schema.
+    source : {"osm", "embedded"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); ``"embedded"``: the exploited lines of the
+        national rail network (SNCF Réseau, simplified to about 10 m, no electrification;
+        offline, see DATA.md); or OSM features (OSM XML/PBF file, frame with tag columns) or
+        data already in this layer's schema.
 
     Returns
     -------
     GeoDataFrame
         Lines in ``territory.crs``, schema ``SCHEMAS["rail_lines"]``: ``kind`` is the OSM
         usage (main, branch, industrial …) or ``rail``; electrification in ``electrified``
-        (bool), ``voltage_v`` (V) and ``frequency_hz`` (Hz).
+        (bool), ``voltage_v`` (V) and ``frequency_hz`` (Hz) for OSM data.
 
     Raises
     ------
     OfflineError
         ``source="osm"`` in offline mode with nothing cached.
     """
-    return _load(
+    out = _load(
         territory,
         layer="rail_lines",
         source=source,
         margin_m=margin_m,
+        embedded=_sncf_rail_lines,
         mapper=osm.rail_lines_from_osm,
     )
+    if isinstance(source, str) and source == "embedded":
+        out = _with_named(out, territory, layer="rail_lines", margin_m=margin_m)
+    return out
 
 
 def load_rail_branches(
@@ -429,27 +532,35 @@ def load_rail_branches(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm"} or path or GeoDataFrame
-        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+    source : {"osm", "embedded"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); ``"embedded"``: the industrial sidings and
+        port tracks of the SNCF "Lignes par type" extract (Nord and Pas-de-Calais only),
+        plus the named rail branches of the reference territories; or OSM features /
+        canonical data.
 
     Returns
     -------
     GeoDataFrame
         Lines in ``territory.crs``, schema ``SCHEMAS["rail_branches"]``: ``kind`` is
-        siding, spur, yard or industrial (``usage=industrial``).
+        siding, spur, yard or industrial (``usage=industrial``) for OSM data, siding or
+        port_track for the SNCF extract, rail_branch for named sites.
 
     Raises
     ------
     OfflineError
         ``source="osm"`` in offline mode with nothing cached.
     """
-    return _load(
+    out = _load(
         territory,
         layer="rail_branches",
         source=source,
         margin_m=margin_m,
+        embedded=_sncf_sidings,
         mapper=osm.rail_branches_from_osm,
     )
+    if isinstance(source, str) and source == "embedded":
+        out = _with_named(out, territory, layer="rail_branches", margin_m=margin_m)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,6 +586,25 @@ def _with_named(
     return _conform(out, layer)
 
 
+def _national_ports(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("ports.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": g["id"].to_numpy(),
+            "name": g["name"].to_numpy(),
+            "kind": g["kind"].to_numpy(),
+            "source": g["source"].to_numpy(),
+            "date": g["source"].map(EMBEDDED_DATES).to_numpy(),
+            "harbour": g["harbour"].to_numpy(),
+            "operator": g["operator"].to_numpy(),
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
 def load_ports(
     territory: Territory,
     *,
@@ -490,10 +620,12 @@ def load_ports(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm", "named"} or path or GeoDataFrame
+    source : {"osm", "embedded", "named"} or path or GeoDataFrame
         ``"osm"``: Overpass (``landuse=port``, ``industrial=port``, ``harbour=*``,
-        ``man_made=quay``; online, cached); ``"named"``: only the embedded named sites
-        (offline); or OSM features / canonical data.
+        ``man_made=quay``; online, cached); ``"embedded"``: the seaports of the NGA World
+        Port Index (1-arc-minute grid), the freight river ports of the GNTC map (partial)
+        and Longoni (Mayotte, UN/LOCODE), offline, see DATA.md; ``"named"``: only the
+        embedded named sites (offline); or OSM features / canonical data.
     include_named : bool
         Add the named ports of the reference territories (e.g. the port of
         Longueil-Sainte-Marie), with their ``status`` and ``precision``.
@@ -501,8 +633,9 @@ def load_ports(
     Returns
     -------
     GeoDataFrame
-        Schema ``SCHEMAS["ports"]``; ``kind`` is port, harbour or quay; ``area_ha`` in
-        hectares for polygons.
+        Schema ``SCHEMAS["ports"]``; ``kind`` is port, harbour or quay (OSM), seaport or
+        river_port (embedded), port (named sites); ``precision`` says how well each position
+        is known; ``area_ha`` in hectares for polygons.
 
     Raises
     ------
@@ -512,11 +645,36 @@ def load_ports(
     if isinstance(source, str) and source == "named":
         base = _empty("ports", territory.crs)
         include_named = True
+    elif isinstance(source, str) and source == "embedded":
+        base = _load(
+            territory, layer="ports", source=source, margin_m=margin_m, embedded=_national_ports
+        )
     else:
         base = _load(
             territory, layer="ports", source=source, margin_m=margin_m, mapper=osm.ports_from_osm
         )
     return _with_named(base, territory, layer="ports", margin_m=margin_m) if include_named else base
+
+
+def _osm_waterways(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("waterways.parquet", area)
+    osm_id = g["osm_id"].astype("string")
+    ids = np.where(
+        osm_id.notna(), "osm:way/" + osm_id.fillna(""), _str_ids("osm_waterways:", g.index)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "id": ids,
+            "name": g["name"].to_numpy(),
+            "kind": g["waterway"].replace("", "waterway").to_numpy(),
+            "source": "osm_waterways",
+            "date": EMBEDDED_DATES["osm_waterways"],
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
 
 
 def load_waterways(
@@ -530,26 +688,51 @@ def load_waterways(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm"} or path or GeoDataFrame
-        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+    source : {"osm", "embedded"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached); ``"embedded"``: OpenStreetMap centre-lines of
+        the navigable waterways of metropolitan France (a canal-cruising selection, not VNF
+        data: no CEMT class; offline, see DATA.md); or OSM features / canonical data.
 
     Returns
     -------
     GeoDataFrame
         Lines, schema ``SCHEMAS["waterways"]``: ``cemt_class`` and ``freight_navigable``
-        (class I or more) tell the canal network usable by freight barges.
+        (class I or more) tell the canal network usable by freight barges (NA for the
+        embedded selection).
 
     Raises
     ------
     OfflineError
         ``source="osm"`` in offline mode with nothing cached.
     """
-    return _load(
+    out = _load(
         territory,
         layer="waterways",
         source=source,
         margin_m=margin_m,
+        embedded=_osm_waterways,
         mapper=osm.waterways_from_osm,
+    )
+    if isinstance(source, str) and source == "embedded":
+        out = _with_named(out, territory, layer="waterways", margin_m=margin_m)
+    return out
+
+
+def _combined_transport(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("combined_transport.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": g["id"].to_numpy(),
+            "name": (g["name"] + " (" + g["ville"] + ")").to_numpy(),
+            "kind": "combined_transport_terminal",
+            "source": "gntc_terminals",
+            "date": EMBEDDED_DATES["gntc_terminals"],
+            "operator": g["operator"].to_numpy(),
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
     )
 
 
@@ -568,10 +751,11 @@ def load_platforms(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm", "named"} or path or GeoDataFrame
+    source : {"osm", "embedded", "named"} or path or GeoDataFrame
         ``"osm"``: Overpass (named ``landuse=industrial`` areas and ``industrial=*``; online,
-        cached); ``"named"``: only the embedded named sites (offline); or OSM features /
-        canonical data.
+        cached); ``"embedded"``: the rail-road combined-transport terminals of the OTC-GNTC
+        plan (positions rounded to 0.01°, offline, see DATA.md); ``"named"``: only the
+        embedded named sites (offline); or OSM features / canonical data.
     include_named : bool
         Add the named platforms of the reference territories (plateforme chimique de
         Lamotte, de Ribécourt, plateforme Confluence …).
@@ -591,6 +775,14 @@ def load_platforms(
     if isinstance(source, str) and source == "named":
         base = _empty("platforms", territory.crs)
         include_named = True
+    elif isinstance(source, str) and source == "embedded":
+        base = _load(
+            territory,
+            layer="platforms",
+            source=source,
+            margin_m=margin_m,
+            embedded=_combined_transport,
+        )
     else:
         base = _load(
             territory,
@@ -609,10 +801,28 @@ def load_platforms(
 # --------------------------------------------------------------------------------------------
 
 
+def _toll_interchanges(area: _Area) -> gpd.GeoDataFrame:
+    g = _embedded("toll_interchanges.parquet", area)
+    return gpd.GeoDataFrame(
+        {
+            "id": _str_ids("peage:", g.index),
+            "name": g["name"].to_numpy(),
+            "kind": "toll_interchange",
+            "source": "dgitm_peage",
+            "date": g["date"].to_numpy(),
+            "ref": g["route"].to_numpy(),
+            "status": g["status"].to_numpy(),
+            "precision": g["precision"].to_numpy(),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+
+
 def load_motorway_junctions(
     territory: Territory, *, margin_m: float | None = None, source: Source = "osm"
 ) -> gpd.GeoDataFrame:
-    """Load motorway junctions (``highway=motorway_junction``) from OSM.
+    """Load motorway junctions (``highway=motorway_junction``) from OSM, or tolled ones offline.
 
     Parameters
     ----------
@@ -620,13 +830,17 @@ def load_motorway_junctions(
         Study area; results are in ``territory.crs``.
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
-    source : {"osm"} or path or GeoDataFrame
-        ``"osm"``: Overpass (online, cached); or OSM features / canonical data.
+    source : {"osm", "embedded"} or path or GeoDataFrame
+        ``"osm"``: Overpass (online, cached; every junction); ``"embedded"``: the toll
+        plazas of the interchanges of the conceded motorway network on 1 January 2024
+        (État / DGITM, metropolitan France, offline): **tolled junctions only**, free
+        junctions are not in it; or OSM features / canonical data.
 
     Returns
     -------
     GeoDataFrame
-        Points, schema ``SCHEMAS["motorway_junctions"]`` (``ref`` = exit number).
+        Points, schema ``SCHEMAS["motorway_junctions"]`` (``ref`` = exit number for OSM,
+        the motorway for toll interchanges; ``kind`` toll_interchange offline).
 
     Raises
     ------
@@ -638,6 +852,7 @@ def load_motorway_junctions(
         layer="motorway_junctions",
         source=source,
         margin_m=margin_m,
+        embedded=_toll_interchanges,
         mapper=osm.motorway_junctions_from_osm,
     )
 
@@ -677,7 +892,7 @@ def load_trunk_roads(
 
 def _rte_substations(area: _Area) -> gpd.GeoDataFrame:
     g = _embedded("rte_postes.parquet", area)
-    return gpd.GeoDataFrame(
+    rte = gpd.GeoDataFrame(
         {
             "id": ("rte:" + g["id"].astype(str)).to_numpy(),
             "name": g["name"].to_numpy(),
@@ -688,10 +903,33 @@ def _rte_substations(area: _Area) -> gpd.GeoDataFrame:
             "voltage_label": g["voltage_label"].to_numpy(),
             "operator": "RTE",
             "status": g["status"].to_numpy(),
+            "precision": "exact",
         },
         geometry=g.geometry.to_numpy(),
         crs=g.crs,
     )
+    e = _embedded("edf_reunion_postes.parquet", area)
+    if len(e) == 0:
+        return rte
+    edf = gpd.GeoDataFrame(
+        {
+            "id": ("edf:" + e["name"].astype(str)).to_numpy(),
+            "name": e["name"].to_numpy(),
+            # The EDF SEI list flags whether a source substation has a transformer.
+            "kind": np.where(e["transformer"], "transformation", "no_transformer"),
+            "source": "edf_sei",
+            "date": EMBEDDED_DATES["edf_sei"],
+            "voltage_kv": e["voltage_kv"].astype("float64").to_numpy(),
+            "voltage_label": (e["voltage_kv"].map("{:.0f}kV".format)).to_numpy(),
+            "operator": "EDF SEI",
+            "status": e["status"].to_numpy(),
+            "precision": e["precision"].to_numpy(),
+        },
+        geometry=e.geometry.to_numpy(),
+        crs=e.crs,
+    )
+    frames = [f for f in (rte, edf) if len(f)]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=g.crs)
 
 
 def load_substations(
@@ -710,7 +948,8 @@ def load_substations(
     margin_m : float, optional
         Margin around the perimeter, metres (default ``settings.infrastructure_margin_m``).
     source : {"embedded", "osm"} or path or GeoDataFrame
-        ``"embedded"``: RTE transmission substations (ODRE, offline); ``"osm"``: OSM
+        ``"embedded"``: RTE transmission substations (ODRE, metropolitan France) and the
+        EDF SEI source substations of La Réunion (offline); ``"osm"``: OSM
         ``power=substation`` through Overpass (online, cached, includes distribution
         substations); or OSM features / canonical data.
     min_voltage_kv : float, optional
@@ -721,7 +960,8 @@ def load_substations(
     GeoDataFrame
         Schema ``SCHEMAS["substations"]``: ``voltage_kv`` (kV), ``voltage_label``,
         ``status`` (existing / planned); ``kind`` is transformation or tap (RTE "poste de
-        piquage") for RTE, the OSM ``substation`` value otherwise.
+        piquage") for RTE, transformation or no_transformer for EDF SEI, the OSM
+        ``substation`` value otherwise.
 
     Raises
     ------

@@ -352,6 +352,8 @@ def _rail(sel: gpd.GeoDataFrame, kind: pd.Series, date: str | None, layer: str) 
         "gauge_mm": _max_number(_tag(sel, "gauge")).to_numpy(),
         "line_code": line_code.to_numpy(),
         "operator": _tag(sel, "operator").to_numpy(),
+        "status": "existing",
+        "precision": "exact",
     }
     return _frame(columns, sel, layer)
 
@@ -485,6 +487,7 @@ def waterways_from_osm(features: gpd.GeoDataFrame, *, date: str | None = None) -
         "cemt_class": cemt.to_numpy(),
         "freight_navigable": freight.to_numpy(),
         "status": "existing",
+        "precision": "exact",
     }
     return _frame(columns, sel, "waterways")
 
@@ -545,7 +548,11 @@ def motorway_junctions_from_osm(
     gdf = osm_features(features)
     sel = gdf[_tag(gdf, "highway").eq("motorway_junction").fillna(False)]
     kind = pd.Series("motorway_junction", index=sel.index)
-    columns = _base(sel, kind, date) | {"ref": _tag(sel, "ref").to_numpy()}
+    columns = _base(sel, kind, date) | {
+        "ref": _tag(sel, "ref").to_numpy(),
+        "status": "existing",
+        "precision": "exact",
+    }
     return _frame(columns, sel, "motorway_junctions")
 
 
@@ -644,6 +651,7 @@ def substations_from_osm(
         "voltage_label": voltage.to_numpy(),
         "operator": _tag(sel, "operator").to_numpy(),
         "status": "existing",
+        "precision": "exact",
     }
     return _frame(columns, sel, "substations")
 

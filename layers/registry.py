@@ -139,10 +139,33 @@ def _departements_of(territory: Territory) -> list[str]:
 FRANCE = Coverage("France entière")
 #: Metropolitan France, Corsica included.
 METROPOLE = Coverage("France métropolitaine", exclude=OVERSEAS_DEPARTEMENTS)
-#: The national rail network of SNCF Réseau: mainland France (Corsica's railway is not part of it).
+#: The national rail network of SNCF Réseau: mainland France (Corsica's railway is not part of
+#: it). The overseas départements have no railway at all: no station there is a true zero.
 RFN = Coverage(
-    "réseau ferré national (France continentale)",
-    exclude=OVERSEAS_DEPARTEMENTS | {"2A", "2B"},
+    "réseau ferré national (France continentale ; aucun chemin de fer outre-mer : zéro réel)",
+    exclude=frozenset({"2A", "2B"}),
+)
+#: The embedded SNCF Réseau lines (Corsica's lines included); no railway overseas.
+RAIL_LINES = Coverage(
+    "lignes exploitées du réseau ferré (France métropolitaine et Corse ; aucun chemin de fer "
+    "outre-mer : zéro réel)"
+)
+#: The embedded industrial sidings and port tracks: an SNCF extract of Nord-Pas-de-Calais.
+SIDINGS_NORD = Coverage(
+    "embranchements et voies de port : Nord et Pas-de-Calais seulement (extrait SNCF) ; "
+    "ailleurs OpenStreetMap en ligne",
+    only=frozenset({"59", "62"}),
+)
+#: The conceded (tolled) motorway network: metropolitan France.
+TOLL_NETWORK = Coverage(
+    "échangeurs à péage du réseau concédé (France métropolitaine) ; les échangeurs gratuits "
+    "viennent d'OpenStreetMap en ligne",
+    exclude=OVERSEAS_DEPARTEMENTS,
+)
+#: RTE (mainland France) and the EDF SEI source substations of La Réunion.
+POWER_GRIDS = Coverage(
+    "France continentale (RTE) et La Réunion (EDF SEI)",
+    exclude=(OVERSEAS_DEPARTEMENTS - {"974"}) | {"2A", "2B"},
 )
 #: The RTE transmission network: mainland France (Corsica and overseas have their own).
 RTE_NETWORK = Coverage(
@@ -484,9 +507,13 @@ _STATIONS = {
     "departement": "département name (upper case, SNCF spelling)",
 }
 _SITE = {
-    "status": "existing, planned or under_construction",
-    "precision": "exact (mapped outline or point), point (verified coordinates) or commune "
-    "(point on the surface of the commune)",
+    "status": "existing, planned or under_construction (planned and under-construction "
+    "features count only for criteria with include_planned)",
+    "precision": "how well the position is known: exact (mapped outline or point), point "
+    "(verified coordinates), commune (known only at commune level), arc_minute "
+    "(1-arc-minute grid, ± 1 km), locality (rounded to 0.01°, ± 1 km), hand_entered (placed "
+    "by hand by the source's author), simplified_10m, rounded_1e-4deg (lines); see "
+    "layers.infrastructure.PRECISIONS",
 }
 _ZONES = {
     "id": "id of the zone in its source",
@@ -552,18 +579,25 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="rail_lines",
         label="Voies ferrées",
-        description="Rail lines with electrification",
+        description=(
+            "Rail lines (offline: exploited lines of the national network; online: OSM with "
+            "electrification)"
+        ),
         theme="infrastructure",
         kind="line",
-        schema=_COMMON | _RAIL,
-        coverage=FRANCE,
+        schema=_COMMON | _RAIL | _SITE,
+        coverage=RAIL_LINES,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_rail_lines",
         style=Style("#3a3a3a", weight=2.5),
-        source="OpenStreetMap (Overpass)",
-        attribution=_OSM,
+        source="SNCF Réseau RFN (embedded); OpenStreetMap online",
+        attribution="SNCF Réseau – lignes exploitées du RFN, simplifiées ≈ 10 m, ODbL",
         licence="ODbL 1.0",
-        date=_OSM_DATE,
+        date="2026-02-12",
+        online_source="osm",
+        offline_source="embedded",
         margin=True,
+        map_context=True,
         osm_filters=('way["railway"="rail"]',),
         osm_mapper="layers.osm:rail_lines_from_osm",
         named_kinds=("rail_link",),
@@ -571,17 +605,22 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="rail_branches",
         label="Embranchements ferroviaires (ITE)",
-        description="Rail branches, sidings, spurs and yards",
+        description=(
+            "Rail branches, sidings, spurs and yards (offline: Nord-Pas-de-Calais extract)"
+        ),
         theme="infrastructure",
         kind="line",
-        schema=_COMMON | _RAIL,
-        coverage=FRANCE,
+        schema=_COMMON | _RAIL | _SITE,
+        coverage=SIDINGS_NORD,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_rail_branches",
         style=Style("#5b2c83", weight=2.5, dash="5 4"),
-        source="OpenStreetMap (Overpass)",
-        attribution=_OSM,
+        source="SNCF Réseau Lignes par type (embedded extract); OpenStreetMap online",
+        attribution="SNCF Réseau – Lignes par type, extrait Nord-Pas-de-Calais, ODbL",
         licence="ODbL 1.0",
-        date=_OSM_DATE,
+        date="2025-10-03",
+        online_source="osm",
+        offline_source="embedded",
         margin=True,
         map_context=True,
         osm_filters=(
@@ -594,23 +633,29 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="ports",
         label="Ports",
-        description="River and sea ports, harbours, quays (named sites offline, all online)",
+        description=(
+            "Sea and river ports (offline: World Port Index seaports, partial GNTC river "
+            "ports, Longoni; online: OSM harbours and quays)"
+        ),
         theme="infrastructure",
         kind="point",
         schema=_COMMON
         | {"harbour": "OSM harbour tag", "operator": "operator"}
         | _SITE
         | {"area_ha": "area of polygonal features, hectares (NaN for points and lines)"},
-        coverage=REFERENCE_TERRITORIES,
+        coverage=Coverage(
+            "ports maritimes de France et d'outre-mer (WPI, Longoni) ; ports fluviaux : liste "
+            "partielle"
+        ),
         online_coverage=FRANCE,
         loader=f"{_INFRA}:load_ports",
         style=Style("#1b5e9c", shape="diamond", glyph="P"),
-        source="OpenStreetMap + named sites",
-        attribution=f"{_OSM} ; sites nommés (source citée pour chaque site)",
-        licence="ODbL 1.0",
-        date=_OSM_DATE,
+        source="NGA WPI, GNTC, UN/LOCODE, named sites (embedded); OpenStreetMap online",
+        attribution=f"NGA World Port Index (positions à ± 1 km), GNTC, UN/LOCODE ; {_OSM} en ligne",
+        licence="US public domain (WPI) ; ODbL 1.0 (OSM, GNTC) ; CC BY 4.0 (UN/LOCODE)",
+        date="2025-04-22 (WPI), 2026-02-19 (GNTC)",
         online_source="osm",
-        offline_source="named",
+        offline_source="embedded",
         margin=True,
         map_context=True,
         osm_filters=(
@@ -626,23 +671,32 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="waterways",
         label="Voies navigables",
-        description="Canals and rivers with CEMT class",
+        description=(
+            "Navigable waterways (offline: OSM selection without CEMT class; online: OSM with "
+            "CEMT class)"
+        ),
         theme="infrastructure",
         kind="line",
         schema=_COMMON
         | {
             "cemt_class": "CEMT inland-waterway class (0, I … VII)",
             "freight_navigable": "bool: CEMT class I or more (NA when the class is not tagged)",
-            "status": _SITE["status"],
-        },
-        coverage=FRANCE,
+        }
+        | _SITE,
+        coverage=Coverage(
+            "voies navigables de France métropolitaine", exclude=OVERSEAS_DEPARTEMENTS
+        ),
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_waterways",
         style=Style("#3f8fd2", weight=3.0),
-        source="OpenStreetMap (Overpass)",
-        attribution=_OSM,
+        source="OpenStreetMap (embedded selection; Overpass online)",
+        attribution=f"{_OSM} – voies navigables (sélection French Canals Map, pas VNF)",
         licence="ODbL 1.0",
-        date=_OSM_DATE,
+        date="2026-03-24",
+        online_source="osm",
+        offline_source="embedded",
         margin=True,
+        map_context=True,
         osm_filters=('way["waterway"~"^(canal|river)$"]',),
         osm_mapper="layers.osm:waterways_from_osm",
         named_kinds=("canal",),
@@ -651,7 +705,8 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         name="platforms",
         label="Plateformes industrielles",
         description=(
-            "Industrial, chemical and logistics platforms (named sites offline, all online)"
+            "Industrial, chemical and logistics platforms, combined-transport terminals "
+            "(offline: OTC-GNTC terminals and named sites; online: OSM)"
         ),
         theme="infrastructure",
         kind="point",
@@ -659,16 +714,19 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         | {"industrial": "OSM industrial tag: chemical, logistics …", "operator": "operator"}
         | _SITE
         | {"area_ha": "area of polygonal features, hectares (NaN for points)"},
-        coverage=REFERENCE_TERRITORIES,
+        coverage=Coverage(
+            "terminaux de transport combiné de France (aucun outre-mer : pas de rail) ; "
+            "sites nommés des territoires de référence"
+        ),
         online_coverage=FRANCE,
         loader=f"{_INFRA}:load_platforms",
         style=Style("#8c3b0c", shape="square", glyph="I"),
-        source="OpenStreetMap + named sites",
-        attribution=f"{_OSM} ; sites nommés (source citée pour chaque site)",
-        licence="ODbL 1.0",
-        date=_OSM_DATE,
+        source="OTC-GNTC terminals, named sites (embedded); OpenStreetMap online",
+        attribution=f"OTC-GNTC (positions à ± 1 km) ; sites nommés ; {_OSM} en ligne",
+        licence="GNTC (terms not stated) ; ODbL 1.0 (OpenStreetMap)",
+        date="2026-03-18 (GNTC)",
         online_source="osm",
-        offline_source="named",
+        offline_source="embedded",
         margin=True,
         map_context=True,
         osm_filters=('nwr["landuse"="industrial"]["name"]', 'nwr["industrial"]'),
@@ -678,17 +736,23 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="motorway_junctions",
         label="Échangeurs autoroutiers",
-        description="Motorway junctions",
+        description="Motorway junctions (offline: tolled interchanges only; free ones online)",
         theme="infrastructure",
         kind="point",
-        schema=_COMMON | {"ref": "junction (exit) number"},
-        coverage=FRANCE,
+        schema=_COMMON
+        | {"ref": "junction (exit) number, or the motorway for toll interchanges"}
+        | _SITE,
+        coverage=TOLL_NETWORK,
+        online_coverage=FRANCE,
         loader=f"{_INFRA}:load_motorway_junctions",
         style=Style("#c0262d", shape="circle", glyph="A"),
-        source="OpenStreetMap (Overpass)",
-        attribution=_OSM,
-        licence="ODbL 1.0",
-        date=_OSM_DATE,
+        source="État / DGITM toll plazas 2024 (embedded); OpenStreetMap online",
+        attribution="État / DGITM – gares de péage 2024 : échangeurs à péage seulement ; "
+        f"{_OSM} en ligne",
+        licence="Licence Ouverte 2.0 ; ODbL 1.0 (OpenStreetMap)",
+        date="2024-01-01",
+        online_source="osm",
+        offline_source="embedded",
         margin=True,
         map_context=True,
         osm_filters=('node["highway"="motorway_junction"]',),
@@ -728,15 +792,16 @@ _ENTRIES: tuple[LayerEntry, ...] = (
         | {
             "voltage_kv": "highest voltage, kV (NaN when the source gives no single voltage)",
             "voltage_label": "voltage as written by the source (RTE '63kV', OSM '63000;20000' V)",
-            "operator": "operator (RTE for the embedded list)",
-            "status": _SITE["status"],
-        },
-        coverage=RTE_NETWORK,
+            "operator": "operator (RTE or EDF SEI for the embedded lists)",
+        }
+        | _SITE,
+        coverage=POWER_GRIDS,
         online_coverage=FRANCE,
         loader=f"{_INFRA}:load_substations",
         style=Style("#e08a00", shape="triangle", glyph="E"),
-        source="RTE / ODRE (embedded); OpenStreetMap online",
-        attribution="RTE / ODRE – Postes électriques, Licence Ouverte 2.0",
+        source="RTE / ODRE, EDF SEI La Réunion (embedded); OpenStreetMap online",
+        attribution="RTE / ODRE – Postes électriques ; EDF SEI – postes sources de La Réunion ; "
+        "Licence Ouverte 2.0",
         licence="Licence Ouverte 2.0 (RTE) ; ODbL 1.0 (OpenStreetMap)",
         date="2023-02-13",
         offline=True,
@@ -749,12 +814,12 @@ _ENTRIES: tuple[LayerEntry, ...] = (
     LayerEntry(
         name="aerodromes",
         label="Aérodromes",
-        description="Aerodromes and airports",
+        description="Aerodromes and airports (metropolitan and overseas)",
         theme="infrastructure",
         kind="point",
         schema=_COMMON
         | {"icao": "ICAO code", "iata": "IATA code", "elevation_m": "elevation, metres"},
-        coverage=METROPOLE,
+        coverage=FRANCE,
         online_coverage=FRANCE,
         loader=f"{_INFRA}:load_aerodromes",
         style=Style("#2f4f4f", shape="circle", glyph="✈"),

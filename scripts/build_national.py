@@ -2,8 +2,7 @@
 
 Re-run it whenever a source file is refreshed::
 
-    uv run python scripts/build_national.py [--source-dir ../shared/data/national]
-                                            [--out-dir layers/data]
+    uv run python scripts/build_national.py --source-dir DATASETS/national [--out-dir layers/data]
 
 Every file is GeoParquet (EPSG:4326, zstd) with only the columns the loaders need, a
 ``status`` column (``existing`` for every row of these sources: they list what is in service)

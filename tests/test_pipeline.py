@@ -49,10 +49,13 @@ def test_logistics_ranks_the_longueil_port_area_first(study, test_data):
 def test_missing_layers_are_reported_not_fatal(study):
     meta = study.scored.attrs["foncier"]
     skipped_layers = {s["layer"] for s in meta["criteria_skipped"]}
-    assert "motorway_junctions" in skipped_layers  # online only: not loaded offline
+    # Offline, motorway junctions come from the embedded tolled interchanges; flood zones
+    # and protected areas need a file or the web.
+    assert "motorway_junctions" not in skipped_layers
+    assert "flood_zones" in {s["layer"] for s in meta["exclusions_skipped"]}
     active = [c for c in meta["criteria"] if c["layer"] not in skipped_layers]
     assert sum(c["weight"] for c in active) == pytest.approx(1.0)
-    assert "motorway_junctions" in study.skipped_layers
+    assert "flood_zones" in study.skipped_layers
 
 
 def test_sensitivity_aligned_on_sites(study):
@@ -72,7 +75,12 @@ def test_study_map_contains_the_scored_sites(study):
     assert html.count('"_pt":') == len(study.scored)
     assert "Gares fret SNCF" in html
     assert "Postes électriques RTE" in html
-    assert "Échangeurs autoroutiers" not in html  # not loaded offline
+    # Offline, the motorway layer holds the tolled interchanges, and its source line says so.
+    assert "Échangeurs autoroutiers" in html
+    assert "échangeurs à péage seulement" in html
+    assert "Voies ferrées" in html
+    assert "Voies navigables" in html
+    assert "Zones inondables" not in html  # needs a file or the web
     from foncier.reports.mapping import map_layers
 
     drawn = map_layers(study.layers)
@@ -107,8 +115,12 @@ def test_catalogue_loads_embedded_layers_in_territory_crs():
 
 def test_catalogue_skips_what_needs_a_file_or_the_web():
     t = territory("chartres-metropole")
-    loaded = load_layers(t, ["flood_zones", "motorway_junctions", "aerodromes"])
+    loaded = load_layers(t, ["flood_zones", "trunk_roads", "aerodromes"])
     assert set(loaded) == {"aerodromes"}
+    # Motorway junctions load offline from the tolled interchanges (A11 around Chartres).
+    junctions = load_layers(t, ["motorway_junctions"])["motorway_junctions"]
+    assert set(junctions["kind"]) == {"toll_interchange"}
+    assert junctions["name"].str.contains("Chartres").any()
     with pytest.raises(ArgumentError, match="Unknown layer"):
         load_layers(t, ["railways"])
 

@@ -113,11 +113,14 @@ def test_lists_are_derived_from_the_registry():
 
 
 def test_siting_maps_show_the_same_context_layers_as_before():
-    # The layers every siting map loads besides the profile's, in drawing-list order.
+    # The layers every siting map loads besides the profile's, in drawing-list order (rail
+    # lines and waterways since they ship offline).
     assert MAP_CONTEXT_LAYERS == (
         "rail_freight_stations",
+        "rail_lines",
         "rail_branches",
         "ports",
+        "waterways",
         "platforms",
         "motorway_junctions",
         "substations",
@@ -188,6 +191,10 @@ def _communes_of(dep: str) -> gpd.GeoDataFrame:
 def test_coverage_of_the_reference_territories():
     gc = territory("grand-compiegnois")
     for entry in LAYERS.values():
+        if entry.name == "rail_branches":
+            # The embedded sidings are an extract of the Nord and the Pas-de-Calais only.
+            assert entry.coverage.status(gc) == "none"
+            continue
         assert entry.coverage.status(gc) == "full", entry.name
     # every named site and every preset lies in the départements the named sites cover
     for preset in presets():
@@ -205,7 +212,11 @@ def test_coverage_outside_the_networks():
     assert METROPOLE.status(ajaccio) == "full"
     reunion = territory(_communes_of("974")["insee"].iloc[0])
     assert METROPOLE.status(reunion) == "none"
-    assert LAYERS["aerodromes"].coverage.status(reunion) == "none"
+    # airportsdata lists the overseas aerodromes under their own country codes: shipped too.
+    assert LAYERS["aerodromes"].coverage.status(reunion) == "full"
+    # No railway overseas: "no station" there is a true zero, not "hors couverture".
+    assert RFN.status(reunion) == "full"
+    assert LAYERS["substations"].coverage.status(reunion) == "full"  # EDF SEI list
     assert FRANCE.status(reunion) == "full"
 
 

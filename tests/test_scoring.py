@@ -488,8 +488,8 @@ def test_feature_located_at_its_commune_is_flagged_in_names(sites):
         profile_from_dict(profile),
     )
     assert out["port__nearest"].tolist() == [
-        "Port A (position communale)",
-        "Port A (position communale)",
+        "Port A (dans la commune, position exacte inconnue)",
+        "Port A (dans la commune, position exacte inconnue)",
         "Port B",
     ]
     assert out["port__raw"].iloc[0] == pytest.approx(300.0)  # 500 - 200, by hand

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import ProfileError, SchemaError
+from layers.infrastructure import PRECISIONS
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -31,7 +32,7 @@ __all__ = ["COMMUNE_PRECISION_NOTE", "MEASURES", "MeasureSpec", "MeasuredRule", 
 log = logging.getLogger(__name__)
 
 #: Appended to the name of a nearest feature located only at its commune.
-COMMUNE_PRECISION_NOTE = " (position communale)"
+COMMUNE_PRECISION_NOTE = PRECISIONS["commune"]
 
 LayerKind = Literal["vector", "raster"]
 
@@ -154,11 +155,13 @@ def _distance(
     dist = _series(frame["distance_m"], sites)
     nearest = _series(frame["nearest_name"], sites, dtype=object)
     if "precision" in features.columns:
-        # A feature placed at its commune (exact place unknown) gives a distance to that
-        # point, not to the feature: say so wherever its name is shown.
+        # A feature whose position is coarse (known at its commune, on a 1-arc-minute grid,
+        # rounded to a locality, placed by hand) gives a distance that is not metre-precise:
+        # say so wherever its name is shown.
         precision = features["precision"].reindex(frame["nearest_id"].to_numpy())
-        rough = (precision.to_numpy() == "commune") & nearest.notna().to_numpy()
-        nearest[rough] = nearest[rough].astype(str) + COMMUNE_PRECISION_NOTE
+        notes = precision.map(PRECISIONS).fillna("").to_numpy()
+        rough = (notes != "") & nearest.notna().to_numpy()
+        nearest[rough] = nearest[rough].astype(str) + notes[rough]
     return dist, nearest
 
 

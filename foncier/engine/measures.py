@@ -908,8 +908,11 @@ def count_within(
     radius_m : float
         Radius in metres (> 0).
     weight_column : str, optional
-        Numeric column of ``features`` to sum (e.g. ``"population"``); missing values count
-        as 0. Without it, features are counted.
+        Numeric column of ``features`` to sum (e.g. ``"population"``). A missing value is
+        unknown, not 0: a site whose features within the radius all lack the value gets
+        ``nan`` (e.g. the communes of Mayotte, which have no population in the boundary
+        source); where only some lack it, the sum of the known values is returned (a lower
+        bound) and the number of such sites is logged. Without it, features are counted.
 
     Returns
     -------
@@ -931,7 +934,9 @@ def count_within(
                 f"weight_column {weight_column!r} is not numeric (dtype {col.dtype}); "
                 "convert it with pd.to_numeric first."
             )
-        weights = np.nan_to_num(col.to_numpy(dtype=float), nan=0.0)
+        raw_weights = col.to_numpy(dtype=float)
+        known = ~np.isnan(raw_weights)
+        weights = np.where(known, raw_weights, 0.0)
         name = f"sum_{weight_column}_within_{label}"
     else:
         name = f"count_within_{label}"
@@ -947,18 +952,37 @@ def count_within(
     # part of shapely, already loaded: no scipy import (half a second) for a count.
     tree = shapely.STRtree(pts)
     centres = shapely.points(prepared.cx, prepared.cy)
-    total = np.zeros(n) if weights is not None else np.zeros(n, dtype=np.int64)
     step = 50_000
+    if weights is None:
+        counts = np.zeros(n, dtype=np.int64)
+        for lo in range(0, n, step):
+            # One batch of sites at a time bounds the memory of the (site, feature) pairs.
+            i, _ = tree.query(centres[lo : lo + step], predicate="dwithin", distance=radius_m)
+            counts[lo : lo + step] = np.bincount(i, minlength=min(step, n - lo))
+        return pd.Series(counts, index=prepared.index, name=name)
+    total = np.zeros(n)
+    n_known = np.zeros(n)
+    n_all = np.zeros(n)
     for lo in range(0, n, step):
-        # One batch of sites at a time bounds the memory of the (site, feature) pairs.
         i, j = tree.query(centres[lo : lo + step], predicate="dwithin", distance=radius_m)
+        # Sum in feature order within each site, as the pairs come sorted by site.
+        order = np.lexsort((j, i))
+        i, j = i[order], j[order]
         size = min(step, n - lo)
-        if weights is None:
-            total[lo : lo + step] = np.bincount(i, minlength=size)
-        else:
-            # Sum in feature order within each site, as the pairs come sorted by site.
-            order = np.lexsort((j, i))
-            total[lo : lo + step] = np.bincount(i[order], weights=weights[j[order]], minlength=size)
+        total[lo : lo + step] = np.bincount(i, weights=weights[j], minlength=size)
+        n_known[lo : lo + step] = np.bincount(i, weights=known[j].astype(float), minlength=size)
+        n_all[lo : lo + step] = np.bincount(i, minlength=size)
+    unknown = (n_all > 0) & (n_known == 0)
+    partial = (n_known > 0) & (n_known < n_all)
+    if unknown.any() or partial.any():
+        log.warning(
+            "count_within: %r is missing for features near %d site(s) (value unknown) and "
+            "for some of the features near %d other(s) (sum of the known values).",
+            weight_column,
+            int(unknown.sum()),
+            int(partial.sum()),
+        )
+    total[unknown] = np.nan
     return pd.Series(total, index=prepared.index, name=name)
 
 

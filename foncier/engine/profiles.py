@@ -50,6 +50,8 @@ the nearest feature), ``site_attribute`` (``column`` of the site itself, no laye
 
 Layer filters are plain comparisons, never evaluated code: ``column``, ``op`` among
 ``== != < <= > >= in not in``, ``value`` (a number, text, boolean, or a list for ``in``).
+Features whose ``status`` is planned, under construction or authorised only count only when
+the rule says ``include_planned = true``.
 
 When the criteria carry an ``[ahp]`` table, their weights come from the principal
 eigenvector of the matrix; a ``weight`` given on such a criterion is an error (one source of
@@ -124,7 +126,17 @@ _PROFILE_KEYS = (
 )
 _TOP_KEYS = ("profile", "criteria", "exclusions", "ahp")
 _MEASURE_KEYS = ("radius_m", "column", "max_distance", "name_column")
-_COMMON_KEYS = ("id", "label", "measure", "layer", "unit", "filter", "description", *_MEASURE_KEYS)
+_COMMON_KEYS = (
+    "id",
+    "label",
+    "measure",
+    "layer",
+    "unit",
+    "filter",
+    "include_planned",
+    "description",
+    *_MEASURE_KEYS,
+)
 _CRITERION_KEYS = (*_COMMON_KEYS, "transform", "weight")
 _EXCLUSION_KEYS = (*_COMMON_KEYS, "op", "value")
 _AHP_KEYS = ("criteria", "matrix", "force")
@@ -193,9 +205,18 @@ class _Rule:
     filters: tuple[LayerFilter, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    include_planned: bool = False
 
     def select(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """The features of ``gdf`` that pass every filter of this rule."""
+        """The features of ``gdf`` that pass every filter of this rule.
+
+        Features whose ``status`` is not ``existing`` (planned, under construction,
+        authorised only) count only when the rule says ``include_planned``; a missing
+        status counts as existing.
+        """
+        if not self.include_planned and "status" in gdf.columns:
+            status = gdf["status"].astype("string").fillna("existing")
+            gdf = gdf.loc[(status == "existing").to_numpy()]
         if not self.filters:
             return gdf
         keep = np.ones(len(gdf), dtype=bool)
@@ -336,6 +357,7 @@ def _replace_weight(c: Criterion, weight: float) -> Criterion:
         filters=c.filters,
         params=c.params,
         description=c.description,
+        include_planned=c.include_planned,
         transform=c.transform,
         weight=weight,
     )
@@ -361,6 +383,13 @@ def _text(table: Mapping[str, Any], key: str, where: str, *, default: str | None
         raise ProfileError(f"{where}: missing {key!r}.")
     if not isinstance(value, str) or not value.strip():
         raise ProfileError(f"{where}: {key!r} must be a non-empty text, got {value!r}.")
+    return value
+
+
+def _flag(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}: {key!r} must be true or false, got {value!r}.")
     return value
 
 
@@ -465,6 +494,7 @@ def _parse_rule_common(
         "layer": layer,
         "unit": str(table.get("unit", MEASURES[measure].unit)),
         "filters": _parse_filters(table.get("filter"), where),
+        "include_planned": _flag(table, "include_planned", where),
         "params": params,
         "description": str(table.get("description", "")),
         "_where": where,

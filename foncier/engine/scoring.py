@@ -70,6 +70,7 @@ from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError, UnknownSiteError
 from layers.formatting import format_measure as format_value
 from layers.geometry import repair_geometries
+from layers.infrastructure import COVERAGE_ATTR
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -229,6 +230,22 @@ def measure_criteria(
         skipped: list[dict[str, Any]] = []
         for rule in rules:
             layer = layers.get(rule.layer) if rule.layer else None
+            coverage = getattr(layer, "attrs", {}).get(COVERAGE_ATTR) if layer is not None else None
+            if coverage is not None and not coverage.get("covered", True):
+                # No data here is not "nothing near": the rule is left out and a criterion's
+                # weight spread over the others.
+                log.warning(
+                    "%s %r (%s): territory outside the coverage of layer %r (%s), skipped.",
+                    kind,
+                    rule.id,
+                    rule.label,
+                    rule.layer,
+                    coverage.get("coverage", ""),
+                )
+                skipped.append(
+                    _skip_record(rule, f"hors couverture ({coverage.get('coverage', '')})")
+                )
+                continue
             if rule.layer and layer is None:
                 log.warning(
                     "%s %r (%s): layer %r not available, skipped.",
@@ -243,6 +260,14 @@ def measure_criteria(
                 # Only the layers the profile uses are checked: extra entries do not matter.
                 _check_layer_crs(layer, str(rule.layer), sites.crs)
             v, near = measure_rule(rule, prepared, sites, layer)
+            if kind == "criterion" and len(v) and bool(pd.isna(v).all()):
+                # Unknown everywhere (e.g. no population in the source for any commune near
+                # the territory): no site can be told from another on it.
+                log.warning(
+                    "criterion %r (%s): value unknown for every site, skipped.", rule.id, rule.label
+                )
+                skipped.append(_skip_record(rule, "valeur inconnue partout (absente de la source)"))
+                continue
             values[rule.id] = v
             if near is not None:
                 nearest[rule.id] = near
@@ -447,7 +472,8 @@ def score_from_raw(
     )
     out["why"] = _why(out, active, top_n=top_n)
     skipped = [
-        f"{s['label']} : couche {s['layer']} non disponible"
+        f"{s['label']} : couche {s['layer']} "
+        + ("non disponible" if s.get("reason") == "couche non disponible" else s["reason"])
         for s in (*raw.criteria_skipped, *raw.exclusions_skipped)
     ]
     out.attrs["foncier"] = {

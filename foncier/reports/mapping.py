@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -590,6 +591,21 @@ def siting_map(
             "popup": popup,
             "source_column": source_column,
         }
+        if "status" in gdf.columns:
+            # Planned or authorised-only features (a planned rail branch, a canal under
+            # construction, an RTE substation with only an administrative agreement) are
+            # not infrastructure yet: drawn apart, grey and dashed, in their own layer.
+            status = gdf["status"].astype("string").fillna("existing")
+            planned = gdf[(status != "existing").to_numpy()]
+            if len(planned):
+                gdf = gdf[(status == "existing").to_numpy()]
+                future = replace(
+                    style, label=f"{style.label} – en projet", color="#8a8a8a", dash="6 4"
+                )
+                draw = add_lines if kind == 1 else add_polygons if kind == 0 else add_points
+                draw(m, planned, **{**common, "style": future})
+                if len(gdf) == 0:
+                    return
         if kind == 0 and name in _OVER_SITES:
             add_polygons(
                 m, gdf, style=style, pane="foncier-constraints", source_column=source_column
