@@ -128,6 +128,8 @@ def build_waterways(src: Path) -> gpd.GeoDataFrame:
         columns=["osm_id", "name", "waterway"],
     )
     n = len(g)
+    # 23 source lines have zero length (one vertex repeated): they are not waterways.
+    g = g[g.to_crs(2154).length.to_numpy() > 0]
     g = _simplify(g, WATERWAY_SIMPLIFY_M)
     wkb = shapely.to_wkb(g.geometry.to_numpy())
     g = g[~pd.Series(wkb).duplicated().to_numpy()]
@@ -144,7 +146,11 @@ def build_waterways(src: Path) -> gpd.GeoDataFrame:
         geometry=g.geometry.to_numpy(),
         crs=4326,
     )
-    log.info("waterways: %d features, %d after dropping exact duplicates", n, len(out))
+    log.info(
+        "waterways: %d features, %d after dropping zero-length lines and exact duplicates",
+        n,
+        len(out),
+    )
     return out.reset_index(drop=True)
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from layers.crs import require_crs
@@ -403,6 +404,13 @@ def _ranking_diagnostics(scored: pd.DataFrame, top_n: int) -> RankingDiagnostics
     return ranking_diagnostics(scored, top_n=max(top_n, 1))
 
 
+def _single_points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One marker per point: a station known at several positions (one per line) shows each."""
+    if not (gdf.geom_type == "MultiPoint").any():
+        return gdf
+    return gdf.explode(index_parts=False).reset_index(drop=True)
+
+
 def _kind(gdf: gpd.GeoDataFrame, style_kind: str | None) -> str:
     if style_kind == "point":
         # Stations, ports, platforms … keep their icon even when given as areas.
@@ -602,8 +610,19 @@ def siting_map(
                 future = replace(
                     style, label=f"{style.label} – en projet", color="#8a8a8a", dash="6 4"
                 )
-                draw = add_lines if kind == 1 else add_polygons if kind == 0 else add_points
-                draw(m, planned, **{**common, "style": future})
+                # A planned line known only at its communes is a set of points: draw each
+                # geometry family with the function made for it.
+                types = shapely.get_type_id(planned.geometry.to_numpy())
+                points = planned[np.isin(types, (0, 4))]
+                if len(points):
+                    point_style = replace(future, kind="point")
+                    add_points(m, _single_points(points), **{**common, "style": point_style})
+                lines = planned[np.isin(types, (1, 2, 5))]
+                if len(lines):
+                    add_lines(m, lines, **{**common, "style": replace(future, kind="line")})
+                areas = planned[np.isin(types, (3, 6))]
+                if len(areas):
+                    add_polygons(m, areas, **{**common, "style": replace(future, kind="polygon")})
                 if len(gdf) == 0:
                     return
         if kind == 0 and name in _OVER_SITES:
@@ -615,7 +634,7 @@ def siting_map(
         elif kind == 1:
             add_lines(m, gdf, **common)
         else:
-            add_points(m, gdf, **common)
+            add_points(m, _single_points(gdf), **common)
 
     # Areas under the sites, lines and points above them.
     for kind, name, gdf in ordered:
