@@ -365,15 +365,20 @@ def test_listing_tells_what_covers_an_overseas_territory():
 
     reunion = territory("974")
     table = available_layers(reunion).set_index("layer")
-    # embedded SNCF and RTE data know nothing of La Réunion; OpenStreetMap does
-    assert table.loc["rail_freight_stations", "covered"] == "none"
-    assert table.loc["substations", ["covered", "covered_online"]].tolist() == ["none", "full"]
-    assert table.loc["ports", ["covered", "covered_online"]].tolist() == ["none", "full"]
-    assert table.loc["motorway_junctions", "covered"] == "full"
+    # no railway overseas (a true zero, covered); EDF SEI substations and WPI seaports are
+    # embedded; the tolled motorway interchanges are not, OpenStreetMap has the junctions
+    assert table.loc["rail_freight_stations", "covered"] == "full"
+    assert table.loc["substations", ["covered", "covered_online"]].tolist() == ["full", "full"]
+    assert table.loc["ports", ["covered", "covered_online"]].tolist() == ["full", "full"]
+    assert table.loc["motorway_junctions", ["covered", "covered_online"]].tolist() == [
+        "none",
+        "full",
+    ]
+    assert table.loc["waterways", "covered"] == "none"
     assert table.loc["communes", "coverage"] == "France entière"
     result = CliRunner().invoke(app, ["layers", "974", "--no-count"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    row = next(line for line in result.output.splitlines() if "substations" in line)
+    row = next(line for line in result.output.splitlines() if "motorway_junctions" in line)
     assert "hors couverture (en ligne : oui)" in row
 
 
