@@ -605,7 +605,7 @@ def score(
     >>> scored[["score", "rank", "excluded"]].dtypes.tolist()
     [dtype('float64'), Int64Dtype(), dtype('bool')]
     >>> scored.attrs["foncier"]["skipped"][0]
-    'Échangeur autoroutier : couche motorway_junctions non disponible'
+    'En zone inondable : couche flood_zones non disponible'
     """
     prof = load_profile(profile)
     if type(sites).__module__.startswith("dask_geopandas"):
@@ -660,7 +660,7 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
     >>> top = foncier.rank(scored, top_n=3)
     >>> top["rank"].tolist(), top["score"].round(1).tolist()
-    ([1, 2, 3], [72.1, 67.5, 67.2])
+    ([1, 2, 3], [69.5, 66.4, 64.1])
     """
     if "rank" not in scored.columns:
         raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
@@ -700,11 +700,12 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
     >>> table = foncier.breakdown(scored, best)
     >>> for row in table.itertuples():
     ...     print(row.criterion, row.raw_text, round(row.score, 2), round(row.weight, 3))
-    rail_freight 1,1 km 0.93 0.433
-    river_port 8,8 km 0.45 0.433
-    labour_pool 201\u202f324 hab. 0.93 0.134
+    rail_freight 1,1 km 0.93 0.351
+    river_port 8,8 km 0.45 0.351
+    motorway 6,8 km 0.58 0.189
+    labour_pool 201\u202f324 hab. 0.93 0.109
     >>> round(float(table["contribution"].sum()) * 100, 1)  # the site's score, out of 100
-    72.1
+    69.5
     """
     meta = scored.attrs.get("foncier")
     if not meta:
