@@ -632,7 +632,7 @@ def fiches(
         )
     except RankingError as exc:
         _say("Fiches non écrites.", str(exc))
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=EXIT_INPUT) from None
     _say("Fiches écrites :", f"{len(paths)} fichiers dans {output}", style="green")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -17,6 +18,10 @@ __all__ = ["atomic_path", "csv_safe_text", "write_bytes_atomic"]
 
 # SQLite (GeoPackage) may leave these next to a file it was writing.
 _SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+#: errno values of a full disk or an exhausted quota.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @contextmanager
@@ -52,6 +57,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise OutputError(
+                f"{final}: the disk is full (or the quota reached); nothing was written and "
+                "the previous file, if any, is intact. Free some space or write elsewhere."
+            ) from exc
+        raise
     finally:
         for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDE_SUFFIXES)):
             leftover.unlink(missing_ok=True)

@@ -1125,3 +1125,67 @@ def test_the_command_stopped_in_the_middle_writes_nothing(tmp_path, sig, code):
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------ 11. full disk, Ctrl-C at start-up
+
+
+def test_full_disk_is_an_output_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    from layers import files
+    from layers.errors import OutputError
+
+    target = tmp_path / "carte.html"
+    target.write_text("ancienne carte")
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", full)
+    with pytest.raises(OutputError, match="disk is full") as info:
+        files.write_bytes_atomic(target, b"nouvelle carte")
+    assert isinstance(info.value, OSError)
+    assert target.read_text() == "ancienne carte"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["carte.html"]
+
+
+def test_full_disk_through_the_cli_exits_3_without_traceback(tmp_path):
+    code = (
+        "import errno, sys\n"
+        "import layers.files as f\n"
+        "def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "f.os.replace = full\n"
+        "import foncier.cli as c\n"
+        "sys.argv = ['foncier', *sys.argv[1:]]\n"
+        "c.main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "map", "alencon", "--no-score", "-o", "carte.html"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "disk is full" in " ".join(proc.stderr.split()) + " ".join(proc.stdout.split())
+    assert "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_the_command_line_loads_exits_130_quietly(tmp_path):
+    # A KeyboardInterrupt raised by the import of the command-line libraries, as Ctrl-C
+    # pressed during start-up would, must end like Ctrl-C during a command.
+    code = (
+        "import sys\n"
+        "class Boom:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Boom())\n"
+        "from foncier.__main__ import main\n"
+        "sys.argv = ['foncier', 'territories']\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "Interrompu."
