@@ -16,10 +16,10 @@ once: label, kind, schema, coverage, loader, style, licence) and :mod:`layers.ca
 # such as ``foncier --help`` start at once.
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from layers import _logging  # noqa: F401  (installs the NullHandler)
+from layers._lazy import lazy_names
 from layers.config import settings
 
 if TYPE_CHECKING:
@@ -132,17 +132,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -29,6 +29,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    """A value a comparison may hold: text, true/false or a finite number."""
+    return isinstance(value, bool | str) or _is_finite_number(value)
+
+
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -58,13 +67,13 @@ def check_exclusion_value(value: Any, op: str, where: str) -> Any:
         a boolean, ``nan``); an equality with a list, a table or ``nan``.
     """
     if op in ORDER_OPS:
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_finite_number(value):
             raise ProfileError(
                 f"{where}: 'value' must be a finite number in the measure's unit for {op!r} "
                 f"(e.g. value = 10000 for 10 km in metres), got {_shown(value)}."
             )
         return value
-    if isinstance(value, bool | str) or (_is_number(value) and math.isfinite(value)):
+    if _is_scalar(value):
         return value
     raise ProfileError(
         f"{where}: 'value' must be a number, a text or true/false for {op!r}, got {_shown(value)}."
@@ -83,22 +92,20 @@ def check_filter_value(value: Any, op: str, where: str) -> Any:
     """
     if op in ("in", "not in"):
         items = value if isinstance(value, list | tuple) else None
-        if not items or not all(
-            isinstance(v, bool | str) or (_is_number(v) and math.isfinite(v)) for v in items
-        ):
+        if not items or not all(_is_scalar(v) for v in items):
             raise ProfileError(
                 f"{where}: filter {op!r} needs a non-empty list of numbers or texts, got "
                 f"{_shown(value)}."
             )
         return value
     if op in ORDER_OPS:
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_finite_number(value):
             raise ProfileError(
                 f"{where}: filter {op!r} compares numbers: 'value' must be a finite number, "
                 f"got {_shown(value)}."
             )
         return value
-    if isinstance(value, bool | str) or (_is_number(value) and math.isfinite(value)):
+    if _is_scalar(value):
         return value
     raise ProfileError(
         f"{where}: filter {op!r} needs a number, a text or true/false, got {_shown(value)}."
@@ -113,7 +120,7 @@ def check_distance_m(value: Any, where: str, key: str) -> float:
     ProfileError
         Not a number, not finite, or <= 0.
     """
-    if not _is_number(value) or not math.isfinite(value) or not value > 0:
+    if not _is_finite_number(value) or not value > 0:
         raise ProfileError(
             f"{where}: {key!r} must be a positive finite number of metres, got {_shown(value)}."
         )
@@ -128,7 +135,7 @@ def check_area_m2(value: Any, where: str, key: str = "min_contiguous_area_m2") -
     ProfileError
         Not a number (text, boolean), ``nan`` or infinite, or negative.
     """
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
+    if not _is_finite_number(value) or value < 0:
         raise ProfileError(
             f"{where}: {key} must be a finite number of m² >= 0, got {_shown(value)}."
         )

@@ -55,6 +55,7 @@ increasing one.
 
 from __future__ import annotations
 
+import abc
 import difflib
 import itertools
 import logging
@@ -381,7 +382,7 @@ def _monotony(ys: Sequence[float]) -> str | None:
     return None
 
 
-class TransformKind:
+class TransformKind(abc.ABC):
     """One kind of transform: its parameters, their checks, its curve and its direction.
 
     Subclasses set the class attributes and override :meth:`parse` (checks and conversion of
@@ -403,9 +404,9 @@ class TransformKind:
         """The kind's own parameters, checked and converted (defaults filled in)."""
         return {}
 
+    @abc.abstractmethod
     def score(self, values: Any, spec: Mapping[str, Any]) -> np.ndarray:
         """Scores in ``[0, 1]`` of raw values (already divided by any stretch factor)."""
-        raise NotImplementedError
 
     def direction(self, spec: Mapping[str, Any]) -> str | None:
         """Which way is better: ``"increasing"``, ``"decreasing"`` or None (no order).
