@@ -1104,6 +1104,10 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not FONCIER.exists(), reason="foncier script not installed")
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_the_command_stopped_in_the_middle_writes_nothing(tmp_path, sig, code):
@@ -1116,6 +1120,9 @@ def test_the_command_stopped_in_the_middle_writes_nothing(tmp_path, sig, code):
             "-o", str(out / "c.html"),
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # As from a terminal: a test run started in the background (CI, `cmd &`) inherits an
+        # ignored SIGINT, which Python then keeps ignoring, as any Unix program does.
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     assert proc.stderr is not None
     proc.stderr.readline()  # the first line of the log: the command is running
