@@ -184,10 +184,15 @@ SitesOpt = Annotated[
     ),
 ]
 OnlineOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--online/--offline",
-        help="Also load online layers (OpenStreetMap, IGN WFS); default: embedded data only.",
+        help="--online: always ask the online layers (OpenStreetMap, IGN WFS) for the data "
+        "not in the cache; --offline: embedded data only. Default (auto, or FONCIER_ONLINE): "
+        "use them from the cache, or from the web when a quick check (1.5 s at most) finds "
+        "their hosts; a layer not obtained falls back on the embedded data, and the command "
+        "says which.",
+        show_default=False,
     ),
 ]
 SourceOpt = Annotated[
@@ -300,7 +305,37 @@ def _run_study(
             **kwargs,
         )
         advance(step)
-        return study, action(study)
+        result = action(study)
+    _print_online(study, kwargs.get("online"))
+    return study, result
+
+
+def _print_online(study: Any, asked: bool | None) -> None:
+    """Which online layers the ranking used (with their date) and which it could not get."""
+    from layers.config import settings
+    from layers.online import summary_lines
+
+    mode = settings.online if asked is None else asked
+    statuses = list(study.online_status.values())
+    if mode is False:
+        console.print(
+            Text("Couches en ligne : non demandées (--offline) ; données embarquées seulement.")
+        )
+        return
+    if not statuses:
+        return
+    missing = [s for s in statuses if not s.used]
+    used = len(statuses) - len(missing)
+    kind = "mode auto" if mode == "auto" else "mode toujours"
+    title = f"Couches en ligne ({kind}) : {used} utilisée(s)"
+    title += f", {len(missing)} non obtenue(s)" if missing else ""
+    if missing and mode is True:
+        _say("Attention :", f"--online demandé, mais {len(missing)} couche(s) en ligne non "
+             "obtenue(s) : le classement repose sur les données embarquées pour celles-ci.",
+             style="bold red")  # fmt: skip
+    console.print(Text(title, style="yellow" if missing else "green"))
+    for line in summary_lines(statuses):
+        console.print(Text(f"  {line}"), soft_wrap=True)
 
 
 @app.command()
@@ -432,7 +467,7 @@ def map_(
             "(the others keep theirs; all normalised). The map, PNG and PDF use them.",
         ),
     ] = None,
-    online: OnlineOpt = False,
+    online: OnlineOpt = None,
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -553,7 +588,7 @@ def score(
     ] = "sites.gpkg",
     top: Annotated[int, typer.Option("--top", help="Size of the shortlist.")] = 10,
     draws: Annotated[int, typer.Option(help="Monte-Carlo draws for rank stability.")] = 200,
-    online: OnlineOpt = False,
+    online: OnlineOpt = None,
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -599,7 +634,7 @@ def fiches(
             "--force", help="Write the sheets even when the ranking does not single out sites."
         ),
     ] = False,
-    online: OnlineOpt = False,
+    online: OnlineOpt = None,
     source: SourceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:

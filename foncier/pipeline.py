@@ -24,8 +24,9 @@ from foncier.engine.sites import parse_sites_spec
 from foncier.reports.study import SitingStudy
 from layers.arguments import check_int, check_number
 from layers.catalog import LAYERS, load_layers
-from layers.config import settings
+from layers.config import OnlineMode, settings
 from layers.errors import ArgumentError
+from layers.online import OnlineStatus
 from layers.territories import Territory, presets, territory
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def siting_study(
     profile: str | Path | Profile | None = None,
     sites: str | gpd.GeoDataFrame = DEFAULT_SITES,
     sources: Mapping[str, Any] | None = None,
-    online: bool = False,
+    online: OnlineMode | None = False,
     margin_m: float | None = None,
     draws: int = 200,
     top_n: int = 10,
@@ -135,8 +136,13 @@ def siting_study(
         Source per layer (``{"flood_zones": "ppr.gpkg", "slope": "dem.tif"}``). A source
         given here that cannot be used (missing, unreadable, of the wrong kind, with nothing
         over the territory) is an error, not a skipped layer.
-    online : bool
-        Also load online layers (OpenStreetMap, IGN WFS); default: embedded data only.
+    online : {False, True, "auto"} or None
+        Also load the online layers (OpenStreetMap, IGN WFS) through the cache: ``"auto"``
+        when their hosts answer a quick probe, True always; a layer not obtained falls back
+        on its embedded data (see :func:`layers.catalog.load_layers`). None reads
+        ``settings.online`` (``"auto"`` unless changed; the command line's default).
+        Default: embedded data only. What became of each online layer is in
+        ``study.online_status`` and ``study.scored.attrs["foncier"]["online"]``.
     margin_m : float, optional
         Margin around the territory for infrastructure, metres (default 30 km).
     draws : int
@@ -186,6 +192,7 @@ def siting_study(
     # a source the caller names is loaded (and so checked) even if nothing uses it
     wanted += [n for n in (sources or {}) if n not in wanted]
     step(f"couches : {', '.join(wanted)}")
+    status: dict[str, OnlineStatus] = {}
     loaded = load_layers(
         t,
         wanted,
@@ -193,11 +200,14 @@ def siting_study(
         online=online,
         margin_m=margin_m,
         progress=lambda name, i, n: step(f"couche {name}") if name else None,
+        status=status,
     )
     step("sites candidats")
     candidates = sites if make_sites is None else make_sites(t)
     step(f"score de {len(candidates)} sites")
     scored = score(candidates, loaded, prof, top_n=top_n, progress=lambda rid: step(rid))
+    # Which data the ranking used: the online layers obtained, from the cache or not at all.
+    scored.attrs.setdefault("foncier", {})["online"] = [s.as_dict() for s in status.values()]
     sens = None
     if draws > 0:
         step(f"sensibilité ({draws} tirages)")
@@ -210,4 +220,5 @@ def siting_study(
         sensitivity=sens,
         top_n=top_n,
         skipped_layers=[n for n in wanted if n not in loaded],
+        online_status=status,
     )

@@ -7,6 +7,7 @@ name (:func:`load_layer`, :func:`load_layers`) and lists them (:func:`available_
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -18,9 +19,10 @@ import pandas as pd
 import shapely
 
 from layers import admin
-from layers.config import settings
+from layers.config import OnlineMode, settings
 from layers.errors import ArgumentError, DataSourceError, FoncierError
 from layers.infrastructure import COVERAGE_ATTR
+from layers.online import OnlineStatus, load_online, online_mode
 from layers.postgis import is_postgis_url
 from layers.raster import Raster
 from layers.registry import LAYERS, LayerEntry, suggest_layer
@@ -243,9 +245,10 @@ def load_layers(
     *,
     sources: Mapping[str, Any] | None = None,
     margin_m: float | None = None,
-    online: bool = False,
+    online: OnlineMode | None = False,
     errors: str = "warn",
     progress: Callable[[str, int, int], None] | None = None,
+    status: dict[str, OnlineStatus] | None = None,
 ) -> dict[str, Layer]:
     """Load several layers for a territory; what cannot be loaded is skipped with a warning.
 
@@ -260,9 +263,12 @@ def load_layers(
         given here is loaded even when it is not embedded.
     margin_m : float, optional
         Margin around the perimeter for infrastructure and population, metres.
-    online : bool
-        Also load the online layers (OpenStreetMap, IGN WFS) that have no source given.
-        When False (default), only embedded layers and layers with a source are loaded.
+    online : {False, True, "auto"} or None
+        Also load the online layers (OpenStreetMap, IGN WFS) that have no source given,
+        through the cache (see :mod:`layers.online`): ``"auto"`` when their hosts answer a
+        quick probe, True always; a layer not obtained falls back on its embedded part (or is
+        left out) with a warning. None reads ``settings.online``. When False (default), only
+        embedded layers and layers with a source are loaded.
     errors : {"warn", "raise"}
         What to do when a layer fails: log a warning and skip it, or raise. A layer whose
         source is given in ``sources`` always raises: a file the caller named that is
@@ -270,6 +276,9 @@ def load_layers(
         error, never a silently dropped rule.
     progress : callable, optional
         Called as ``progress(name, i, n)`` before each layer.
+    status : dict, optional
+        Filled with an :class:`~layers.online.OnlineStatus` per online layer asked for: used
+        online or from the cache (with the date), or not obtained and why.
 
     Returns
     -------
@@ -288,6 +297,9 @@ def load_layers(
     True
     """
     sources = dict(sources or {})
+    mode = online_mode(online)
+    if errors not in ("warn", "raise"):
+        raise ArgumentError(f"errors must be 'warn' or 'raise', got {errors!r}.")
     if names is None:
         names = [n for n, i in LAYERS.items() if i.embedded]
     wanted = _check_names(names)
@@ -298,32 +310,35 @@ def load_layers(
             progress(name, i, len(wanted))
         info = LAYERS[name]
         source = sources.get(name)
-        if source is None and not online and info.offline_source is not None:
+        if source is None and mode is not False and info.online:
+            layer, state = load_online(
+                info,
+                functools.partial(load_layer, territory, name, margin_m=margin_m),
+                mode=mode,
+                strict=errors == "raise",
+            )
+            if status is not None:
+                status[name] = state
+            elif not state.used:
+                # nobody collects the statuses: say it here
+                log.warning("layer %r: %s", name, state.message())
+            if layer is not None:
+                out[name] = layer
+            continue
+        if source is None and info.offline_source is not None:
             # Offline, layers complete only online still load their embedded part.
             source = info.offline_source
-        elif source is None and not info.offline and (info.needs == "file" or not online):
+        elif source is None and not info.offline:
             # An expected gap (the caller did not give a file or ask for the web): the scoring
             # engine reports the criteria it skips, so this is only information.
             log.info("layer %r skipped: %s", name, "needs a file" if info.needs else "online")
             continue
-        elif source is None and online:
-            source = info.online_source
         explicit = name in sources
         try:
             out[name] = load_layer(territory, name, source=source, margin_m=margin_m)
         except FoncierError as exc:
             if errors == "raise" or explicit:
                 raise
-            if online and info.offline_source is not None and source != info.offline_source:
-                # The online source failed: fall back on the embedded part, and say so.
-                log.warning("layer %r: %s; using the embedded data instead.", name, exc)
-                try:
-                    out[name] = load_layer(
-                        territory, name, source=info.offline_source, margin_m=margin_m
-                    )
-                    continue
-                except FoncierError as exc2:
-                    exc = exc2
             log.warning("layer %r skipped: %s", name, exc)
             continue
         if explicit and _is_file(source):

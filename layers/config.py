@@ -12,26 +12,64 @@ type or out of range raises :class:`~layers.errors.SettingsError`, so that a typ
 leaves a setting silently unchanged.
 
 Environment variables give the initial values: ``FONCIER_CACHE`` (cache folder),
-``FONCIER_OFFLINE`` (``1``/``true`` to never touch the network), ``FONCIER_THREADS``
-(threads of the measures).
+``FONCIER_OFFLINE`` (``1``/``true`` to never touch the network: cached answers only),
+``FONCIER_ONLINE`` (``auto``, ``1``/``true`` or ``0``/``false``: the online mode of the command
+line), ``FONCIER_THREADS`` (threads of the measures).
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from layers.errors import SettingsError, UnknownSettingError
 
-__all__ = ["Settings", "settings"]
+__all__ = ["ONLINE_MODES", "OnlineMode", "Settings", "settings"]
+
+#: ``"auto"`` (online layers when reachable), True (always try them), False (embedded only).
+OnlineMode: TypeAlias = Literal["auto"] | bool
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: Values of ``settings.online``: use the online layers when their hosts answer, always, never.
+ONLINE_MODES = ("auto", True, False)
+
+
+def _online_mode(value: Any) -> OnlineMode:
+    """``settings.online`` from a Python value or an environment text; SettingsError if neither."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+    raise SettingsError(f"settings.online must be 'auto', True or False, got {value!r}.")
+
+
+def _default_online() -> OnlineMode:
+    value = os.environ.get("FONCIER_ONLINE", "").strip()
+    if not value:
+        return "auto"
+    try:
+        return _online_mode(value)
+    except SettingsError:
+        logging.getLogger(__name__).warning(
+            "FONCIER_ONLINE=%r is not auto, 1/true (always) or 0/false (never): using auto.",
+            value,
+        )
+        return "auto"
 
 
 def _default_threads() -> int:
@@ -69,6 +107,10 @@ def _checked(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise SettingsError(f"settings.offline must be True or False, got {value!r}.")
         return value
+    if name == "online":
+        if isinstance(value, str) and value != "auto":
+            raise SettingsError(f"settings.online must be 'auto', True or False, got {value!r}.")
+        return _online_mode(value)
     if name == "default_crs":
         from pyproj import CRS
         from pyproj.exceptions import CRSError as PyprojCRSError
@@ -85,7 +127,7 @@ def _checked(name: str, value: Any) -> Any:
         return str(value)
     if name == "infrastructure_margin_m":
         return _number(name, value, minimum=0, strict=False)
-    if name == "timeout_s":
+    if name in ("timeout_s", "probe_timeout_s"):
         return _number(name, value, minimum=0, strict=True)
     if name == "backoff_s":
         return _number(name, value, minimum=0, strict=False)
@@ -124,7 +166,17 @@ class Settings:
         ``$XDG_CACHE_HOME/foncier``, else ``~/.cache/foncier``.
     offline : bool
         Never use the network: answer from the cache or raise ``OfflineError``. Initial
-        value: ``FONCIER_OFFLINE``.
+        value: ``FONCIER_OFFLINE``. With ``online`` on or ``"auto"``, online layers already
+        in the cache are still used; the others fall back on the embedded data.
+    online : {"auto", True, False}
+        Whether the command line (and any call with ``online=None``) uses the online layers
+        (OpenStreetMap, IGN Géoplateforme): ``"auto"`` uses them when they are in the cache or
+        their hosts answer a quick probe (``probe_timeout_s``), falling back on the embedded
+        data otherwise; True always tries them (same fallback, with a warning); False uses the
+        embedded data only. Initial value: ``FONCIER_ONLINE``, else ``"auto"``.
+    probe_timeout_s : float
+        Longest wait (seconds, > 0) of the reachability check made once per process before
+        the first download: all hosts are probed at once, so the check costs at most this.
     default_crs : str
         Projected CRS for metropolitan France (Lambert-93, ``"EPSG:2154"``).
     infrastructure_margin_m : float
@@ -166,6 +218,8 @@ class Settings:
 
     cache_folder: Path = field(default_factory=_default_cache)
     offline: bool = field(default_factory=lambda: _env_flag("FONCIER_OFFLINE"))
+    online: OnlineMode = field(default_factory=_default_online)
+    probe_timeout_s: float = 1.5
     default_crs: str = "EPSG:2154"
     infrastructure_margin_m: float = 30_000.0
     timeout_s: float = 60.0

@@ -16,12 +16,16 @@ through the four functions :func:`get_json`, :func:`post_json`, :func:`get_text`
   seconds; each request waits at most ``settings.timeout_s`` seconds.
 - **Offline mode** (``settings.offline``): answers come from the cache only (even expired
   entries); a request that is not cached raises :class:`~layers.errors.OfflineError`.
+  :func:`cache_only` does the same for the requests made inside a ``with`` block, optionally
+  refusing expired entries, and :func:`recording` lists the answers used (from the cache or the
+  network, with their date), so that a caller can say where its data came from.
 
 Settings are read when a request is made, never at import time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.utils
 import json
@@ -32,7 +36,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +52,8 @@ from layers.config import settings
 from layers.errors import DataSourceError, OfflineError
 
 __all__ = [
+    "Answer",
+    "cache_only",
     "cached_session",
     "clear_cache",
     "get_bytes",
@@ -55,6 +61,7 @@ __all__ = [
     "get_text",
     "get_xml",
     "post_json",
+    "recording",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +184,93 @@ _CHECK: contextvars.ContextVar[_BodyCheck | None] = contextvars.ContextVar(
 )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One answer used by a request made inside :func:`recording`.
+
+    Attributes
+    ----------
+    source : str
+        Name of the web source (``"Overpass"`` …).
+    url : str
+        Address asked (without the query string).
+    from_cache : bool
+        True when the answer came from the on-disk cache.
+    fetched : datetime.datetime
+        When the answer was downloaded (UTC): now, or when the cached copy was made.
+    expired : bool
+        True for a cached copy older than ``settings.cache_expire_days``.
+    """
+
+    source: str
+    url: str
+    from_cache: bool
+    fetched: datetime
+    expired: bool = False
+
+
+_CACHE_ONLY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "foncier_http_cache_only", default=None
+)
+_RECORD: contextvars.ContextVar[list[Answer] | None] = contextvars.ContextVar(
+    "foncier_http_record", default=None
+)
+
+
+@contextlib.contextmanager
+def cache_only(*, expired: bool = True) -> Iterator[None]:
+    """Answer the requests made inside the block from the cache only, never the network.
+
+    A request whose answer is not cached raises :class:`~layers.errors.OfflineError`, as in
+    offline mode.
+
+    Parameters
+    ----------
+    expired : bool
+        Also use cached answers older than ``settings.cache_expire_days`` (offline mode does);
+        False treats them as missing.
+    """
+    token = _CACHE_ONLY.set("any" if expired else "fresh")
+    try:
+        yield
+    finally:
+        _CACHE_ONLY.reset(token)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Answer]]:
+    """List the answers used by the requests made inside the block.
+
+    Yields
+    ------
+    list of Answer
+        Filled as requests succeed: one :class:`Answer` per request, in order.
+    """
+    answers: list[Answer] = []
+    token = _RECORD.set(answers)
+    try:
+        yield answers
+    finally:
+        _RECORD.reset(token)
+
+
+def _record(source: str, url: str, *, from_cache: bool, fetched: datetime | None) -> None:
+    answers = _RECORD.get()
+    if answers is None:
+        return
+    when = fetched or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    age = datetime.now(UTC) - when
+    expired = from_cache and age > timedelta(days=float(settings.cache_expire_days))
+    answers.append(Answer(source, url.split("?")[0], from_cache, when, expired))
+
+
+def _created_at(response: Any) -> datetime | None:
+    created = getattr(response, "created_at", None)
+    return created if isinstance(created, datetime) else None
+
+
 def _filter(response: requests.Response) -> bool:
     check = _CHECK.get()
     return True if check is None else check(response)
@@ -280,16 +374,28 @@ def _cached_value(
     prepared: requests.PreparedRequest,
     kind: Kind,
     check: Callable[[Any], None] | None = None,
+    *,
+    source: str = "",
+    expired: bool = True,
 ) -> tuple[bool, Any]:
-    """Read a cached response, expired or not; ``(False, None)`` when missing or unreadable."""
+    """Read a cached response; ``(False, None)`` when missing or unreadable.
+
+    An entry older than ``settings.cache_expire_days`` counts as missing unless ``expired``.
+    """
     key = session.cache.create_key(prepared)
     cached = session.cache.get_response(key)
     if cached is None:
         return False, None
+    created = _created_at(cached)
+    if not expired and created is not None:
+        when = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+        if datetime.now(UTC) - when > timedelta(days=float(settings.cache_expire_days)):
+            return False, None
     try:
         value = _parse(cached, kind)
         if check is not None:
             check(value)
+        _record(source, str(prepared.url), from_cache=True, fetched=created)
         return True, value
     except (ValueError, ET.ParseError, DataSourceError) as exc:
         log.warning("Deleting unreadable cached response for %s (%s).", prepared.url, exc)
@@ -317,8 +423,20 @@ def _request(
     )
     what = _describe(prepared)
 
+    cache_mode = _CACHE_ONLY.get()
+    if cache_mode is not None and not settings.offline:
+        found, value = _cached_value(
+            session, prepared, kind, check, source=source, expired=cache_mode == "any"
+        )
+        if found:
+            log.debug("%s: served from the cache: %s", source, what)
+            return value
+        raise OfflineError(
+            f"The {source} response for {what} is not in the cache"
+            f"{'' if cache_mode == 'any' else ' (or is older than settings.cache_expire_days)'}."
+        )
     if settings.offline:
-        found, value = _cached_value(session, prepared, kind, check)
+        found, value = _cached_value(session, prepared, kind, check, source=source)
         if found:
             log.debug("%s: offline, served from the cache: %s", source, what)
             return value
@@ -372,6 +490,12 @@ def _request(
                     body_check(response)
                 if body_check.ok:
                     log.debug("%s: %s (%s)", source, what, "cache" if from_cache else "network")
+                    _record(
+                        source,
+                        url,
+                        from_cache=from_cache,
+                        fetched=_created_at(response) if from_cache else None,
+                    )
                     return body_check.value
                 if from_cache and not refetched_bad_cache:
                     # requests-cache deleted the entry through the filter; fetch it once more.
@@ -413,7 +537,7 @@ def _request(
             time.sleep(delay)
 
     # Every attempt failed: an expired cached copy is better than nothing.
-    found, value = _cached_value(session, prepared, kind, check)
+    found, value = _cached_value(session, prepared, kind, check, source=source)
     if found:
         log.warning("%s: %s failed (%s); using an expired cached copy.", source, what, problem)
         return value

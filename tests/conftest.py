@@ -56,16 +56,59 @@ def test_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return materialise_test_data(tmp_path_factory.mktemp("test-data"))
 
 
+#: Host names a test may resolve: the local machine only (local HTTP servers, PostGIS, dask).
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", None}
+
+
 @pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Each test gets its own empty cache folder and default settings; never the network."""
+def _isolated_settings(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Each test gets its own empty cache folder and default settings; never the network.
+
+    The command line's default online mode is turned off (``settings.online = False``, as
+    ``--offline``), probe results are forgotten between tests, and outside the tests marked
+    ``web`` any look-up of a host name other than the local machine's fails at once, as on a
+    machine without network: a test that would reach a web service fails instead.
+    """
+    import socket
+
+    from layers import reachability
     from layers.config import settings
 
     monkeypatch.setattr(settings, "cache_folder", tmp_path_factory.mktemp("cache"))
     monkeypatch.setattr(settings, "offline", False)
+    monkeypatch.setattr(settings, "online", False)
     monkeypatch.setattr(settings, "max_retries", 2)
     monkeypatch.setattr(settings, "backoff_s", 0.01)
     monkeypatch.setattr(settings, "timeout_s", 5.0)
+    reachability.forget()
+    if request.node.get_closest_marker("web") is None:
+        real = socket.getaddrinfo
+        local = LOCAL_HOSTS | {socket.gethostname(), socket.getfqdn()}
+
+        def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+            name = host.decode() if isinstance(host, bytes) else host
+            if name in local or _is_ip(name):
+                return real(host, *args, **kwargs)
+            raise socket.gaierror(socket.EAI_NONAME, f"tests never use the network ({name})")
+
+        monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    yield
+    reachability.forget()
+
+
+def _is_ip(name: object) -> bool:
+    """True for an address of this machine or its private network (not the Internet)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(str(name))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified
 
 
 # --------------------------------------------------------------------------- skip guard

@@ -92,6 +92,13 @@ class LocalServer:
             def do_POST(self) -> None:
                 self._answer()
 
+            def do_HEAD(self) -> None:  # the reachability probe: counted, empty answer
+                with server.lock:
+                    server.hits[urlsplit(self.path).path] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

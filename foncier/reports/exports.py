@@ -392,6 +392,13 @@ def write_xlsx(study: SitingStudy, path: str | os.PathLike[str]) -> Path:
         info.append(["Non évalués"])
         for item in meta["skipped"]:
             info.append([str(item)])
+    if meta.get("online"):
+        from layers.online import summary_lines
+
+        info.append([])
+        info.append(["Couches en ligne"])
+        for line in summary_lines(meta["online"]):
+            info.append([line])
     info.append([])
     info.append(["Couche", "Sources", "Dates"])
     for name, entry in meta["sources"].items():

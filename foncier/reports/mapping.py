@@ -540,6 +540,7 @@ def siting_map(
     >>> type(m).__name__, "Compiègne" in m.get_root().render()
     ('Map', True)
     """
+    from layers.online import summary_lines
     from maps.base import base_map, finish_map
     from maps.choropleth import add_choropleth
     from maps.labels import add_rank_labels
@@ -584,6 +585,8 @@ def siting_map(
         ordered.append((_KIND_ORDER[_kind(gdf, layer_style(name).kind)], name, gdf))
     ordered.sort(key=lambda t: t[0])
     attributions = {**layer_attributions(shown), **dict(attributions or {})}
+    # Which online layers the ranking used, and which it could not get (layers.online).
+    add_sources(m, [f"En ligne – {line}" for line in summary_lines(meta.get("online") or [])])
 
     def add_layer(kind: int, name: str, gdf: gpd.GeoDataFrame) -> None:
         style = layer_style(name)

@@ -11,6 +11,7 @@ import pandas as pd
 from foncier.engine.profiles import Profile
 from foncier.engine.scoring import rank
 from layers.catalog import Layer
+from layers.online import OnlineStatus
 from layers.territories import Territory
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ class SitingStudy:
         Rank stability per site (``p_top_n``, ``rank_p05``, ``rank_p95`` …).
     top_n : int
         Size of the shortlist.
+    skipped_layers : list of str
+        Layers the run wanted but could not load (no file given, not obtained online).
+    online_status : dict of str to OnlineStatus
+        For each online layer asked for, whether it was used (downloaded or from the cache,
+        with its date) or not obtained and why (see :mod:`layers.online`).
     """
 
     territory: Territory
@@ -46,6 +52,7 @@ class SitingStudy:
     sensitivity: pd.DataFrame | None = None
     top_n: int = 10
     skipped_layers: list[str] = field(default_factory=list)
+    online_status: dict[str, OnlineStatus] = field(default_factory=dict)
 
     def top(self, n: int | None = None) -> pd.DataFrame:
         """The ``n`` best sites (default ``top_n``), best first, with their stability."""

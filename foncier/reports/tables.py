@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -124,6 +125,8 @@ def study_metadata(study: SitingStudy) -> dict[str, Any]:
         (id, name, crs), ``profile`` (id, name), ``criteria`` (id, label, unit, layer,
         weight), ``exclusions``, ``skipped`` (criteria or rules left out and why),
         ``sources`` (per layer: the ``source`` and ``date`` values of its features),
+        ``online`` (per online layer asked for: used online or from the cache with its date,
+        or not obtained, why and what was used instead; :class:`layers.online.OnlineStatus`),
         ``n_sites``, ``n_excluded``, ``ranking`` (the tie-break rule, in French) and
         ``diagnostics`` (whether the ranking singles out its top N, per-criterion saturation,
         spread and separation: :func:`foncier.engine.diagnostics.ranking_diagnostics`).
@@ -161,11 +164,19 @@ def study_metadata(study: SitingStudy) -> dict[str, Any]:
         "exclusions": meta.get("exclusions", []),
         "skipped": list(meta.get("skipped", [])),
         "sources": sources,
+        "online": _online(study, meta),
         "n_sites": len(study.scored),
         "n_excluded": int(excluded.astype(bool).sum()) if excluded is not None else 0,
         "ranking": meta.get("ranking"),
         "diagnostics": _diagnostics(study),
     }
+
+
+def _online(study: SitingStudy, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What became of each online layer (see :class:`layers.online.OnlineStatus`)."""
+    if study.online_status:
+        return [s.as_dict() for s in study.online_status.values()]
+    return [dict(s) for s in meta.get("online", [])]
 
 
 def _diagnostics(study: SitingStudy) -> dict[str, Any] | None:
