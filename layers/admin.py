@@ -28,6 +28,7 @@ from pyproj import CRS
 
 from layers.crs import to_crs
 from layers.errors import DataSourceError
+from layers.geoparquet import read_geoparquet
 
 __all__ = [
     "ADMIN_SOURCE",
@@ -113,7 +114,7 @@ def _read(
         # Typed value set: an empty list must still compare with the string column.
         term = pc.field(column).isin(pa.array(values, type=pa.large_string()))
         expression = term if expression is None else expression & term
-    gdf = gpd.read_parquet(_path(name), filters=expression)
+    gdf = read_geoparquet(_path(name), filters=expression)
     gdf = gdf.reset_index(drop=True)
     # The file stores the CRS as PROJJSON; give it back as the plain EPSG code.
     gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)

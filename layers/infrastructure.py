@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
@@ -39,6 +40,7 @@ from layers.config import settings
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
 from layers.geometry import repair_geometries
+from layers.geoparquet import read_geoparquet
 from layers.registry import LAYERS, get_layer
 
 if TYPE_CHECKING:
@@ -207,10 +209,8 @@ class _Area(NamedTuple):
 
 def _area(territory: Territory, margin_m: float | None) -> _Area:
     margin = _margin(margin_m)
-    # Buffer once per call: the lon/lat box is taken from the same grown perimeter.
-    shape = territory.area_with_margin(margin)
-    w, s, e, n = gpd.GeoSeries([shape], crs=territory.crs).to_crs(4326).total_bounds
-    return _Area(margin, shape, (float(w), float(s), float(e), float(n)))
+    # The territory computes its grown perimeter and lon/lat box once per margin.
+    return _Area(margin, territory.area_with_margin(margin), territory.bbox_lonlat(margin))
 
 
 def _finish(
@@ -250,7 +250,7 @@ def _read_embedded(name: str) -> gpd.GeoDataFrame:
             f"Embedded file {path} is missing. Rebuild it with "
             "`uv run python scripts/build_infrastructure.py`."
         )
-    return gpd.read_parquet(path)
+    return read_geoparquet(path)
 
 
 def _embedded(name: str, area: _Area) -> gpd.GeoDataFrame:
@@ -1176,6 +1176,28 @@ def load_named_sites(
         planned, under_construction), ``precision`` (point or commune), ``insee``,
         ``territory``, ``geometry``.
     """
+    embedded = isinstance(source, str) and source == "embedded"
+    if not embedded:
+        return _named_sites(territory, margin_m=margin_m, source=source)
+    # The embedded list never changes and a territory is immutable: build once per margin.
+    memo = _EMBEDDED_NAMED.setdefault(territory, {})
+    margin = _margin(margin_m)
+    if margin not in memo:
+        memo[margin] = _named_sites(territory, margin_m=margin, source=source)
+    return memo[margin].copy()
+
+
+#: Named sites of a territory from the embedded list, by territory and margin (metres). Five
+#: layers (ports, waterways, platforms, rail branches and the named sites themselves) take
+#: rows from it, and each build reads the communes of the sites placed by commune.
+_EMBEDDED_NAMED: weakref.WeakKeyDictionary[Territory, dict[float, gpd.GeoDataFrame]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _named_sites(
+    territory: Territory, *, margin_m: float | None, source: str | Path
+) -> gpd.GeoDataFrame:
     area = _area(territory, margin_m)
     table = _named_sites_table(None if str(source) == "embedded" else source)
     geoms = np.empty(len(table), dtype=object)

@@ -72,6 +72,12 @@ class Territory:
     perimeter: BaseGeometry
     communes: gpd.GeoDataFrame = field(repr=False)
     epci: gpd.GeoDataFrame = field(repr=False)
+    # Shapes derived from the perimeter, by (kind, margin in metres): the perimeter never
+    # changes (frozen, and shapely geometries are immutable), and every layer of a study
+    # clips to the same grown perimeter, a buffer that takes tens of milliseconds.
+    _derived: dict[tuple[str, float], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         check_projected(gpd.GeoSeries([], crs=self.crs), f"territory {self.id!r}")
@@ -137,10 +143,13 @@ class Territory:
         )
 
     def area_with_margin(self, margin_m: float) -> BaseGeometry:
-        """The perimeter grown by ``margin_m`` metres (in ``crs``)."""
+        """The perimeter grown by ``margin_m`` metres (in ``crs``), computed once per margin."""
         if margin_m <= 0:
             return self.perimeter
-        return shapely.buffer(self.perimeter, margin_m, quad_segs=4)
+        key = ("area", float(margin_m))
+        if key not in self._derived:
+            self._derived[key] = shapely.buffer(self.perimeter, margin_m, quad_segs=4)
+        return self._derived[key]
 
     def bbox_lonlat(self, margin_m: float = 0.0) -> tuple[float, float, float, float]:
         """``(west, south, east, north)`` in degrees (EPSG:4326) of the area plus a margin.
@@ -150,9 +159,12 @@ class Territory:
         margin_m : float
             Margin around the perimeter, metres.
         """
-        area = gpd.GeoSeries([self.area_with_margin(margin_m)], crs=self.crs).to_crs(4326)
-        w, s, e, n = area.total_bounds
-        return (float(w), float(s), float(e), float(n))
+        key = ("bbox_lonlat", float(max(margin_m, 0.0)))
+        if key not in self._derived:
+            area = gpd.GeoSeries([self.area_with_margin(margin_m)], crs=self.crs).to_crs(4326)
+            w, s, e, n = area.total_bounds
+            self._derived[key] = (float(w), float(s), float(e), float(n))
+        return self._derived[key]
 
     def __repr__(self) -> str:
         return (

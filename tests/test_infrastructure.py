@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from pandas.testing import assert_frame_equal
 from pyproj import Transformer
 
 from layers import infrastructure as infra
@@ -413,6 +414,19 @@ def test_named_sites_of_grand_compiegnois(named_gc):
     for site, (_, _, insee) in list(expected.items())[:4]:
         assert polys[insee].contains(by_id.loc[site].geometry), site
     assert named_gc.crs.to_epsg() == 2154
+
+
+def test_named_sites_are_built_once_per_territory_and_margin(compiegne, named_gc):
+    # Five layers take rows from the named sites: the same territory and margin give the
+    # same rows, and a caller changing its copy changes nobody else's.
+    again = infra.load_named_sites(compiegne)
+    assert_frame_equal(again, named_gc)
+    again.loc[:, "name"] = "changed"
+    assert_frame_equal(infra.load_named_sites(compiegne), named_gc)
+    # A margin of 0 keeps only the sites inside the perimeter: a different answer.
+    inside = infra.load_named_sites(compiegne, margin_m=0)
+    assert set(inside["id"]) < set(named_gc["id"])
+    assert "gc-barreau-roissy-picardie" not in set(inside["id"])
 
 
 def test_named_platforms_and_ports_offline(compiegne, named_gc, monkeypatch):

@@ -167,3 +167,18 @@ def test_boundary_file_without_crs_is_rejected(tmp_path):
 def test_normalize_text():
     assert normalize_text("Compiègne") == "compiegne"
     assert normalize_text("  Saint-Étienne-du-Rouvray ") == "saint etienne du rouvray"
+
+
+def test_grown_perimeter_is_computed_once_per_margin():
+    t = territory("alencon")
+    area = t.area_with_margin(30_000)
+    # the buffer a caller would compute, and the same object on the next call
+    expected = shapely.buffer(t.perimeter, 30_000, quad_segs=4)
+    assert shapely.equals_exact(area, expected, tolerance=0)
+    assert t.area_with_margin(30_000) is area
+    assert t.area_with_margin(0) is t.perimeter
+    assert shapely.area(t.area_with_margin(10_000)) < shapely.area(area)
+    # the lon/lat box of the grown perimeter, as geopandas reprojects it
+    w, s, e, n = gpd.GeoSeries([expected], crs=t.crs).to_crs(4326).total_bounds
+    assert t.bbox_lonlat(30_000) == (w, s, e, n)
+    assert t.bbox_lonlat(0) != t.bbox_lonlat(30_000)
