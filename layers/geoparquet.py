@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,14 +37,33 @@ _EXTENSIONS = {
 }
 
 
+def _without_member_ids(projjson: dict[str, Any]) -> dict[str, Any]:
+    # As geopandas does: PROJ cannot use the ids of datum ensemble members.
+    for member in projjson.get("datum_ensemble", {}).get("members", []):
+        member.pop("id", None)
+    return projjson
+
+
 @lru_cache(maxsize=16)
 def _crs(text: str) -> CRS:
-    """The CRS of a PROJJSON text (or a CRS string), parsed once per process."""
+    """The CRS of a PROJJSON text (or a CRS string), parsed once per process.
+
+    PROJ parses PROJJSON slowly (20–50 ms); a definition that carries an authority code is
+    built from that code (under a millisecond) when the code's own PROJJSON is the same
+    definition, key for key.
+    """
     value = json.loads(text)
-    if isinstance(value, dict):
-        # As geopandas does: PROJ cannot use the ids of datum ensemble members.
-        for member in value.get("datum_ensemble", {}).get("members", []):
-            member.pop("id", None)
+    if not isinstance(value, dict):
+        return CRS.from_user_input(value)
+    value = _without_member_ids(value)
+    code = value.get("id", {})
+    if isinstance(code.get("authority"), str) and isinstance(code.get("code"), int | str):
+        try:
+            candidate = CRS.from_user_input(f"{code['authority']}:{code['code']}")
+        except CRSError:  # a code this PROJ database does not know
+            candidate = None
+        if candidate is not None and _without_member_ids(candidate.to_json_dict()) == value:
+            return candidate
     return CRS.from_user_input(value)
 
 

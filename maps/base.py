@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from layers.crs import require_crs
 from layers.errors import GeometryError
+from maps import leaflet_plugins
 from maps.basemaps import DEFAULT_BASEMAPS, add_basemaps
 from maps.legend import legend_element, legend_entries
 from maps.popups import POPUP_CSS
@@ -140,7 +141,6 @@ def base_map(
         Finish it with :func:`finish_map` after adding layers.
     """
     import folium
-    from folium import plugins
 
     w, s, e, n = bounds_lonlat(extent) if extent is not None else (-5.2, 41.3, 9.6, 51.1)
     if m is None:
@@ -169,11 +169,14 @@ def base_map(
             add_sources(m, sources)
         _controls().add_to(m)
         if fullscreen:
-            plugins.Fullscreen(
-                position="topleft", title="Plein écran", title_cancel="Quitter le plein écran"
+            leaflet_plugins.fullscreen(
+                position="topleft",
+                title="Plein écran",
+                title_cancel="Quitter le plein écran",
+                force_separate_button=False,
             ).add_to(m)
         if measure:
-            plugins.MeasureControl(
+            leaflet_plugins.measure_control(
                 position="topleft",
                 primary_length_unit="kilometers",
                 secondary_length_unit="meters",

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 import shapely
 from pandas.testing import assert_frame_equal
+from pyproj import CRS
 
 from layers import admin
 from layers.geoparquet import read_geoparquet
@@ -81,3 +82,24 @@ def test_a_parquet_file_without_geometry_is_refused_as_geopandas_refuses_it(tmp_
         gpd.read_parquet(path)
     with pytest.raises(ValueError, match="geo"):
         read_geoparquet(path)
+
+
+@pytest.mark.parametrize(
+    "crs",
+    [
+        "EPSG:2154",
+        # the same projection without an authority code: parsed from its PROJJSON
+        "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 "
+        "+ellps=GRS80 +units=m +no_defs",
+        # a code's number with another definition than the code's own: not taken for it
+        {**CRS.from_epsg(2154).to_json_dict(), "name": "Lambert-93 (a copy)"},
+    ],
+)
+def test_the_crs_is_the_file_s_own(tmp_path, crs):
+    path = tmp_path / "crs.parquet"
+    gpd.GeoDataFrame({"k": [1]}, geometry=[shapely.Point(700_000, 6_600_000)], crs=crs).to_parquet(
+        path
+    )
+    ours = read_geoparquet(path)
+    same_frame(ours, gpd.read_parquet(path))
+    assert ours.crs.to_json_dict() == gpd.read_parquet(path).crs.to_json_dict()
