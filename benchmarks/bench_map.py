@@ -11,6 +11,16 @@ command once, in turn), so that a busy neighbour on a shared machine slows them 
   bytecode cache, ``PYTHONPYCACHEPREFIX`` pointing to a new folder: every module of the
   stack is compiled again, as on the first run after installing).
 
+The maps run with ``--offline`` (embedded data only, no network probe), so that they
+measure foncier and not the network. *Warm* runs always write and reuse bytecode, even
+when ``PYTHONDONTWRITEBYTECODE`` is set in the caller's environment (with it set, and a
+virtual environment installed without compiled bytecode, every "warm" run would compile
+the whole stack again).
+
+``--baseline DIR`` also runs the maps of another checkout (``DIR/.venv/bin/foncier``, e.g.
+a worktree of an older commit), interleaved with this one's, for a before/after table from
+one run.
+
 Prints the median and the spread (min–max) of each, the ratio of each map to the floor
 measured in the same run, and the load average of the machine.
 
@@ -18,6 +28,7 @@ Usage::
 
     uv run python benchmarks/bench_map.py                  # 5 rounds, every preset
     uv run python benchmarks/bench_map.py --rounds 3 --presets alencon --no-cold
+    uv run python benchmarks/bench_map.py --baseline ../foncier-old --rounds 3
 """
 
 from __future__ import annotations
@@ -51,10 +62,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-bytecode runs")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout whose maps run interleaved with these (DIR/.venv/bin/foncier)",
+    )
     args = parser.parse_args()
     py = sys.executable
     # The installed console script, as a user runs it.
     foncier_cmd = [str(Path(py).parent / "foncier")]
+    versions = {"": foncier_cmd}
+    if args.baseline is not None:
+        baseline = args.baseline.resolve() / ".venv" / "bin" / "foncier"
+        if not baseline.is_file():
+            parser.error(f"--baseline: {baseline} not found (run `uv sync` there)")
+        versions = {" [this]": foncier_cmd, " [baseline]": [str(baseline)]}
     presets = [p for p in args.presets.split(",") if p]
     commands: dict[str, list[str]] = {
         "floor: import geopandas, folium": [py, "-c", "import geopandas, folium"],
@@ -67,16 +89,19 @@ def main() -> None:
         ],
         "foncier --help": [*foncier_cmd, "--help"],
     }
-    for p in presets:
-        commands[f"map {p} (warm)"] = [*foncier_cmd, "map", p, "-o", f"{p}.html"]
     cold = set()
-    if not args.no_cold:
+    for kind in ("warm", "cold"):
+        if kind == "cold" and args.no_cold:
+            continue
         for p in presets:
-            commands[f"map {p} (cold)"] = [*foncier_cmd, "map", p, "-o", f"{p}.html"]
-            cold.add(f"map {p} (cold)")
+            for tag, cmd in versions.items():
+                name = f"map {p} ({kind}){tag}"
+                commands[name] = [*cmd, "map", p, "--offline", "-o", f"{p}.html"]
+                if kind == "cold":
+                    cold.add(name)
     times: dict[str, list[float]] = {k: [] for k in commands}
     loads = []
-    base_env = dict(os.environ)
+    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # One untimed pass fills the bytecode cache of the warm runs.
@@ -96,10 +121,10 @@ def main() -> None:
         f"{args.rounds} interleaved rounds; load average (1 min) during the rounds: "
         f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'command':<42} {'median':>8} {'min':>7} {'max':>7} {'/ floor':>8}")
+    print(f"{'command':<50} {'median':>8} {'min':>7} {'max':>7} {'/ floor':>8}")
     for name, values in times.items():
         med = statistics.median(values)
-        print(f"{name:<42} {med:7.2f}s {min(values):6.2f}s {max(values):6.2f}s {med / floor:7.2f}x")
+        print(f"{name:<50} {med:7.2f}s {min(values):6.2f}s {max(values):6.2f}s {med / floor:7.2f}x")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from affine import Affine
 from pyproj import CRS
+
+if TYPE_CHECKING:
+    # Only an annotation here: affine (and attrs under it) load with the rasters themselves.
+    from affine import Affine
 
 __all__ = ["Raster"]
 
