@@ -341,6 +341,16 @@ def test_zonal_stat_small_site_point_and_off_raster(raster4):
     assert np.isnan(got[2])
 
 
+def test_zonal_stat_site_over_missing_pixels_only_is_nan(raster4):
+    # The only pixel centre inside is (35, 5), missing; the centroid (29.4, 5.7) lies over
+    # pixel 15, which must not stand in for the missing one.
+    strip = Polygon([(20, 5.5), (34, 5.5), (34, 4.5), (36, 4.5), (36, 6), (20, 6)])
+    assert shapely.centroid(strip).x == pytest.approx(29.4)
+    got = measures.zonal_stat(gdf([strip, box(24, 4, 36, 6)]), raster4).to_numpy()
+    assert np.isnan(got[0])
+    assert got[1] == 15.0
+
+
 def test_zonal_stat_checks_crs_and_stat(raster4):
     with pytest.raises(CRSError, match="EPSG:3857"):
         measures.zonal_stat(gdf([unit_square()], crs="EPSG:3857"), raster4)
@@ -510,3 +520,138 @@ def test_threads_over_chunks_give_the_single_thread_values(random_sites, monkeyp
         random_sites.geometry.to_numpy()[:, None], lines.geometry.to_numpy()[None, :]
     ).min(axis=1)
     np.testing.assert_allclose(many["distance_m"], expected, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Fast paths against plain shapely
+
+
+def _sites_with_holes_and_parts(rng, n, box_m):
+    """Polygons in both ring directions, with holes, and two-part multipolygons."""
+    base = random_polygons(rng, n, box_m=box_m, rmin=40, rmax=160)
+    geoms = np.asarray(base, dtype=object)
+    k = n // 4
+    # Reversed rings (clockwise shells).
+    geoms[:k] = shapely.reverse(geoms[:k])
+    # A hole in the middle of each (a square of 20 m around the centroid).
+    c = shapely.centroid(geoms[k : 2 * k])
+    holes = shapely.buffer(c, 10, cap_style="square")
+    geoms[k : 2 * k] = shapely.difference(geoms[k : 2 * k], holes)
+    # Two parts: the polygon and a copy moved 400 m east.
+    moved = shapely.transform(geoms[2 * k : 3 * k], lambda xy: xy + np.array([400.0, 0.0]))
+    geoms[2 * k : 3 * k] = shapely.multipolygons(
+        [[a, b] for a, b in zip(geoms[2 * k : 3 * k], moved, strict=True)]
+    )
+    return geoms
+
+
+def test_box_overlap_area_matches_shapely():
+    rng = np.random.default_rng(21)
+    geoms = _sites_with_holes_and_parts(rng, 400, 2_000)
+    # A clockwise hole inside a clockwise shell: rings in the same direction, left to GEOS.
+    same_way = Polygon(
+        [(0, 0), (0, 100), (100, 100), (100, 0)], [[(40, 40), (40, 60), (60, 60), (60, 40)]]
+    )
+    geoms = np.append(geoms, same_way)
+    prepared = measures.prepare_sites(gdf(geoms))
+    site = np.repeat(np.arange(geoms.size), 3)
+    b = prepared.bounds[site]
+    # Boxes cutting each site, containing it, and missing it.
+    u = rng.uniform(0, 1, (site.size, 2))
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    x0 = b[:, 0] + (u[:, 0] - 0.5) * w
+    y0 = b[:, 1] + (u[:, 1] - 0.5) * h
+    boxes = np.stack([x0, y0, x0 + 0.7 * w, y0 + 0.7 * h], axis=1)
+    boxes[1::3] = b[1::3] + np.array([-1.0, -1.0, 1.0, 1.0])
+    boxes[2::3] = b[2::3] + np.array([1.0, 0.0, 1.0, 0.0]) * (w[2::3, None] + 5)
+    area, ok = measures._box_overlap_area(prepared, site, boxes)
+    expected = shapely.area(shapely.intersection(geoms[site], shapely.box(*boxes.T)))
+    assert ok[:-3].all()
+    assert not ok[-3:].any()
+    np.testing.assert_allclose(area[ok], expected[ok], rtol=0, atol=1e-6)
+    assert (expected[ok] > 0).sum() > 500
+    assert (expected[ok] == 0).sum() > 300
+
+
+def test_grid_cut_of_zones_matches_cell_by_cell_clipping():
+    rng = np.random.default_rng(22)
+    zones = np.asarray(random_polygons(rng, 30, box_m=20_000, rmin=300, rmax=4000))
+    zones[:5] = shapely.difference(zones[:5], shapely.buffer(shapely.centroid(zones[:5]), 200))
+    prep = measures.prepare_zones(gdf(zones), cell_size=250)
+    g, (ox, oy) = prep.cell_size, prep.origin
+    cx, cy = prep.cell // prep.n_rows, prep.cell % prep.n_rows
+    cells = shapely.box(ox + cx * g, oy + cy * g, ox + (cx + 1) * g, oy + (cy + 1) * g)
+    union = shapely.union_all(zones)
+    # Every piece lies in its cell, the pieces cover the union once, full flags are right.
+    assert shapely.covers(shapely.buffer(cells, 1e-6), prep.pieces).all()
+    assert shapely.area(prep.pieces).sum() == pytest.approx(shapely.area(union), rel=1e-12)
+    keys, first = np.unique(prep.cell, return_index=True)
+    per_cell = shapely.area(shapely.intersection(union, cells[first]))
+    np.testing.assert_allclose(
+        np.bincount(np.searchsorted(keys, prep.cell), weights=shapely.area(prep.pieces)),
+        per_cell,
+        rtol=1e-12,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(prep.full, np.abs(shapely.area(prep.pieces) - g * g) < 1e-3)
+    assert prep.full.sum() > 1000
+    assert (~prep.full).sum() > 500
+    np.testing.assert_allclose(prep.bounds, shapely.bounds(prep.pieces))
+
+
+@pytest.mark.parametrize("cell_size", [None, 150.0])
+def test_shares_of_awkward_sites_match_shapely(cell_size):
+    rng = np.random.default_rng(23)
+    sites = _sites_with_holes_and_parts(rng, 800, 10_000)
+    zones = np.asarray(random_polygons(rng, 25, box_m=10_000, rmin=500, rmax=3000))
+    # Away from the others: a zone with a hole, and sites exactly on its edges and corners.
+    zones[0] = Polygon(
+        [(22000, 22000), (22000, 26000), (26000, 26000), (26000, 22000)],
+        [[(23000, 23000), (23000, 25000), (25000, 25000), (25000, 23000)]],
+    )
+    on_edges = [
+        box(21900, 22500, 22100, 22700),  # half in
+        box(22950, 22950, 23050, 23050),  # on the hole's corner: 3/4 in
+        box(26000, 23000, 26100, 23100),  # touching the outer edge from outside
+    ]
+    sites = np.concatenate(
+        [sites, on_edges, [Point(22000, 22100), LineString([(19000, 19000), (23000, 23000)])]]
+    )
+    prep = measures.prepare_zones(gdf(zones), cell_size=cell_size)
+    share = measures.overlap_share(gdf(sites), prep).to_numpy()
+    union = shapely.union_all(zones)
+    area = shapely.area(sites)
+    areal = area > 0
+    expected = shapely.area(shapely.intersection(sites[areal], union)) / area[areal]
+    np.testing.assert_allclose(share[areal], expected, rtol=0, atol=1e-9)
+    assert share[-5:-2].tolist() == pytest.approx([0.5, 0.75, 0.0])
+    assert share[-2:].tolist() == [1.0, 1.0]
+    hit = measures.intersects(gdf(sites), prep).to_numpy()
+    np.testing.assert_array_equal(hit, shapely.intersects(sites, union))
+    assert ((share > 0) & (share < 1)).sum() > 50
+
+
+def test_distances_of_awkward_sites_match_shapely():
+    rng = np.random.default_rng(24)
+    sites = _sites_with_holes_and_parts(rng, 600, 10_000)
+    feats = np.concatenate(
+        [
+            shapely.points(rng.uniform(0, 10_000, (30, 2))),
+            random_lines(rng, 4, box_m=10_000),
+            shapely.difference(
+                np.asarray(random_polygons(rng, 20, box_m=10_000, rmin=200, rmax=900)),
+                shapely.buffer(shapely.points(rng.uniform(0, 10_000, (20, 2))), 150),
+            ),
+        ]
+    )
+    # Sites on features: a point on a site's vertex, a site in a feature's hole.
+    first = shapely.get_coordinates(sites[0])[0]
+    feats = np.append(feats, shapely.points(*first))
+    ref = shapely.distance(sites[:, None], feats[None, :]).min(axis=1)
+    res = measures.distance_to(gdf(sites), gdf(feats))["distance_m"].to_numpy()
+    np.testing.assert_allclose(res, ref, rtol=0, atol=1e-6)
+    assert res[0] == 0.0
+    assert ((ref == 0) == (res == 0)).all()
+    assert (ref == 0).sum() > 20
+    assert (ref > 0).sum() > 300

@@ -211,24 +211,6 @@ def point_segment_distance(
     return np.sqrt(ux, out=ux)
 
 
-def _segments_cross(
-    ax: np.ndarray,
-    ay: np.ndarray,
-    bx: np.ndarray,
-    by: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    dx: np.ndarray,
-    dy: np.ndarray,
-) -> np.ndarray:
-    """Proper crossing of segments ab and cd (touching cases are caught by end distances)."""
-    o1 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-    o2 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
-    o3 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx)
-    o4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
-    return (o1 * o2 < 0) & (o3 * o4 < 0)
-
-
 def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR expansion: for each row ``i`` the indices ``starts[i] .. starts[i]+counts[i]-1``.
 
@@ -248,102 +230,18 @@ def exact_pair_distance(
     pair_site: np.ndarray,
     pair_piece: np.ndarray,
     *,
-    site_edges: Segments,
-    site_offsets: np.ndarray,
-    site_areal: np.ndarray,
-    site_cx: np.ndarray,
-    site_cy: np.ndarray,
-    site_radius: np.ndarray,
-    pieces: Segments,
+    site_geoms: np.ndarray,
+    piece_geoms: np.ndarray,
 ) -> np.ndarray:
     """Exact distance between each (site, piece) pair, in metres.
 
-    The distance between a site (its edges, plus its interior when it is a polygon) and a
-    segment is 0 when they cross or when the segment lies inside the site, else the
-    smallest of the site vertex → segment and segment end → site edge distances. The
-    costly parts are only evaluated where they can matter: a segment end is measured
-    against the edges only when it can beat the vertices (``|end - c| - r`` below their
-    best), crossing and inside tests only when the segment comes within ``r`` of the
-    centroid ``c``.
+    GEOS's own distance (``shapely.distance``) between the site and the piece: 0 when
+    they cross or when the piece lies inside the site. Each pair is one small GEOS call
+    (a site against one segment or point, well under a microsecond), with the GIL released.
     """
-    n_pairs = pair_site.size
-    out = np.full(n_pairs, np.inf)
-    if n_pairs == 0:
-        return out
-    counts = site_offsets[pair_site + 1] - site_offsets[pair_site]
-    cum = np.cumsum(counts)
-    # Cut the pairs into chunks of about _CHUNK_ROWS expanded rows.
-    bounds = np.searchsorted(cum, np.arange(_CHUNK_ROWS, int(cum[-1]), _CHUNK_ROWS))
-    edges_of_chunk = np.unique(np.concatenate([[0], bounds, [n_pairs]]))
-    for lo, hi in itertools.pairwise(edges_of_chunk):
-        sl = slice(int(lo), int(hi))
-        ps, pp, cnt = pair_site[sl], pair_piece[sl], counts[sl]
-        m = hi - lo
-        # Per pair: the piece, the site's centroid and radius.
-        px0, py0, px1, py1 = pieces.x0[pp], pieces.y0[pp], pieces.x1[pp], pieces.y1[pp]
-        scx, scy, rad = site_cx[ps], site_cy[ps], site_radius[ps]
-        row, edge = _expand(site_offsets[ps], cnt)
-        ax, ay = site_edges.x0[edge], site_edges.y0[edge]
-        # Site vertices → piece (edge starts cover every vertex of a closed ring). A point
-        # feature (0-length piece) is closest to an edge, never farther than the vertices:
-        # it goes straight to the end → edge step below.
-        point_piece = (px0 == px1) & (py0 == py1)
-        res = np.full(m, np.inf)
-        seg_rows = ~point_piece[row]
-        if seg_rows.any():
-            r_v = row[seg_rows]
-            d = point_segment_distance(
-                ax[seg_rows], ay[seg_rows], px0[r_v], py0[r_v], px1[r_v], py1[r_v]
-            )
-            _min_by_row(res, r_v, d)
-        open_rows = ~site_areal[ps][row] & seg_rows
-        if open_rows.any():
-            # Lines and points: the last vertex is only an edge end.
-            r_o = row[open_rows]
-            e_o = edge[open_rows]
-            d_o = point_segment_distance(
-                site_edges.x1[e_o], site_edges.y1[e_o], px0[r_o], py0[r_o], px1[r_o], py1[r_o]
-            )
-            _min_by_row(res, r_o, d_o)
-        # Piece ends → site edges, where an end can still be the closest point.
-        for ex, ey, skip in ((px0, py0, None), (px1, py1, point_piece)):
-            need = np.hypot(ex - scx, ey - scy) - rad < res
-            if skip is not None:
-                need &= ~skip
-            sel = need[row]
-            if sel.any():
-                r_s = row[sel]
-                e_s = edge[sel]
-                d_s = point_segment_distance(
-                    ex[r_s],
-                    ey[r_s],
-                    site_edges.x0[e_s],
-                    site_edges.y0[e_s],
-                    site_edges.x1[e_s],
-                    site_edges.y1[e_s],
-                )
-                _min_by_row(res, r_s, d_s)
-        # Crossing and "piece inside the site": only for pieces within r of the centroid.
-        near = point_segment_distance(scx, scy, px0, py0, px1, py1) <= rad * (1 + 1e-9) + 1e-9
-        sel = near[row] & (res[row] > 0)
-        if sel.any():
-            r_s = row[sel]
-            e_s = edge[sel]
-            sax, say = site_edges.x0[e_s], site_edges.y0[e_s]
-            sbx, sby = site_edges.x1[e_s], site_edges.y1[e_s]
-            cx, cy, dx, dy = px0[r_s], py0[r_s], px1[r_s], py1[r_s]
-            crossing = _segments_cross(sax, say, sbx, sby, cx, cy, dx, dy)
-            res[r_s[crossing]] = 0.0
-            # Even-odd ray casting of one piece end against the site's rings (holes and
-            # multi-parts included).
-            areal = site_areal[ps][r_s]
-            straddle = (say > cy) != (sby > cy)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                x_cross = sax + (cy - say) * (sbx - sax) / (sby - say)
-            hit = straddle & (cx < x_cross) & areal
-            inside = (np.bincount(r_s, weights=hit, minlength=m) % 2) == 1
-            res[inside] = 0.0
-        out[sl] = res
+    if pair_site.size == 0:
+        return np.full(0, np.inf)
+    out = shapely.distance(site_geoms[pair_site], piece_geoms[pair_piece])
     out[out < ZERO_TOLERANCE_M] = 0.0
     return out
 
@@ -538,13 +436,14 @@ def _nearest_of_chunk(
     has = best >= 0
     # Stage A: exact distance to the piece nearest to the centroid.
     exact_a = np.full(m, np.inf)
-    exact_a[has] = exact_pair_distance(site[best[has]], piece[best[has]], pieces=pieces, **exact)
+    geoms = {"site_geoms": exact["site_geoms"], "piece_geoms": exact["piece_geoms"]}
+    exact_a[has] = exact_pair_distance(site[best[has]], piece[best[has]], **geoms)
     # Stage B: any other piece whose lower bound beats it.
     r = site_radius[site]
     maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
     maybe[best[has]] = False
     rows_b = np.flatnonzero(maybe)
-    exact_b = exact_pair_distance(site[rows_b], piece[rows_b], pieces=pieces, **exact)
+    exact_b = exact_pair_distance(site[rows_b], piece[rows_b], **geoms)
     log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
     all_rows = np.concatenate([best[has], rows_b])
     all_d = np.concatenate([exact_a[has], exact_b])
@@ -564,8 +463,13 @@ def _inside_polygons(
     feature_geoms: np.ndarray,
     site_first_x: np.ndarray,
     site_first_y: np.ndarray,
+    site_geoms: np.ndarray,
 ) -> None:
-    """Stage 4: sites inside a polygon feature without crossing its boundary get 0."""
+    """Stage 4: sites inside a polygon feature without crossing its boundary get 0.
+
+    A one-part site lies inside when one of its vertices does; a site of several parts
+    is tested whole (one part may lie inside a polygon while another lies outside all).
+    """
     areal_features = np.isin(shapely.get_type_id(feature_geoms), (*_POLYGON_TYPES, 7))
     if not areal_features.any():
         return
@@ -581,10 +485,10 @@ def _inside_polygons(
     candidates = np.flatnonzero((dist > 0) & cell_hit[cells.site_cell])
     if candidates.size == 0:
         return
-    hit_site, hit_poly = poly_tree.query(
-        shapely.points(site_first_x[candidates], site_first_y[candidates]),
-        predicate="intersects",
-    )
+    probes = shapely.points(site_first_x[candidates], site_first_y[candidates])
+    multi = np.isin(shapely.get_type_id(site_geoms[candidates]), (4, 5, 6, 7))
+    probes[multi] = site_geoms[candidates[multi]]
+    hit_site, hit_poly = poly_tree.query(probes, predicate="intersects")
     if hit_site.size:
         order = np.lexsort((hit_poly, hit_site))
         hit_site, hit_poly = hit_site[order], hit_poly[order]
@@ -594,13 +498,30 @@ def _inside_polygons(
         pos[inside] = poly_pos[hit_poly[first]]
 
 
+def _piece_geometries(pieces: Segments) -> np.ndarray:
+    """The pieces as GEOS geometries: points for 0-length pieces, 2-point lines otherwise."""
+    out = np.empty(len(pieces), dtype=object)
+    point = (pieces.x0 == pieces.x1) & (pieces.y0 == pieces.y1)
+    out[point] = shapely.points(pieces.x0[point], pieces.y0[point])
+    seg = ~point
+    if seg.any():
+        coords = np.stack(
+            [
+                np.stack([pieces.x0[seg], pieces.x1[seg]], axis=1),
+                np.stack([pieces.y0[seg], pieces.y1[seg]], axis=1),
+            ],
+            axis=2,
+        )
+        out[seg] = shapely.linestrings(coords)
+    return out
+
+
 def nearest_exact(
     *,
     site_cx: np.ndarray,
     site_cy: np.ndarray,
     site_radius: np.ndarray,
-    site_edges: Segments,
-    site_areal: np.ndarray,
+    site_geoms: np.ndarray,
     site_first_x: np.ndarray,
     site_first_y: np.ndarray,
     feature_geoms: np.ndarray,
@@ -614,12 +535,11 @@ def nearest_exact(
         Site centroids (metres).
     site_radius : numpy.ndarray
         Largest distance from each centroid to the site's vertices (metres).
-    site_edges : Segments
-        Edges of the sites (owner = site position).
-    site_areal : numpy.ndarray of bool
-        Whether each site is a polygon (its interior counts).
+    site_geoms : numpy.ndarray of shapely geometries
+        The sites themselves (polygons, lines or points).
     site_first_x, site_first_y : numpy.ndarray
-        One vertex of each site, used to detect sites lying inside a polygon feature.
+        One vertex of each site, used to detect one-part sites lying inside a polygon
+        feature.
     feature_geoms : numpy.ndarray of shapely geometries
         Features, all in the sites' CRS.
     max_distance : float, optional
@@ -642,17 +562,8 @@ def nearest_exact(
         return dist, pos
     limit = np.inf if max_distance is None else float(max_distance)
     cells = _site_cells(site_cx, site_cy, site_radius)
-    tree = shapely.STRtree(
-        shapely.linestrings(
-            np.stack(
-                [
-                    np.stack([pieces.x0, pieces.x1], axis=1),
-                    np.stack([pieces.y0, pieces.y1], axis=1),
-                ],
-                axis=2,
-            )
-        )
-    )
+    piece_geoms = _piece_geometries(pieces)
+    tree = shapely.STRtree(piece_geoms)
     cands = _cell_candidates(cells, pieces, tree, limit)
     per_site = _site_prefixes(cells, cands, pieces, site_cx, site_cy, site_radius, limit)
     log.debug(
@@ -664,9 +575,8 @@ def nearest_exact(
         per_site.sum() / max(n, 1),
     )
     exact = {
-        "site_edges": site_edges,
-        "site_offsets": site_edges.offsets(n),
-        "site_areal": site_areal,
+        "site_geoms": site_geoms,
+        "piece_geoms": piece_geoms,
         "site_cx": site_cx,
         "site_cy": site_cy,
         "site_radius": site_radius,
@@ -681,7 +591,7 @@ def nearest_exact(
         ok = p >= 0
         dist[lo:hi][ok] = d[ok]
         pos[lo:hi][ok] = pieces.owner[p[ok]]
-    _inside_polygons(dist, pos, cells, feature_geoms, site_first_x, site_first_y)
+    _inside_polygons(dist, pos, cells, feature_geoms, site_first_x, site_first_y, site_geoms)
     far = dist > limit
     dist[far] = np.inf
     pos[far] = -1

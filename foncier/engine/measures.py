@@ -198,6 +198,14 @@ def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _all_valid(geoms: np.ndarray) -> bool:
+    """Whether every geometry is present, non-empty and valid."""
+    return bool(
+        shapely.is_valid(geoms).all()
+        and not (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any()
+    )
+
+
 def _join_invariants(parts: list[dict[str, Any]], starts: list[int]) -> dict[str, Any]:
     if len(parts) == 1:
         return parts[0]
@@ -244,9 +252,11 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
             f"sites must be a GeoDataFrame, GeoSeries or PreparedSites, not {type(sites).__name__}."
         )
     crs = check_projected(sites, "sites")
-    if len(sites):
-        sites = repair_geometries(sites, name="sites")
     geoms = sites.geometry.to_numpy()
+    # Validity is checked on the threads (GEOS releases the GIL); the repair, rare, is not.
+    if len(sites) and not all(_in_chunks(geoms.size, lambda lo, hi: _all_valid(geoms[lo:hi]))):
+        sites = repair_geometries(sites, name="sites")
+        geoms = sites.geometry.to_numpy()
     bounds = _chunk_bounds(geoms.size)
     parts = _in_chunks(geoms.size, lambda lo, hi: _site_invariants(geoms[lo:hi]))
     inv = _join_invariants(parts, [lo for lo, _ in bounds])
@@ -387,8 +397,7 @@ def _nearest(
             site_cx=part.cx,
             site_cy=part.cy,
             site_radius=part.radius,
-            site_edges=part.edges,
-            site_areal=part.areal,
+            site_geoms=part.geometry,
             site_first_x=part.first_x,
             site_first_y=part.first_y,
             feature_geoms=feature_geoms,
@@ -471,6 +480,8 @@ class PreparedZones:
         Side of a cell (metres).
     n_rows : int
         Number of cell rows (used in cell keys).
+    bounds : numpy.ndarray
+        ``(pieces, 4)`` boxes ``minx, miny, maxx, maxy`` of the pieces (metres).
     """
 
     crs: CRS
@@ -480,6 +491,7 @@ class PreparedZones:
     origin: tuple[float, float]
     cell_size: float
     n_rows: int
+    bounds: np.ndarray
 
     def __len__(self) -> int:
         return int(self.pieces.size)
@@ -522,7 +534,14 @@ def prepare_zones(
     if parts.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return PreparedZones(
-            crs, np.empty(0, dtype=object), empty, empty.astype(bool), (0.0, 0.0), 1.0, 1
+            crs,
+            np.empty(0, dtype=object),
+            empty,
+            empty.astype(bool),
+            (0.0, 0.0),
+            1.0,
+            1,
+            np.empty((0, 4)),
         )
     pb = shapely.bounds(parts)
     x0, y0 = float(pb[:, 0].min()), float(pb[:, 1].min())
@@ -535,27 +554,111 @@ def prepare_zones(
     ix1 = np.floor((pb[:, 2] - x0) / g).astype(np.int64)
     iy0 = np.floor((pb[:, 1] - y0) / g).astype(np.int64)
     iy1 = np.floor((pb[:, 3] - y0) / g).astype(np.int64)
-    part_idx, cx, cy = _cells_of_boxes(ix0, ix1, iy0, iy1)
-    boxes = shapely.box(x0 + cx * g, y0 + cy * g, x0 + (cx + 1) * g, y0 + (cy + 1) * g)
-    pieces = shapely.intersection(parts[part_idx], boxes)
-    # Keep polygonal results only: a part touching a cell along an edge gives a line.
-    pieces_parts, owner = shapely.get_parts(pieces, return_index=True)
-    keep = np.isin(shapely.get_type_id(pieces_parts), _POLYGON_TYPES) & (
-        shapely.area(pieces_parts) > 0
-    )
-    pieces_parts, owner = pieces_parts[keep], owner[keep]
-    key = cx[owner] * n_rows + cy[owner]
+    pieces_parts, cx, cy = _cut_on_grid(parts, ix0, ix1, iy0, iy1, (x0, y0), g)
+    key = cx * n_rows + cy
     full = np.abs(shapely.area(pieces_parts) - g * g) <= 1e-9 * g * g
     order = np.argsort(key, kind="stable")
+    pieces_parts = pieces_parts[order]
     return PreparedZones(
         crs=crs,
-        pieces=pieces_parts[order],
+        pieces=pieces_parts,
         cell=key[order],
         full=full[order],
         origin=(x0, y0),
         cell_size=g,
         n_rows=n_rows,
+        bounds=shapely.bounds(pieces_parts).reshape(-1, 4),
     )
+
+
+def _polygon_parts(geoms: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons of positive area among the parts of ``geoms``, with their owner."""
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), _POLYGON_TYPES) & (shapely.area(parts) > 0)
+    return parts[keep], owner[idx[keep]]
+
+
+#: Below this many cells, a piece is clipped to each cell directly (see _cut_on_grid).
+_DIRECT_CELLS = 16
+
+
+def _cut_on_grid(
+    parts: np.ndarray,
+    ix0: np.ndarray,
+    ix1: np.ndarray,
+    iy0: np.ndarray,
+    iy1: np.ndarray,
+    origin: tuple[float, float],
+    g: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut polygons on the grid of side ``g``: the polygonal pieces and their cell.
+
+    ``ix0..ix1, iy0..iy1`` are the (inclusive) cell ranges of each polygon's box. The
+    ranges are halved level by level (a quadtree, as PostGIS ``ST_Subdivide``), each
+    piece being clipped to the box of its half: a polygon of V vertices over C cells costs
+    about V log C instead of the V C of clipping it to every cell. A piece that fills the
+    whole box of its range gives one square per cell without further clipping.
+    """
+    x0, y0 = origin
+    out_geoms: list[np.ndarray] = []
+    out_cx: list[np.ndarray] = []
+    out_cy: list[np.ndarray] = []
+    geom = parts
+    while geom.size:
+        done = (ix0 == ix1) & (iy0 == iy1)
+        if done.any():
+            out_geoms.append(geom[done])
+            out_cx.append(ix0[done])
+            out_cy.append(iy0[done])
+        geom, ix0, ix1, iy0, iy1 = (a[~done] for a in (geom, ix0, ix1, iy0, iy1))
+        if geom.size == 0:
+            break
+        # Pieces filling their whole range: every cell of it is full.
+        range_area = (ix1 - ix0 + 1) * (iy1 - iy0 + 1) * g * g
+        filled = np.abs(shapely.area(geom) - range_area) <= 1e-9 * range_area
+        if filled.any():
+            owner, cx, cy = _cells_of_boxes(ix0[filled], ix1[filled], iy0[filled], iy1[filled])
+            out_geoms.append(
+                shapely.box(x0 + cx * g, y0 + cy * g, x0 + (cx + 1) * g, y0 + (cy + 1) * g)
+            )
+            out_cx.append(cx)
+            out_cy.append(cy)
+            geom, ix0, ix1, iy0, iy1 = (a[~filled] for a in (geom, ix0, ix1, iy0, iy1))
+        # Small ranges: one clip per cell costs less than further halving.
+        small = (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= _DIRECT_CELLS
+        if small.any():
+            owner, cx, cy = _cells_of_boxes(ix0[small], ix1[small], iy0[small], iy1[small])
+            boxes = shapely.box(x0 + cx * g, y0 + cy * g, x0 + (cx + 1) * g, y0 + (cy + 1) * g)
+            pieces, k = _polygon_parts(
+                shapely.intersection(geom[small][owner], boxes), np.arange(owner.size)
+            )
+            out_geoms.append(pieces)
+            out_cx.append(cx[k])
+            out_cy.append(cy[k])
+            geom, ix0, ix1, iy0, iy1 = (a[~small] for a in (geom, ix0, ix1, iy0, iy1))
+        # Halve each range along both axes (a range of one cell stays whole).
+        mx = (ix0 + ix1) // 2
+        my = (iy0 + iy1) // 2
+        child: list[tuple[np.ndarray, ...]] = []
+        for sx in (0, 1):
+            for sy in (0, 1):
+                a0 = ix0 if sx == 0 else mx + 1
+                a1 = mx if sx == 0 else ix1
+                b0 = iy0 if sy == 0 else my + 1
+                b1 = my if sy == 0 else iy1
+                ok = (a0 <= a1) & (b0 <= b1)
+                child.append((np.flatnonzero(ok), a0[ok], a1[ok], b0[ok], b1[ok]))
+        src = np.concatenate([c[0] for c in child])
+        a0, a1, b0, b1 = (np.concatenate([c[k] for c in child]) for k in (1, 2, 3, 4))
+        boxes = shapely.box(x0 + a0 * g, y0 + b0 * g, x0 + (a1 + 1) * g, y0 + (b1 + 1) * g)
+        clipped = shapely.intersection(geom[src], boxes)
+        # Keep polygonal results only: a piece touching a box along an edge gives a line.
+        geom, k = _polygon_parts(clipped, np.arange(src.size))
+        ix0, ix1, iy0, iy1 = a0[k], a1[k], b0[k], b1[k]
+    if not out_geoms:
+        empty = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=object), empty, empty
+    return np.concatenate(out_geoms), np.concatenate(out_cx), np.concatenate(out_cy)
 
 
 def _cells_of_boxes(
@@ -602,7 +705,11 @@ def _site_zone_pairs(
     hi = np.searchsorted(zones.cell, key, side="right")
     row, piece = _expand_ranges(lo, hi - lo)
     site = sites[owner[row]]
-    return site, piece, single[owner[row]]
+    # Only the pairs whose boxes meet (touching counts) can share a point.
+    sb, pb = b[site], zones.bounds[piece]
+    meet = (sb[:, 0] <= pb[:, 2]) & (pb[:, 0] <= sb[:, 2])
+    meet &= (sb[:, 1] <= pb[:, 3]) & (pb[:, 1] <= sb[:, 3])
+    return site[meet], piece[meet], single[owner[row[meet]]]
 
 
 def _expand_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -658,6 +765,13 @@ def _share_array(prepared: PreparedSites, prep_zones: PreparedZones) -> np.ndarr
     area_in = np.zeros(site.size)
     whole = single & prep_zones.full[piece]
     area_in[whole] = prepared.area[site[whole]]
+    # A site across a full cell's edge: the part of it inside the square, in numpy.
+    boxed = np.flatnonzero(~whole & prep_zones.full[piece])
+    if boxed.size:
+        pb = prep_zones.bounds[piece[boxed]]
+        a, ok = _box_overlap_area(prepared, site[boxed], pb)
+        area_in[boxed[ok]] = a[ok]
+        whole[boxed[ok]] = True
     rest = np.flatnonzero(~whole)
     if rest.size:
         area_in[rest] = shapely.area(
@@ -670,6 +784,68 @@ def _share_array(prepared: PreparedSites, prep_zones: PreparedZones) -> np.ndarr
         touching = _intersects_array(prepared, prep_zones)
         share[~areal] = touching[~areal].astype(float)
     return share
+
+
+def _box_overlap_area(
+    prepared: PreparedSites, site: np.ndarray, boxes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area (m²) of each site ``site[k]`` inside the axis-aligned box ``boxes[k]``.
+
+    With ``F(X, Y)`` the area of the site in the quadrant ``x <= X, y <= Y``, the area in
+    the box ``[x0, x1] × [y0, y1]`` is ``F(x1, y1) - F(x0, y1) - F(x1, y0) + F(x0, y0)``.
+    By Green's theorem ``F(X, Y)`` is the sum over the site's edges, each clipped to the
+    quadrant, of the integral of ``(x - X) dy``: along the quadrant's sides either
+    ``x = X`` or ``dy = 0``, so they add nothing and every edge is handled on its own.
+    This holds for any rings (holes, several parts) whose shells and holes run in opposite
+    directions; the second array tells for which sites it does (the others are left to
+    GEOS). Exact to rounding: coordinates are taken relative to the box's corner.
+    """
+    edges = prepared.edges
+    offsets = _edge_offsets(prepared)
+    counts = offsets[site + 1] - offsets[site]
+    row, e = _expand_ranges(offsets[site], counts)
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    # Coordinates relative to the box's lower-left corner keep the products small.
+    ax, ay = edges.x0[e] - x0[row], edges.y0[e] - y0[row]
+    bx, by = edges.x1[e] - x0[row], edges.y1[e] - y0[row]
+    w, h = (boxes[:, 2] - x0)[row], (boxes[:, 3] - y0)[row]
+    zero = np.zeros(row.size)
+    total = _quadrant_integral(ax, ay, bx, by, w, h)
+    total -= _quadrant_integral(ax, ay, bx, by, zero, h)
+    total -= _quadrant_integral(ax, ay, bx, by, w, zero)
+    total += _quadrant_integral(ax, ay, bx, by, zero, zero)
+    area = np.bincount(row, weights=total, minlength=site.size)
+    # Orientation: the signed shoelace area of all the rings is ±area when shells and
+    # holes run in opposite directions.
+    shoelace = np.bincount(row, weights=ax * by - bx * ay, minlength=site.size) / 2.0
+    true_area = prepared.area[site]
+    ok = (true_area > 0) & (np.abs(np.abs(shoelace) - true_area) <= 1e-9 * true_area)
+    return area * np.sign(shoelace), ok
+
+
+def _quadrant_integral(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, qx: np.ndarray, qy: np.ndarray
+) -> np.ndarray:
+    """Integral of ``(x - qx) dy`` along each segment a→b clipped to ``x <= qx, y <= qy``."""
+    dx, dy = bx - ax, by - ay
+    t0 = np.zeros(ax.size)
+    t1 = np.ones(ax.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a, d, q in ((ax, dx, qx), (ay, dy, qy)):
+            t = (q - a) / d
+            pos, neg = d > 0, d < 0
+            np.minimum(t1, t, out=t1, where=pos)
+            np.maximum(t0, t, out=t0, where=neg)
+            # A segment parallel to the side lies wholly on one side of it.
+            t1[(d == 0) & (a > q)] = 0.0
+    span = np.maximum(t1 - t0, 0.0)
+    x_mid = ax + dx * ((t0 + t1) / 2.0)
+    return (x_mid - qx) * dy * span
+
+
+def _edge_offsets(prepared: PreparedSites) -> np.ndarray:
+    """CSR offsets of the sites' edges (``edges.owner`` is sorted)."""
+    return np.searchsorted(prepared.edges.owner, np.arange(len(prepared) + 1))
 
 
 def intersects(
@@ -811,10 +987,10 @@ def _zonal_array(prepared: PreparedSites, values: np.ndarray, t: Affine, stat: s
     ncol = np.maximum(j1 - j0 + 1, 0).astype(np.int64)
     nrow = np.maximum(i1 - i0 + 1, 0).astype(np.int64)
     counts = np.where(prepared.areal, ncol * nrow, 0)
-    site_s, val_s = _sample_inside(prepared, values, t, j0, i0, ncol, counts)
-    sampled = np.bincount(site_s, minlength=n) > 0
-    # Fallback: the pixel under the centroid for sites with no pixel centre inside.
-    need = np.flatnonzero(~sampled)
+    site_s, val_s, has_centre = _sample_inside(prepared, values, t, j0, i0, ncol, counts)
+    # Fallback: the pixel under the centroid for sites with no pixel centre inside (a site
+    # whose pixel centres are all missing stays nan).
+    need = np.flatnonzero(~has_centre)
     if need.size:
         cj = np.floor((prepared.cx[need] - t.c) / t.a).astype(np.int64)
         ci = np.floor((prepared.cy[need] - t.f) / t.e).astype(np.int64)
@@ -850,8 +1026,12 @@ def _sample_inside(
     i0: np.ndarray,
     ncol: np.ndarray,
     counts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the non-missing pixels whose centre lies inside each site (chunked)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values of the non-missing pixels whose centre lies inside each site (chunked).
+
+    Returns the site and value of each such pixel, and whether each site holds any pixel
+    centre at all (missing or not).
+    """
     n = counts.size
     cum = np.cumsum(counts)
     chunk = 5_000_000
@@ -862,6 +1042,7 @@ def _sample_inside(
     )
     edges = np.unique(np.concatenate([[0], cuts, [n]])).astype(np.int64)
     sites_out, vals_out = [], []
+    has_centre = np.zeros(n, dtype=bool)
     a, c, e, f = t.a, t.c, t.e, t.f
     for lo, hi in itertools.pairwise(edges):
         idx = np.arange(lo, hi, dtype=np.int64)
@@ -872,13 +1053,14 @@ def _sample_inside(
         inside = shapely.contains_xy(
             prepared.geometry[site], c + (jj + 0.5) * a, f + (ii + 0.5) * e
         )
+        has_centre[site[inside]] = True
         v = values[ii[inside], jj[inside]]
         ok = ~np.isnan(v)
         sites_out.append(site[inside][ok])
         vals_out.append(v[ok])
     if not sites_out:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(sites_out), np.concatenate(vals_out)
+        return np.empty(0, dtype=np.int64), np.empty(0), has_centre
+    return np.concatenate(sites_out), np.concatenate(vals_out), has_centre
 
 
 # --------------------------------------------------------------------------------------
