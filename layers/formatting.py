@@ -17,11 +17,23 @@ callers that build HTML do.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 
-__all__ = ["NNBSP", "format_measure", "format_number", "fr_number", "fr_number_text"]
+__all__ = [
+    "NNBSP",
+    "UNKNOWN_POSITION",
+    "commune_note",
+    "distance_phrase",
+    "distance_text",
+    "format_measure",
+    "format_number",
+    "fr_number",
+    "fr_number_text",
+    "split_commune_note",
+]
 
 NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
 
@@ -144,3 +156,151 @@ def format_number(value: Any) -> str:
     if isinstance(value, float):
         return fr_number(value, 2)
     return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Distances to features whose position is known only at their commune
+# --------------------------------------------------------------------------------------------
+
+#: Said wherever a distance is measured to a feature known only at its commune(s).
+UNKNOWN_POSITION = "position exacte inconnue"
+
+_COMMUNE_NOTE = re.compile(r" \((communes?) (?:de |d')(.+), " + UNKNOWN_POSITION + r"\)$")
+
+
+def _of(name: str) -> str:
+    """``"de Compiègne"``, ``"d'Alençon"`` (French elision before a vowel)."""
+    return f"d'{name}" if name[:1].upper() in "AEIOUYÂÀÉÈÊÎÏÔÛÜ" else f"de {name}"
+
+
+def commune_note(communes: str) -> str:
+    """Note appended to the name of a feature whose position is known only at its commune(s).
+
+    The distance to such a feature is measured to the area of its commune(s): 0 when a site
+    lies in it, a lower bound of the true distance otherwise. The note names the commune(s),
+    and :func:`split_commune_note` reads it back (the names travel as plain text through
+    scored tables and their exports).
+
+    Parameters
+    ----------
+    communes : str
+        Commune name, or several names separated by ``", "``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> commune_note("Longueil-Sainte-Marie")
+    ' (commune de Longueil-Sainte-Marie, position exacte inconnue)'
+    >>> commune_note("Vémars, Marly-la-Ville")
+    ' (communes de Vémars, Marly-la-Ville, position exacte inconnue)'
+    """
+    word = "communes" if ", " in communes else "commune"
+    return f" ({word} {_of(communes)}, {UNKNOWN_POSITION})"
+
+
+def split_commune_note(nearest: Any) -> tuple[Any, str | None]:
+    """The name and the commune(s) of a nearest-feature text written with :func:`commune_note`.
+
+    Returns
+    -------
+    tuple
+        ``(name, communes)``; ``(nearest, None)`` when the text has no commune note.
+
+    Examples
+    --------
+    >>> split_commune_note("Port A (commune d'Alençon, position exacte inconnue)")
+    ('Port A', 'Alençon')
+    >>> split_commune_note("Gare de Compiègne")
+    ('Gare de Compiègne', None)
+    """
+    if not isinstance(nearest, str):
+        return nearest, None
+    match = _COMMUNE_NOTE.search(nearest)
+    if match is None:
+        return nearest, None
+    return nearest[: match.start()], match.group(2)
+
+
+def distance_text(value: Any, nearest: Any = None, unit: str = "m") -> str:
+    """A distance in metres as people read it, honest about features known at commune level.
+
+    Parameters
+    ----------
+    value : float
+        Distance, metres (``inf``: nothing in reach; ``nan``: unknown).
+    nearest : str, optional
+        Name of the nearest feature. When it carries a :func:`commune_note`, the distance was
+        measured to the commune's area: 0 reads "dans la commune de X", more reads "… de la
+        commune de X" (a lower bound of the true distance), never a metre-precise figure.
+    unit : str
+        Unit of ``value`` for :func:`format_measure` (``"m"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> distance_text(1234.0)
+    '1,2 km'
+    >>> distance_text(0.0, "Port (commune de Longueil-Sainte-Marie, position exacte inconnue)")
+    'dans la commune de Longueil-Sainte-Marie, position exacte inconnue'
+    >>> distance_text(3210.0, "Port (commune d'Alençon, position exacte inconnue)")
+    "3,2 km de la commune d'Alençon (position exacte inconnue)"
+    """
+    _name, communes = split_commune_note(nearest)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if communes is None or not math.isfinite(v):
+        return format_measure(value, unit)
+    several = ", " in communes
+    if v <= 0:
+        where = f"l'une des communes {_of(communes)}" if several else f"la commune {_of(communes)}"
+        return f"dans {where}, {UNKNOWN_POSITION}"
+    where = f"des communes {_of(communes)}" if several else f"de la commune {_of(communes)}"
+    return f"{format_measure(v, unit)} {where} ({UNKNOWN_POSITION})"
+
+
+def distance_phrase(
+    label: str, value: Any, nearest: Any = None, *, near_is_good: bool = True, unit: str = "m"
+) -> str:
+    """One French phrase for a distance criterion: ``"Gare fret à 1,2 km (Compiègne)"``.
+
+    Parameters
+    ----------
+    label : str
+        Criterion label (``"Port fluvial"``).
+    value : float
+        Distance, metres.
+    nearest : str, optional
+        Name of the nearest feature, possibly with a :func:`commune_note`.
+    near_is_good : bool
+        True when being near is what scores ("Port fluvial à 1,2 km"); False when being far
+        is ("Distance à l'habitat : 1,2 km").
+    unit : str
+        Unit of ``value`` (``"m"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> port = "Port X" + commune_note("Longueil")
+    >>> distance_phrase("Port fluvial", 0.0, port)
+    'Port fluvial : dans la commune de Longueil, position exacte inconnue (Port X)'
+    >>> distance_phrase("Port fluvial", 3210.0, port)
+    'Port fluvial à 3,2 km de la commune de Longueil (position exacte inconnue) (Port X)'
+    """
+    name, communes = split_commune_note(nearest)
+    text = distance_text(value, nearest, unit)
+    inside = communes is not None and text.startswith("dans ")
+    text = f"{label} à {text}" if near_is_good and not inside else f"{label} : {text}"
+    if isinstance(name, str) and name:
+        text += f" ({name})"
+    return text

@@ -39,6 +39,7 @@ from layers import osm
 from layers.config import settings
 from layers.crs import require_crs, to_crs
 from layers.errors import DataSourceError, SchemaError
+from layers.formatting import commune_note
 from layers.geometry import repair_geometries
 from layers.geoparquet import read_geoparquet
 from layers.registry import LAYERS, get_layer
@@ -67,6 +68,7 @@ __all__ = [
     "load_substations",
     "load_trunk_roads",
     "load_waterways",
+    "position_notes",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,11 +129,45 @@ PRECISIONS: dict[str, str] = {
     "point": "",
     "simplified_10m": "",
     "rounded_1e-4deg": "",
-    "commune": " (dans la commune, position exacte inconnue)",
+    # Features with a ``communes`` column get the commune names instead (position_notes).
+    "commune": " (position connue à la commune seulement)",
     "arc_minute": " (position à la minute d'arc, ± 1 km)",
     "locality": " (position de la localité, ± 1 km)",
     "hand_entered": " (position saisie à la main)",
 }
+
+
+def position_notes(features: pd.DataFrame) -> np.ndarray:
+    """Note on the position of each feature, shown after its name next to a distance.
+
+    Empty for features placed to a few metres; :data:`PRECISIONS` for coarse ones; for a
+    feature known only at its commune(s) (``precision == "commune"``, geometry = the
+    commune area), :func:`layers.formatting.commune_note` naming the communes of its
+    ``communes`` column, so that a distance to it reads "dans la commune de X" or "… de la
+    commune de X" rather than a metre-precise figure.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Features of any layer (a ``precision`` and a ``communes`` column are optional).
+
+    Returns
+    -------
+    numpy.ndarray
+        One text per feature (object array, ``""`` when there is nothing to say).
+    """
+    n = len(features)
+    if "precision" not in features.columns:
+        return np.full(n, "", dtype=object)
+    precision = features["precision"].astype(object)
+    notes = precision.map(PRECISIONS).fillna("").to_numpy(dtype=object)
+    if "communes" in features.columns:
+        communes = features["communes"].astype(object)
+        named = (precision == "commune").to_numpy() & communes.notna().to_numpy()
+        named &= (communes.astype(str) != "").to_numpy()
+        notes[named] = [commune_note(str(c)) for c in communes[named]]
+    return notes
+
 
 #: Canonical columns of each infrastructure layer (``geometry`` comes last), from the registry.
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -1127,8 +1163,8 @@ def _read_named_sites(path: Path) -> pd.DataFrame:
     return table
 
 
-def _commune_points(codes: list[str], territory: Territory) -> pd.Series:
-    """A point on the surface of each commune (INSEE code -> point in ``territory.crs``)."""
+def _commune_areas(codes: list[str], territory: Territory) -> gpd.GeoDataFrame:
+    """The commune polygons of INSEE codes, in ``territory.crs``, indexed by code (``nom``)."""
     communes = territory.communes
     if not set(codes) <= set(communes["insee"].astype(str)):
         from layers.admin import load_communes
@@ -1142,8 +1178,7 @@ def _commune_points(codes: list[str], territory: Territory) -> pd.Series:
             f"Named sites refer to unknown commune INSEE codes {missing}: fix "
             "layers/data/named_sites.csv (codes of the current COG)."
         )
-    points = shapely.point_on_surface(communes.geometry.to_numpy())
-    return pd.Series(points, index=communes["insee"].astype(str).to_numpy())
+    return communes.set_index(communes["insee"].astype(str))[["nom", "geometry"]]
 
 
 def load_named_sites(
@@ -1151,10 +1186,13 @@ def load_named_sites(
 ) -> gpd.GeoDataFrame:
     """Load the named sites of the reference territories (ports, platforms, canal, rail links).
 
-    Sites with verified coordinates are placed at them (``precision="point"``); the others
-    at a point on the surface of each commune they lie in (``precision="commune"``, one point
-    per commune, a MultiPoint when the site spans several communes), using the embedded
-    commune boundaries. No coordinate is invented.
+    Sites with verified coordinates are placed at them (``precision="point"``). The others
+    are known only at the commune(s) they lie in (``precision="commune"``): their geometry is
+    the area of that commune (a MultiPolygon when the site spans several communes), from the
+    embedded commune boundaries, and ``communes`` names them. A distance to such a site is
+    a distance to the commune's area: 0 for a site inside it, a lower bound of the true
+    distance otherwise; reports say so ("dans la commune de X, position exacte inconnue").
+    No coordinate is invented.
 
     Parameters
     ----------
@@ -1173,8 +1211,9 @@ def load_named_sites(
         Schema ``SCHEMAS["named_sites"]``: ``id, name, kind`` (port, chemical_platform,
         industrial_platform, logistics_platform, canal, rail_link, rail_branch), ``source``
         (cited document), ``date`` (date the entry was checked), ``status`` (existing,
-        planned, under_construction), ``precision`` (point or commune), ``insee``,
-        ``territory``, ``geometry``.
+        planned, under_construction), ``precision`` (point or commune), ``communes``
+        (names of the communes standing for a commune-level position), ``insee``,
+        ``territory``, ``geometry`` (point, or commune (Multi)Polygon).
     """
     embedded = isinstance(source, str) and source == "embedded"
     if not embedded:
@@ -1209,14 +1248,17 @@ def _named_sites(
             crs=4326,
         ).to_crs(territory.crs)
         geoms[is_point] = xy.to_numpy()
+    communes = np.full(len(table), None, dtype=object)
     if (~is_point).any():
         codes = table.loc[~is_point, "insee"].str.split(";")
-        points = _commune_points(sorted({c for cs in codes for c in cs}), territory)
-        # A handful of curated rows: one MultiPoint per multi-commune site.
-        geoms[~is_point] = [
-            points[cs[0]] if len(cs) == 1 else shapely.multipoints(list(points[cs])) for cs in codes
-        ]
+        areas = _commune_areas(sorted({c for cs in codes for c in cs}), territory)
+        # A handful of curated rows: the union of each site's communes (one MultiPolygon
+        # when it spans several), and their names.
+        geoms[~is_point] = [shapely.union_all(areas.geometry.loc[cs].to_numpy()) for cs in codes]
+        communes[~is_point] = [", ".join(areas["nom"].loc[cs].astype(str)) for cs in codes]
     sites = gpd.GeoDataFrame(
-        table[list(SCHEMAS["named_sites"])], geometry=list(geoms), crs=territory.crs
+        table[[c for c in SCHEMAS["named_sites"] if c != "communes"]].assign(communes=communes),
+        geometry=list(geoms),
+        crs=territory.crs,
     )
     return _finish(sites, territory=territory, area=area, layer="named_sites")

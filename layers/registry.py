@@ -315,8 +315,8 @@ class LayerEntry:
         Kinds of named sites (``layers/data/named_sites.csv``) that this layer also shows.
     precision : str
         How precisely features are placed: ``exact`` (mapped geometry), ``point`` (verified
-        coordinates) or ``commune`` (a point in the commune); a layer with a ``precision``
-        column tells it feature by feature.
+        coordinates) or ``commune`` (known only at its commune: the geometry is the commune
+        area); a layer with a ``precision`` column tells it feature by feature.
     key_distance : KeyDistance or None
         Nearest-feature figure reported by exports and site sheets.
     """
@@ -514,6 +514,8 @@ _SITE = {
     "(1-arc-minute grid, ± 1 km), locality (rounded to 0.01°, ± 1 km), hand_entered (placed "
     "by hand by the source's author), simplified_10m, rounded_1e-4deg (lines); see "
     "layers.infrastructure.PRECISIONS",
+    "communes": "for precision 'commune': names of the commune(s) whose area stands for the "
+    "position (', '-separated; the geometry is that area, distances to it are lower bounds)",
 }
 _ZONES = {
     "id": "id of the zone in its source",

@@ -357,7 +357,7 @@ def _squares_for(codes: list[str], crs: str = "EPSG:2154") -> gpd.GeoDataFrame:
     )
 
 
-def test_named_sites_at_commune_points_from_territory_communes():
+def test_named_sites_at_commune_areas_from_territory_communes():
     table = infra._named_sites_table()
     codes = sorted({c for cs in table["insee"].str.split(";") for c in cs})
     communes = _squares_for(codes)
@@ -377,11 +377,14 @@ def test_named_sites_at_commune_points_from_territory_communes():
     polys = communes.set_index("insee").geometry
     for _, row in commune_rows.iterrows():
         geom = by_id.loc[row["id"]].geometry
-        parts = shapely.get_parts(geom)
         site_codes = row["insee"].split(";")
-        assert len(parts) == len(site_codes)
-        for part, code in zip(parts, site_codes, strict=True):
-            assert polys[code].contains(part)
+        # The site is the area of its communes (one part per square commune), named.
+        union = shapely.union_all([polys[code] for code in site_codes])
+        assert geom.equals(union)
+        assert geom.area == pytest.approx(sum(polys[code].area for code in site_codes))
+        assert by_id.loc[row["id"], "communes"] == ", ".join(site_codes)
+    assert by_id.loc["gc-canal-seine-nord-europe"].geometry.geom_type == "MultiPolygon"
+    assert by_id.loc[commune_rows["id"], "precision"].eq("commune").all()
     assert list(sites.columns) == [*infra.SCHEMAS["named_sites"], "geometry"]
     assert set(sites["precision"]) <= {"point", "commune"}
 
@@ -411,8 +414,11 @@ def test_named_sites_of_grand_compiegnois(named_gc):
     assert "chalons-aeroport-vatry" not in by_id.index
     communes = load_communes(insee=["60369", "60647", "60537", "60156"], crs="EPSG:2154")
     polys = communes.set_index("insee").geometry
+    names = communes.set_index("insee")["nom"]
     for site, (_, _, insee) in list(expected.items())[:4]:
-        assert polys[insee].contains(by_id.loc[site].geometry), site
+        assert by_id.loc[site].geometry.equals(polys[insee]), site
+        assert by_id.loc[site, "communes"] == names[insee]
+    assert by_id.loc["gc-port-longueil-sainte-marie", "communes"] == "Longueil-Sainte-Marie"
     assert named_gc.crs.to_epsg() == 2154
 
 
@@ -523,9 +529,10 @@ def test_grand_compiegnois_preset_layers():
         "gc-plateforme-confluence",
     }
     assert four == set(platforms["id"]) | set(ports["id"])
-    # Each commune-level point lies in its member commune of the territory.
+    # Each commune-level site is the area of its member commune of the territory.
     communes = gc.communes.set_index("insee").geometry
     for frame in (platforms, ports):
         for _, row in frame.iterrows():
             insee = infra._named_sites_table().set_index("id").loc[row["id"], "insee"]
-            assert communes[insee].contains(row.geometry)
+            assert row.geometry.equals(communes[insee])
+            assert row["precision"] == "commune" and row["communes"]

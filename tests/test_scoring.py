@@ -461,12 +461,18 @@ def test_real_rte_substations_match_geodesic_distances(test_data):
     assert out.loc[0, "power__score"] == pytest.approx(1 - out.loc[0, "power__raw"] / 10000)
 
 
-def test_feature_located_at_its_commune_is_flagged_in_names(sites):
-    # A port known only by its commune: the distance is to the commune's point, and every
-    # name shown (why, breakdown, popups) says so.
+def test_feature_located_at_its_commune_is_measured_to_the_commune_area(sites):
+    # A port known only by its commune is that commune's area: the distance is 0 for a site
+    # in it (read "dans la commune de …", not "à 0 m") and the distance to the area, a lower
+    # bound, for a site outside; every text shown (why, breakdown) names the commune.
+    commune = shapely.box(400, -1000, 2400, 1000)
     ports = gpd.GeoDataFrame(
-        {"name": ["Port A", "Port B"], "precision": ["commune", "point"]},
-        geometry=[shapely.Point(500, 100), shapely.Point(6100, 100)],
+        {
+            "name": ["Port A", "Port B"],
+            "precision": ["commune", "point"],
+            "communes": ["Longueil-Sainte-Marie", None],
+        },
+        geometry=[commune, shapely.Point(6100, 100)],
         crs=L93,
     )
     profile = {
@@ -482,14 +488,21 @@ def test_feature_located_at_its_commune_is_flagged_in_names(sites):
             }
         ],
     }
-    out = score(
-        sites.assign(geometry=[sq(0, 0, 200), sq(3000, 0, 200), sq(6000, 0, 200)]),
-        {"ports": ports},
-        profile_from_dict(profile),
+    geoms = [sq(0, 0, 200), sq(1000, 0, 200), sq(6000, 0, 200)]
+    out = score(sites.assign(geometry=geoms), {"ports": ports}, profile_from_dict(profile))
+    note = " (commune de Longueil-Sainte-Marie, position exacte inconnue)"
+    assert out["port__nearest"].tolist() == ["Port A" + note, "Port A" + note, "Port B"]
+    # 400 - 200 m by hand; plain shapely agrees; the site in the commune reads 0.
+    assert out["port__raw"].tolist() == pytest.approx([200.0, 0.0, 0.0])
+    assert out.loc["A", "port__raw"] == pytest.approx(shapely.distance(geoms[0], commune))
+    assert out.loc["A", "why"] == (
+        "Port à 200 m de la commune de Longueil-Sainte-Marie (position exacte inconnue) (Port A)"
     )
-    assert out["port__nearest"].tolist() == [
-        "Port A (dans la commune, position exacte inconnue)",
-        "Port A (dans la commune, position exacte inconnue)",
-        "Port B",
+    assert out.loc["B", "why"] == (
+        "Port : dans la commune de Longueil-Sainte-Marie, position exacte inconnue (Port A)"
+    )
+    assert out.loc["C", "why"] == "Port à 0 m (Port B)"
+    table = breakdown(out, "B")
+    assert table["raw_text"].tolist() == [
+        "dans la commune de Longueil-Sainte-Marie, position exacte inconnue"
     ]
-    assert out["port__raw"].iloc[0] == pytest.approx(300.0)  # 500 - 200, by hand

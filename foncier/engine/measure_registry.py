@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import ProfileError, SchemaError
-from layers.infrastructure import PRECISIONS
+from layers.infrastructure import PRECISIONS, position_notes
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -157,9 +157,11 @@ def _distance(
     if "precision" in features.columns:
         # A feature whose position is coarse (known at its commune, on a 1-arc-minute grid,
         # rounded to a locality, placed by hand) gives a distance that is not metre-precise:
-        # say so wherever its name is shown.
-        precision = features["precision"].reindex(frame["nearest_id"].to_numpy())
-        notes = precision.map(PRECISIONS).fillna("").to_numpy()
+        # say so wherever its name is shown. A feature known at its commune is the commune's
+        # area: its note names the commune, and reports read the distance as "dans la
+        # commune de X" (0) or "… de la commune de X" (a lower bound).
+        by_feature = pd.Series(position_notes(features), index=features.index)
+        notes = by_feature.reindex(frame["nearest_id"].to_numpy()).fillna("").to_numpy()
         rough = (notes != "") & nearest.notna().to_numpy()
         nearest[rough] = nearest[rough].astype(str) + notes[rough]
     return dist, nearest

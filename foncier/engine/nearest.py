@@ -21,6 +21,7 @@ import shapely
 
 from foncier.engine.measures import distance_to
 from layers.crs import check_projected, to_crs
+from layers.infrastructure import position_notes
 
 __all__ = ["feature_labels", "nearest_by_site", "target_features"]
 
@@ -68,7 +69,10 @@ def feature_labels(features: gpd.GeoDataFrame, *, voltage: bool = False) -> pd.S
     """Name of each feature as reports print it.
 
     A motorway junction with an exit number reads ``"Name (ref)"`` (``"sortie ref"``
-    without a name); with ``voltage=True`` a substation reads ``"Name (225 kV)"``.
+    without a name); with ``voltage=True`` a substation reads ``"Name (225 kV)"``. A feature
+    whose position is coarse gets its note (:func:`layers.infrastructure.position_notes`):
+    one known only at its commune reads ``"Name (commune de X, position exacte inconnue)"``,
+    and its distance is to the commune's area.
 
     Parameters
     ----------
@@ -98,6 +102,11 @@ def feature_labels(features: gpd.GeoDataFrame, *, voltage: bool = False) -> pd.S
             # cannot be added to.
             name.astype(str) + " (" + kv.map(lambda v: f"{v:g}").astype(object) + " kV)",
         )
+    notes = position_notes(features)
+    rough = (notes != "") & name.notna().to_numpy()
+    if rough.any():
+        name = name.astype(object)
+        name[rough] = name[rough].astype(str) + notes[rough]
     return name
 
 
@@ -125,7 +134,8 @@ def nearest_by_site(
     voltage : bool
         Name substations with their voltage (see :func:`feature_labels`).
     nearest_point : bool
-        Also give ``x`` and ``y``, the nearest point of the nearest feature (sites' CRS).
+        Also give ``x`` and ``y``, the nearest point of the nearest feature (sites' CRS;
+        ``nan`` for a feature known only at its commune: it has no position to show).
 
     Returns
     -------
@@ -157,6 +167,11 @@ def nearest_by_site(
             y = np.full(len(near), np.nan)
             ids = pd.to_numeric(near["nearest_id"], errors="coerce").to_numpy()
             found = np.isfinite(ids) & np.isfinite(near["distance_m"].to_numpy(dtype=float))
+            if "precision" in features.columns:
+                # A feature known only at its commune has no point to show: the nearest
+                # point of the commune's outline would be a made-up position.
+                coarse = (features["precision"] == "commune").to_numpy()
+                found[found] &= ~coarse[ids[found].astype(int)]
             if found.any():
                 feats = features.geometry.to_numpy()[ids[found].astype(int)]
                 line = shapely.shortest_line(feats, geoms.to_numpy()[found])

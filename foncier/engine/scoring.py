@@ -68,6 +68,7 @@ from foncier.engine.transforms import (
 from layers.arguments import check_int
 from layers.crs import check_projected
 from layers.errors import CRSError, ProfileError, SchemaError, UnknownSiteError
+from layers.formatting import distance_phrase, distance_text
 from layers.formatting import format_measure as format_value
 from layers.geometry import repair_geometries
 from layers.infrastructure import COVERAGE_ATTR
@@ -523,16 +524,13 @@ def score_from_raw(
 
 
 def _phrase(c: Criterion, raw: Any, nearest: Any) -> str:
-    value = format_value(raw, c.unit)
     if c.measure == "distance":
         # "Gare fret à 1,2 km (Compiègne)" when being near is what scores; "Distance à
-        # l'habitat : 1,2 km" when being far is.
+        # l'habitat : 1,2 km" when being far is; "Port fluvial : dans la commune de X,
+        # position exacte inconnue (…)" for a feature known only at its commune.
         near_is_good = bool(np.diff(apply_transform(np.array([0.0, 1e9]), c.transform))[0] < 0)
-        text = f"{c.label} à {value}" if near_is_good else f"{c.label} : {value}"
-        if isinstance(nearest, str) and nearest:
-            text += f" ({nearest})"
-        return text
-    return f"{c.label} : {value}"
+        return distance_phrase(c.label, raw, nearest, near_is_good=near_is_good, unit=c.unit)
+    return f"{c.label} : {format_value(raw, c.unit)}"
 
 
 def _why(
@@ -725,7 +723,11 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
                 "label": c["label"],
                 "raw": raw,
                 "unit": c["unit"],
-                "raw_text": format_value(raw, c["unit"]),
+                "raw_text": (
+                    distance_text(raw, row.get(f"{cid}__nearest"), c["unit"])
+                    if c.get("measure") == "distance"
+                    else format_value(raw, c["unit"])
+                ),
                 "nearest": row.get(f"{cid}__nearest"),
                 "score": float(row[f"{cid}__score"]),
                 "weight": float(row[f"{cid}__weight"]),

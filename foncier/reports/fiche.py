@@ -37,6 +37,7 @@ from foncier.reports.exports import study_metadata
 from layers.crs import check_projected
 from layers.errors import RankingError, SchemaError
 from layers.files import atomic_path
+from layers.formatting import distance_text, split_commune_note
 from layers.formatting import fr_number_text as _fr
 from layers.registry import LAYERS
 
@@ -92,12 +93,12 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _distance_text(metres: float) -> str:
+def _distance_text(metres: float, name: Any = None) -> str:
     if not math.isfinite(metres):
         return "hors de portée"
-    if metres < 1000:
-        return f"{_fr(metres, 0)} m"
-    return f"{_fr(metres / 1000, 1)} km"
+    # To a feature known only at its commune: "dans la commune de X, position exacte
+    # inconnue" or "2,1 km de la commune de X (position exacte inconnue)".
+    return distance_text(metres, name)
 
 
 def _site_label(study: SitingStudy, site: Any) -> Any:
@@ -445,10 +446,10 @@ def site_sheet(study: SitingStudy, site: Any, *, path: str | os.PathLike[str] | 
     ]
     for f in figs.to_dict("records"):
         dist = float(f["distance_m"])
-        value = "couche absente" if math.isnan(dist) else _distance_text(dist)
+        value = "couche absente" if math.isnan(dist) else _distance_text(dist, f["name"])
         fig_rows.append(
             f"<tr><th>{_e(f['label'])}</th><td class='num'>{_e(value)}</td>"
-            f"<td>{_e(f['name'])}</td></tr>"
+            f"<td>{_e(split_commune_note(f['name'])[0])}</td></tr>"
         )
     place = ", ".join(_e(row.get(c)) for c in ("commune", "insee") if _e(row.get(c))) or _e(
         row.get("site_id")
@@ -462,7 +463,8 @@ def site_sheet(study: SitingStudy, site: Any, *, path: str | os.PathLike[str] | 
     for r in parts.to_dict("records"):
         table.append(
             f"<tr><td>{_e(r['label'])}</td><td class='num'>{_e(r['raw_text'])}</td>"
-            f"<td>{_e(r['nearest'])}</td><td class='num'>{_fr(r['score'], 2)}</td>"
+            f"<td>{_e(split_commune_note(r['nearest'])[0])}</td>"
+            f"<td class='num'>{_fr(r['score'], 2)}</td>"
             f"<td class='num'>{_fr(r['weight'], 2)}</td>"
             f"<td class='num'>{_fr(100 * float(r['contribution']), 1)}</td></tr>"
         )

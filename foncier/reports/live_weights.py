@@ -38,6 +38,7 @@ from foncier.engine.profiles import Profile, load_profile, profile_to_toml
 from foncier.engine.ties import site_id_codes
 from foncier.engine.transforms import apply_transform
 from layers.errors import FoncierError
+from layers.formatting import split_commune_note
 
 if TYPE_CHECKING:
     import folium
@@ -202,7 +203,8 @@ def weights_panel_data(
             valid = names.notna().to_numpy() & (names.astype(str) != "").to_numpy()
             codes, uniques = pd.factorize(names.where(valid).astype(object))
             item["nearest"] = {
-                "names": [str(u) for u in uniques],
+                # Without the commune note: the popup's value already says it.
+                "names": [str(split_commune_note(str(u))[0]) for u in uniques],
                 "idx": _b64(np.where(valid, codes, -1), "<i4"),
             }
         crit_out.append(item)

@@ -28,8 +28,8 @@ import shapely
 from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from layers.crs import require_crs
 from layers.errors import SchemaError
-from layers.formatting import fr_number
-from layers.infrastructure import ATTRIBUTIONS
+from layers.formatting import distance_text, fr_number, split_commune_note
+from layers.infrastructure import ATTRIBUTIONS, position_notes
 from layers.registry import LAYERS
 from layers.territories import Territory
 
@@ -277,18 +277,26 @@ def site_popup_data(
         for c in criteria:
             cid, unit = c["id"], str(c.get("unit", ""))
             raw = row.get(f"{cid}__raw")
+            near = row.get(f"{cid}__nearest")
+            # A distance to a feature known only at its commune reads "dans la commune de X"
+            # or "… de la commune de X (position exacte inconnue)", never a precise figure.
+            value = (
+                distance_text(raw, near, unit)
+                if c.get("measure") == "distance"
+                else format_value(raw, unit)
+            )
             rows.append(
                 (
                     str(c.get("label", cid)),
-                    format_value(raw, unit),
+                    value,
                     fr_number(float(row[f"{cid}__score"]), 2),
                     f"{fr_number(100 * float(row[f'{cid}__weight']), 0)} %",
                     f"{fr_number(100 * float(row[f'{cid}__contrib']), 1)} pts",
                 )
             )
-            near = row.get(f"{cid}__nearest")
             if near is not None and not pd.isna(near) and str(near):
-                nearest_lines.append(f"{c.get('label', cid)} : {near} ({format_value(raw, unit)})")
+                name = split_commune_note(near)[0]
+                nearest_lines.append(f"{c.get('label', cid)} : {name} ({value})")
         footer = [head]
         why = row.get("why")
         if isinstance(why, str) and why and not excluded:
@@ -402,6 +410,43 @@ def _ranking_diagnostics(scored: pd.DataFrame, top_n: int) -> RankingDiagnostics
     if not (scored.attrs.get("foncier") or {}).get("criteria"):
         return None
     return ranking_diagnostics(scored, top_n=max(top_n, 1))
+
+
+def _add_commune_areas(
+    m: Any,
+    gdf: gpd.GeoDataFrame,
+    style: Any,
+    label_col: str | None,
+    source_column: str | None,
+) -> None:
+    """Draw features known only at their commune as the commune's dashed outline."""
+    from maps.vector import add_polygons
+
+    names = (
+        gdf[label_col].astype(object).fillna("").astype(str)
+        if label_col
+        else pd.Series("", index=gdf.index)
+    )
+    text = names + pd.Series(position_notes(gdf), index=gdf.index).astype(str)
+    if "status" in gdf.columns:
+        status = gdf["status"].astype("string").fillna("existing")
+        text = text.where((status == "existing").to_numpy(), text + " – en projet")
+    areas = gdf.assign(_position=text.to_numpy())
+    outline = replace(
+        style,
+        kind="line",
+        label=f"{style.label} – position connue à la commune seulement",
+        dash="2 5",
+        weight=2.5,
+    )
+    add_polygons(
+        m,
+        areas,
+        style=outline,
+        tooltip="_position",
+        popup={"Position": "_position"},
+        source_column=source_column,
+    )
 
 
 def _single_points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -602,6 +647,16 @@ def siting_map(
             "popup": popup,
             "source_column": source_column,
         }
+        if "precision" in gdf.columns:
+            # Features known only at their commune are that commune's area: drawn as its
+            # dashed outline (no fill, so the sites under it stay clickable) with the caveat
+            # in the tooltip, never as a pin at a made-up position.
+            coarse = (gdf["precision"] == "commune").to_numpy()
+            if coarse.any():
+                _add_commune_areas(m, gdf[coarse], style, label_col, source_column)
+                gdf = gdf[~coarse]
+                if len(gdf) == 0:
+                    return
         if "status" in gdf.columns:
             # Planned or authorised-only features (a planned rail branch, a canal under
             # construction, an RTE substation with only an administrative agreement) are

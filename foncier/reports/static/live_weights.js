@@ -267,7 +267,9 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     order.slice(0, 3).forEach(function (j) {
       if (!(contrib[j] > 0)) { return; }
       var c = crit[j], value = rows[j] ? rows[j][1] : '';
-      var text = c.distance && c.near_is_good ? c.label + ' à ' + value : c.label + ' : ' + value;
+      // A feature known only at its commune: "Port : dans la commune de X, …" (no "à").
+      var inside = value.indexOf('dans ') === 0;
+      var text = c.distance && c.near_is_good && !inside ? c.label + ' à ' + value : c.label + ' : ' + value;
       var nn = nearest[j];
       if (c.distance && nn && nn.idx[i] >= 0) { text += ' (' + nn.names[nn.idx[i]] + ')'; }
       parts.push(text);

@@ -1,0 +1,204 @@
+"""Features known only at their commune: measured to the commune's area, and said so."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from foncier.engine.nearest import nearest_by_site
+from foncier.engine.profiles import profile_from_dict
+from foncier.engine.scoring import breakdown, score
+from foncier.reports.mapping import siting_map
+from layers import infrastructure as infra
+from layers.formatting import (
+    commune_note,
+    distance_phrase,
+    distance_text,
+    split_commune_note,
+)
+from layers.territories import Territory
+from maps.export import render_html
+
+L93 = "EPSG:2154"
+X0, Y0 = 680_000.0, 6_900_000.0
+# A U-shaped commune (its notch is outside it) and a precise port 6 km east.
+COMMUNE = shapely.box(X0, Y0, X0 + 2000, Y0 + 2000).difference(
+    shapely.box(X0 + 500, Y0 + 500, X0 + 1500, Y0 + 2000)
+)
+
+
+def _ports() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": ["a", "b"],
+            "name": ["Port A", "Port B"],
+            "status": ["existing", "existing"],
+            "precision": ["commune", "exact"],
+            "communes": ["Trosly-Breuil", None],
+        },
+        geometry=[COMMUNE, shapely.Point(X0 + 8000, Y0 + 1000)],
+        crs=L93,
+    )
+
+
+def _sites() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"site_id": ["in", "notch", "east"]},
+        geometry=[
+            shapely.box(X0 + 100, Y0 + 100, X0 + 300, Y0 + 300),  # in the commune
+            shapely.box(X0 + 900, Y0 + 1200, X0 + 1100, Y0 + 1400),  # in the notch
+            shapely.box(X0 + 7000, Y0 + 900, X0 + 7100, Y0 + 1000),
+        ],
+        crs=L93,
+    )
+
+
+def test_wording_inside_outside_several_communes_and_elision():
+    one = "Port" + commune_note("Longueil-Sainte-Marie")
+    two = "Canal" + commune_note("Compiègne, Aubencheul-au-Bac")
+    vowel = "Port" + commune_note("Alençon")
+    assert distance_text(0.0, one) == (
+        "dans la commune de Longueil-Sainte-Marie, position exacte inconnue"
+    )
+    assert distance_text(3210.0, one) == (
+        "3,2 km de la commune de Longueil-Sainte-Marie (position exacte inconnue)"
+    )
+    assert distance_text(0.0, two) == (
+        "dans l'une des communes de Compiègne, Aubencheul-au-Bac, position exacte inconnue"
+    )
+    assert distance_text(640.0, two) == (
+        "640 m des communes de Compiègne, Aubencheul-au-Bac (position exacte inconnue)"
+    )
+    assert distance_text(640.0, vowel) == "640 m de la commune d'Alençon (position exacte inconnue)"
+    # Nothing in reach, and precise features, read as before.
+    assert distance_text(float("inf"), one) == "aucun"
+    assert distance_text(640.0, "Gare de Compiègne") == "640 m"
+    assert split_commune_note(two) == ("Canal", "Compiègne, Aubencheul-au-Bac")
+    assert split_commune_note(None) == (None, None)
+    assert distance_phrase("Port fluvial", 0.0, one) == (
+        "Port fluvial : dans la commune de Longueil-Sainte-Marie, position exacte inconnue (Port)"
+    )
+    assert distance_phrase("Port fluvial", 3210.0, one) == (
+        "Port fluvial à 3,2 km de la commune de Longueil-Sainte-Marie (position exacte inconnue)"
+        " (Port)"
+    )
+    assert distance_phrase("Gare fret", 1234.0, "Compiègne") == "Gare fret à 1,2 km (Compiègne)"
+
+
+def test_position_notes_follow_the_precision_column():
+    ports = _ports()
+    notes = infra.position_notes(ports)
+    assert notes.tolist() == [" (commune de Trosly-Breuil, position exacte inconnue)", ""]
+    # Without the commune names the note still says the position is only the commune's.
+    bare = infra.position_notes(ports.drop(columns="communes"))
+    assert bare.tolist() == [infra.PRECISIONS["commune"], ""]
+    assert infra.position_notes(ports.drop(columns="precision")).tolist() == ["", ""]
+
+
+def test_nearest_by_site_measures_to_the_commune_area_and_shows_no_point():
+    sites, ports = _sites(), _ports()
+    near = nearest_by_site(sites, {"ports": ports}, {"port": ("ports",)}, nearest_point=True)[
+        "port"
+    ]
+    geoms = sites.geometry.to_numpy()
+    # Independent figures: 0 inside; the notch site (x0+900..x0+1100) is 400 m from the U's
+    # arms (x0+500 and x0+1500), by hand and by plain shapely; the east site is 900 m from
+    # Port B.
+    expected_notch = shapely.distance(geoms[1], COMMUNE)
+    assert expected_notch == pytest.approx(400.0)  # arms at x0+500 and x0+1500, by hand
+    assert near["distance_m"].tolist() == pytest.approx([0.0, expected_notch, 900.0])
+    assert near["nearest_name"].tolist() == [
+        "Port A (commune de Trosly-Breuil, position exacte inconnue)",
+        "Port A (commune de Trosly-Breuil, position exacte inconnue)",
+        "Port B",
+    ]
+    # The commune's outline is no position of the port: no point is given for it.
+    assert np.isnan(near["x"].iloc[:2]).all()
+    assert (near["x"].iloc[2], near["y"].iloc[2]) == (X0 + 8000, Y0 + 1000)
+
+
+def _scored() -> gpd.GeoDataFrame:
+    profile = {
+        "profile": {"id": "p", "name": "P"},
+        "criteria": [
+            {
+                "id": "port",
+                "label": "Port fluvial",
+                "measure": "distance",
+                "layer": "ports",
+                "transform": {"kind": "linear", "from": 0, "to": 10000, "direction": "decreasing"},
+                "weight": 1,
+            }
+        ],
+    }
+    return score(
+        _sites().set_index("site_id", drop=False), {"ports": _ports()}, profile_from_dict(profile)
+    )
+
+
+def test_scores_and_texts_of_sites_near_a_commune_level_port():
+    out = _scored()
+    assert out["port__raw"].tolist() == pytest.approx([0.0, 400.0, 900.0])
+    assert out.loc["in", "why"] == (
+        "Port fluvial : dans la commune de Trosly-Breuil, position exacte inconnue (Port A)"
+    )
+    assert out.loc["notch", "why"] == (
+        "Port fluvial à 400 m de la commune de Trosly-Breuil (position exacte inconnue) (Port A)"
+    )
+    assert out.loc["east", "why"] == "Port fluvial à 900 m (Port B)"
+    assert breakdown(out, "notch")["raw_text"].tolist() == [
+        "400 m de la commune de Trosly-Breuil (position exacte inconnue)"
+    ]
+
+
+def test_siting_map_draws_the_commune_outline_with_its_caveat_not_a_pin():
+    out = _scored()
+    perimeter = shapely.box(X0 - 1000, Y0 - 1000, X0 + 9000, Y0 + 3000)
+    territory = Territory.from_perimeter(perimeter, crs=L93)
+    page = render_html(siting_map(out, territory=territory, layers={"ports": _ports()}))
+    blocks = [json.loads(b) for b in re.findall(r"_add\((\{.*\})\);", page)]
+    caveat = "Port A (commune de Trosly-Breuil, position exacte inconnue)"
+    outlines = [
+        f for b in blocks for f in b["features"] if f["properties"].get("_tooltip") == caveat
+    ]
+    assert len(outlines) == 1
+    assert outlines[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert "Position" in outlines[0]["properties"]["_popup"]
+    assert "Ports – position connue à la commune seulement" in page
+    # The precise port is still a pin; the commune-level one is not among the points.
+    points = [
+        f
+        for b in blocks
+        for f in b["features"]
+        if f["geometry"]["type"] == "Point" and "Port A" in json.dumps(f["properties"])
+    ]
+    assert points == []
+    assert "dans la commune de Trosly-Breuil, position exacte inconnue" in page
+
+
+def test_real_named_port_from_a_neighbouring_commune():
+    # The port of Longueil-Sainte-Marie is known at its commune only. A site at a point of
+    # the neighbouring commune of Chevrières (both from the embedded COG boundaries, nothing
+    # typed) is measured to Longueil's area, as plain shapely computes it.
+    from layers.admin import load_communes
+
+    communes = load_communes(insee=["60369", "60149"], crs=L93).set_index("insee")
+    site_point = shapely.point_on_surface(communes.geometry["60149"])
+    territory = Territory.from_perimeter(communes.geometry["60149"], crs=L93)
+    ports = infra.load_ports(territory, source="named")
+    assert ports["id"].tolist() == ["gc-port-longueil-sainte-marie"]
+    assert ports.geometry.iloc[0].equals(communes.geometry["60369"])
+    site = gpd.GeoDataFrame(geometry=[site_point.buffer(50)], crs=L93)
+    near = nearest_by_site(site, {"ports": ports}, {"port": ("ports",)})["port"]
+    expected = shapely.distance(site_point.buffer(50), communes.geometry["60369"])
+    assert expected > 0
+    assert near["distance_m"].iloc[0] == pytest.approx(expected)
+    assert near["nearest_name"].iloc[0] == (
+        "Port fluvial de Longueil-Sainte-Marie (Paris-Oise Port Intérieur) "
+        "(commune de Longueil-Sainte-Marie, position exacte inconnue)"
+    )
