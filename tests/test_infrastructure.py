@@ -535,4 +535,5 @@ def test_grand_compiegnois_preset_layers():
         for _, row in frame.iterrows():
             insee = infra._named_sites_table().set_index("id").loc[row["id"], "insee"]
             assert row.geometry.equals(communes[insee])
-            assert row["precision"] == "commune" and row["communes"]
+            assert row["precision"] == "commune"
+            assert row["communes"]
