@@ -166,7 +166,7 @@ def siting_study(
     >>> study.profile.id, len(study.scored)
     ('logistique-multimodale', 28)
     >>> study.top(3)["score"].round(1).tolist()
-    [69.5, 66.4, 64.1]
+    [77.4, 73.3, 70.0]
     >>> "flood_zones" in study.skipped_layers  # needs a file or the web
     True
     """

@@ -354,6 +354,7 @@ def _rail(sel: gpd.GeoDataFrame, kind: pd.Series, date: str | None, layer: str) 
         "operator": _tag(sel, "operator").to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, layer)
 
@@ -456,6 +457,7 @@ def ports_from_osm(features: gpd.GeoDataFrame, *, date: str | None = None) -> gp
         "operator": _tag(sel, "operator").to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, "ports")
 
@@ -488,6 +490,7 @@ def waterways_from_osm(features: gpd.GeoDataFrame, *, date: str | None = None) -
         "freight_navigable": freight.to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, "waterways")
 
@@ -523,6 +526,7 @@ def platforms_from_osm(features: gpd.GeoDataFrame, *, date: str | None = None) -
         "operator": _tag(sel, "operator").to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, "platforms")
 
@@ -552,6 +556,7 @@ def motorway_junctions_from_osm(
         "ref": _tag(sel, "ref").to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, "motorway_junctions")
 
@@ -652,6 +657,7 @@ def substations_from_osm(
         "operator": _tag(sel, "operator").to_numpy(),
         "status": "existing",
         "precision": "exact",
+        "communes": None,
     }
     return _frame(columns, sel, "substations")
 

@@ -658,7 +658,7 @@ def rank(scored: pd.DataFrame, *, top_n: int | None = None) -> pd.DataFrame:
     >>> scored = foncier.score(sites, foncier.load_layers(t), "logistique-multimodale")
     >>> top = foncier.rank(scored, top_n=3)
     >>> top["rank"].tolist(), top["score"].round(1).tolist()
-    ([1, 2, 3], [69.5, 66.4, 64.1])
+    ([1, 2, 3], [77.4, 73.3, 70.0])
     """
     if "rank" not in scored.columns:
         raise SchemaError("no 'rank' column: pass the result of foncier.score(...).")
@@ -699,11 +699,11 @@ def breakdown(scored: pd.DataFrame, site: Any) -> pd.DataFrame:
     >>> for row in table.itertuples():
     ...     print(row.criterion, row.raw_text, round(row.score, 2), round(row.weight, 3))
     rail_freight 1,1 km 0.93 0.351
-    river_port 8,8 km 0.45 0.351
+    river_port 5,6 km de la commune de Longueil-Sainte-Marie (position exacte inconnue) 0.67 0.351
     motorway 6,8 km 0.58 0.189
     labour_pool 201\u202f324 hab. 0.93 0.109
     >>> round(float(table["contribution"].sum()) * 100, 1)  # the site's score, out of 100
-    69.5
+    77.4
     """
     meta = scored.attrs.get("foncier")
     if not meta:

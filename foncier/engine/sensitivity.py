@@ -267,7 +267,7 @@ def weight_sweep(
     ... )
     >>> best = foncier.rank(scored, top_n=1).index[0]
     >>> sweep.loc[best].tolist()  # its rank when the rail weight is halved, kept, doubled
-    [2, 1, 1]
+    [1, 1, 1]
     """
     prof = load_profile(profile)
     raw, excluded = _inputs(None, scored_or_inputs, prof)
