@@ -390,7 +390,8 @@ def layers(
     """List the layers available offline (embedded) and online for a territory.
 
     The "couverture" column tells whether each layer has data there: a layer "hors
-    couverture" knows nothing of the territory, which is not the same as nothing near.
+    couverture" knows nothing of the territory, which is not the same as nothing near; a
+    "partielle" one says what its offline data lacks there (free motorway junctions …).
     """
     import pandas as pd
 
@@ -417,6 +418,7 @@ def layers(
             Text(online),
             str(n) if counted else "",
             covered[str(row["covered"])]
+            + (f" : {row['gaps']}" if row.get("gaps") else "")
             + (
                 online_covered[str(row["covered_online"])]
                 if row["covered_online"] != row["covered"]

@@ -200,7 +200,9 @@ def _mark_coverage(layer: Layer, entry: LayerEntry, territory: Territory, source
     Only embedded data is limited by the entry's coverage: a file or an online source
     covers what it holds. A territory none of whose départements is covered is "hors
     couverture": the scoring engine skips the criteria on the layer instead of reading
-    "nothing near".
+    "nothing near". Where the data is known to be incomplete (``Coverage.gaps``), the gaps
+    are recorded too: a distance criterion that finds nothing within its reach is skipped
+    ("non couvert hors ligne"), and the nearest feature's name carries ``nearest_note``.
     """
     embedded = (source is None and entry.offline) or (
         isinstance(source, str) and source in ("embedded", "named")
@@ -208,7 +210,18 @@ def _mark_coverage(layer: Layer, entry: LayerEntry, territory: Territory, source
     if not isinstance(layer, gpd.GeoDataFrame) or not embedded:
         return layer
     covered = entry.coverage.status(territory) != "none"
-    layer.attrs[COVERAGE_ATTR] = {"covered": covered, "coverage": entry.coverage.label}
+    gaps = entry.coverage.gaps_for(territory) if covered else ""
+    layer.attrs[COVERAGE_ATTR] = {
+        "covered": covered,
+        "coverage": entry.coverage.label,
+        # Known holes of the data here (tolled interchanges only …): a distance criterion
+        # with nothing in reach is then "non couvert hors ligne", not "nothing near".
+        "gaps": gaps,
+        "nearest_note": entry.coverage.nearest_note if gaps else "",
+    }
+    if gaps:
+        # Whether a feature lies within a criterion's reach is judged from the territory.
+        layer.attrs[COVERAGE_ATTR]["perimeter"] = territory.perimeter
     if not covered:
         log.warning(
             "layer %r: territory %r is outside the coverage of the embedded data (%s): its "
@@ -366,7 +379,8 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
         ``layer, theme, description, offline, online, needs, source, coverage`` (where the
         layer has data as loaded by default), ``coverage_online`` (when loaded online), and
         with a territory ``covered`` and ``covered_online`` (``"full"``, ``"partial"`` or
-        ``"none"``) and ``features``.
+        ``"none"``), ``gaps`` (what the offline data is known to lack there, ``""`` when
+        nothing) and ``features``.
     """
     rows = []
     for name, info in LAYERS.items():
@@ -383,6 +397,7 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
         }
         if territory is not None:
             row["covered"] = info.coverage.status(territory)
+            row["gaps"] = info.coverage.gaps_for(territory)
             row["covered_online"] = info.coverage_when(online=True).status(territory)
         if count and territory is not None:
             row["features"] = pd.NA

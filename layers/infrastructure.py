@@ -367,9 +367,12 @@ def _load(
 
 
 #: Key of ``GeoDataFrame.attrs`` where a loaded layer records its coverage:
-#: ``{"covered": bool, "coverage": label}``. A layer loaded from embedded data for a
-#: territory outside its coverage has ``covered = False``: the scoring engine then skips
-#: the criteria on it ("hors couverture") instead of reading "nothing near".
+#: ``{"covered": bool, "coverage": label, "gaps": text, "nearest_note": text}``. A layer
+#: loaded from embedded data for a territory outside its coverage has ``covered = False``:
+#: the scoring engine then skips the criteria on it ("hors couverture") instead of reading
+#: "nothing near". ``gaps`` (empty when none) says what the data is known to lack there
+#: (the free motorway junctions …): a distance criterion with no feature in reach is then
+#: skipped as "non couvert hors ligne", and ``nearest_note`` follows the nearest name.
 COVERAGE_ATTR = "foncier_coverage"
 
 

@@ -85,16 +85,41 @@ class Coverage:
         not in ``exclude``.
     exclude : frozenset of str
         Département codes not covered.
+    gaps : str
+        What the data lacks inside its coverage, in French, when it is known to be incomplete
+        there (the tolled interchanges only: the free junctions are missing). Empty for data
+        complete where it covers. A territory in a département with gaps is covered
+        ``"partial"``; a distance criterion that finds no feature within its reach there is
+        skipped as "non couvert hors ligne (<gaps>)" rather than read as "nothing near".
+    gaps_in : frozenset of str or None
+        Départements where ``gaps`` applies; None for every covered département.
+    nearest_note : str
+        Said after the name of the nearest feature when the territory is in a département
+        with gaps (``"le plus proche des échangeurs à péage"``).
     """
 
     label: str
     only: frozenset[str] | None = None
     exclude: frozenset[str] = frozenset()
+    gaps: str = ""
+    gaps_in: frozenset[str] | None = None
+    nearest_note: str = ""
 
     def covers(self, departement: str) -> bool:
         """True when the layer has data in this département (INSEE code)."""
         code = str(departement)
         return code not in self.exclude and (self.only is None or code in self.only)
+
+    def has_gaps(self, departement: str) -> bool:
+        """True when the layer covers this département but is known to be incomplete there."""
+        code = str(departement)
+        return (
+            bool(self.gaps) and self.covers(code) and (self.gaps_in is None or code in self.gaps_in)
+        )
+
+    def gaps_for(self, territory: Territory) -> str:
+        """The ``gaps`` text when one of the territory's départements has them, else ``""``."""
+        return self.gaps if any(self.has_gaps(c) for c in _departements_of(territory)) else ""
 
     def status(self, territory: Territory) -> CoverageStatus:
         """How much of a territory the layer covers.
@@ -108,14 +133,17 @@ class Coverage:
         Returns
         -------
         {"full", "partial", "none"}
-            ``"full"`` when every département of the territory is covered, ``"none"`` when
-            none is, ``"partial"`` otherwise.
+            ``"full"`` when every département of the territory is covered with no known gap,
+            ``"none"`` when none is covered, ``"partial"`` otherwise (some départements not
+            covered, or data known to be incomplete in one of them: see ``gaps``).
         """
         codes = _departements_of(territory)
         covered = [self.covers(c) for c in codes]
-        if all(covered):
+        if not any(covered):
+            return "none"
+        if all(covered) and not any(self.has_gaps(c) for c in codes):
             return "full"
-        return "partial" if any(covered) else "none"
+        return "partial"
 
 
 def _departements_of(territory: Territory) -> list[str]:
@@ -156,11 +184,25 @@ SIDINGS_NORD = Coverage(
     "ailleurs OpenStreetMap en ligne",
     only=frozenset({"59", "62"}),
 )
-#: The conceded (tolled) motorway network: metropolitan France.
+#: The conceded (tolled) motorway network: metropolitan France, tolled interchanges only.
 TOLL_NETWORK = Coverage(
     "échangeurs à péage du réseau concédé (France métropolitaine) ; les échangeurs gratuits "
     "viennent d'OpenStreetMap en ligne",
     exclude=OVERSEAS_DEPARTEMENTS,
+    gaps="échangeurs à péage seulement ; les échangeurs gratuits (voies express, autoroutes "
+    "non concédées) viennent d'OpenStreetMap en ligne",
+    nearest_note="le plus proche des échangeurs à péage",
+)
+#: The embedded OSM selection of navigable waterways: metropolitan France, with two known
+#: holes checked in the source (no feature at all in Seine-Maritime; nothing of Dunkerque's
+#: port canals): the départements around them are "partial".
+WATERWAYS = Coverage(
+    "voies navigables de France métropolitaine (sélection OpenStreetMap)",
+    exclude=OVERSEAS_DEPARTEMENTS,
+    gaps="sélection OpenStreetMap sans la Seine en aval d'Alizay (Rouen, Le Havre, estuaire, "
+    "Grand Canal du Havre, canal de Tancarville) ni les canaux du port de Dunkerque ; "
+    "OpenStreetMap en ligne les a",
+    gaps_in=frozenset({"14", "27", "59", "76"}),
 )
 #: RTE (mainland France) and the EDF SEI source substations of La Réunion.
 POWER_GRIDS = Coverage(
@@ -685,9 +727,7 @@ _ENTRIES: tuple[LayerEntry, ...] = (
             "freight_navigable": "bool: CEMT class I or more (NA when the class is not tagged)",
         }
         | _SITE,
-        coverage=Coverage(
-            "voies navigables de France métropolitaine", exclude=OVERSEAS_DEPARTEMENTS
-        ),
+        coverage=WATERWAYS,
         online_coverage=FRANCE,
         loader=f"{_INFRA}:load_waterways",
         style=Style("#3f8fd2", weight=3.0),

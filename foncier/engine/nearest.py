@@ -21,7 +21,8 @@ import shapely
 
 from foncier.engine.measures import distance_to
 from layers.crs import check_projected, to_crs
-from layers.infrastructure import position_notes
+from layers.formatting import commune_note, split_commune_note
+from layers.infrastructure import COVERAGE_ATTR, position_notes
 
 __all__ = ["feature_labels", "nearest_by_site", "target_features"]
 
@@ -56,10 +57,18 @@ def target_features(
     -------
     GeoDataFrame or None
         None when the study has none of the layers (no data: distinct from an empty layer).
+        A ``coverage_note`` column holds, per feature, what its layer says after the nearest
+        name where its offline data is incomplete (``""`` otherwise).
     """
     parts = [f for f in (_layer_features(layers, s) for s in specs) if f is not None]
     if not parts:
         return None
+    # A layer known to be incomplete here (tolled interchanges only) says so after the name
+    # of its nearest feature (column ``coverage_note``).
+    parts = [
+        p.assign(coverage_note=str((p.attrs.get(COVERAGE_ATTR) or {}).get("nearest_note") or ""))
+        for p in parts
+    ]
     parts = [to_crs(p, crs, name="layer") for p in parts]
     merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return gpd.GeoDataFrame(merged, geometry=merged.geometry.name, crs=crs)
@@ -155,7 +164,17 @@ def nearest_by_site(
             out[key] = None
             continue
         features = features.reset_index(drop=True)
-        labelled = features.assign(_label=feature_labels(features, voltage=voltage).to_numpy())
+        labels = feature_labels(features, voltage=voltage)
+        notes = features["coverage_note"].astype(str)
+        noted = labels.notna() & (notes != "")
+        if noted.any():
+            name, communes = zip(*labels[noted].map(split_commune_note), strict=True)
+            labels = labels.astype(object)
+            labels[noted] = [
+                f"{n}, {note}" + (commune_note(c) if c else "")
+                for n, c, note in zip(name, communes, notes[noted], strict=True)
+            ]
+        labelled = features.assign(_label=labels.to_numpy())
         near = distance_to(
             gpd.GeoSeries(geoms, crs=crs),
             labelled,

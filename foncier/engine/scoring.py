@@ -48,7 +48,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -152,6 +152,68 @@ RANKING_RULE = (
 
 def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
     return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
+
+
+#: A distance whose 0..1 score is within this of the "nothing near" score gives nothing.
+REACH_TOLERANCE = 0.01
+#: Longest reach considered, metres (a curve still rising beyond it is cut there).
+_MAX_REACH_M = 200_000.0
+
+
+def criterion_reach_m(c: Criterion) -> float:
+    """Distance beyond which a distance criterion scores as if nothing were near, metres.
+
+    The largest distance whose score differs from the score of an infinite distance by more
+    than :data:`REACH_TOLERANCE` (read on a 10 m grid up to 200 km); ``inf`` for relative
+    transforms (their scores depend on the other sites, not on a distance).
+
+    Parameters
+    ----------
+    c : Criterion
+        A criterion with ``measure = "distance"``.
+
+    Returns
+    -------
+    float
+        Metres.
+    """
+    if transform_kind(c.transform).relative:
+        return float("inf")
+    grid = np.arange(0.0, _MAX_REACH_M + 10.0, 10.0)
+    scores = apply_transform(np.append(grid, np.inf), c.transform)
+    scores = np.asarray(scores, dtype=float)
+    gives = np.abs(scores[:-1] - scores[-1]) > REACH_TOLERANCE
+    return float(grid[gives].max() + 10.0) if gives.any() else 0.0
+
+
+def _feature_in_reach(
+    c: Criterion, features: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, area: Any
+) -> bool:
+    """True when a feature of the rule lies within its reach of the territory (or sites)."""
+    import shapely
+
+    if len(features) == 0:
+        return False
+    reach = criterion_reach_m(c)
+    if not np.isfinite(reach):
+        return True
+    if area is None:
+        # A layer made by hand: judge from the sites' extent.
+        area = shapely.box(*sites.total_bounds)
+    return bool(shapely.dwithin(features.geometry.to_numpy(), area, reach).any())
+
+
+def _with_nearest_note(near: pd.Series, note: str) -> pd.Series:
+    """``"Name, <note>"`` (before any commune note, which stays last)."""
+    from layers.formatting import commune_note, split_commune_note
+
+    def add(text: Any) -> Any:
+        if not isinstance(text, str) or not text:
+            return text
+        name, communes = split_commune_note(text)
+        return f"{name}, {note}" + (commune_note(communes) if communes else "")
+
+    return near.map(add).astype(object)
 
 
 def _check_layer_crs(layer: Any, name: str, crs: Any) -> None:
@@ -260,7 +322,35 @@ def measure_criteria(
             if layer is not None:
                 # Only the layers the profile uses are checked: extra entries do not matter.
                 _check_layer_crs(layer, str(rule.layer), sites.crs)
+            gaps = str(coverage.get("gaps") or "") if coverage is not None else ""
+            # The offline data is known to lack features here (the free motorway junctions
+            # …): with none of its features within the criterion's reach of the territory,
+            # "nothing near" would be a guess. Skipped, and said.
+            if (
+                gaps
+                and kind == "criterion"
+                and rule.measure == "distance"
+                and not _feature_in_reach(
+                    cast(Criterion, rule),
+                    rule.select(layer),
+                    sites,
+                    (coverage or {}).get("perimeter"),
+                )
+            ):
+                log.warning(
+                    "criterion %r (%s): no feature of layer %r within reach, and its "
+                    "offline data is incomplete here (%s): skipped (non couvert hors ligne).",
+                    rule.id,
+                    rule.label,
+                    rule.layer,
+                    gaps,
+                )
+                skipped.append(_skip_record(rule, f"non couvert hors ligne ({gaps})"))
+                continue
             v, near = measure_rule(rule, prepared, sites, layer)
+            note = str(coverage.get("nearest_note") or "") if coverage is not None else ""
+            if gaps and note and near is not None:
+                near = _with_nearest_note(near, note)
             if kind == "criterion" and len(v) and bool(pd.isna(v).all()):
                 # Unknown everywhere (e.g. no population in the source for any commune near
                 # the territory): no site can be told from another on it.
