@@ -195,6 +195,11 @@ def test_coverage_of_the_reference_territories():
             # The embedded sidings are an extract of the Nord and the Pas-de-Calais only.
             assert entry.coverage.status(gc) == "none"
             continue
+        if entry.name == "motorway_junctions":
+            # Tolled interchanges only, everywhere: the free junctions come online.
+            assert entry.coverage.status(gc) == "partial"
+            assert entry.coverage_when(online=True).status(gc) == "full"
+            continue
         assert entry.coverage.status(gc) == "full", entry.name
     # every named site and every preset lies in the départements the named sites cover
     for preset in presets():
