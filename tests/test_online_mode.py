@@ -333,3 +333,23 @@ def test_score_command_auto_records_the_online_layers_in_the_export(
     assert states["protected_areas"] == "absent"
     reasons = {item["layer"]: item["reason"] for item in meta["online"]}
     assert reasons["protected_areas"] == "127.0.0.1 injoignable : connexion refusée"
+
+
+def test_fiches_name_the_online_layers_in_their_sources(
+    tmp_path, overpass, closed_url, monkeypatch
+):
+    monkeypatch.setattr(settings, "online", "auto")
+    monkeypatch.setattr(settings, "geopf_wfs_url", closed_url)
+    out = tmp_path / "fiches"
+    result = CliRunner().invoke(
+        app,
+        ["fiches", "grand-compiegnois", "-o", str(out), "--sites", "hex:4000", "--draws", "0",
+         "--top", "2", "--force"],
+        env={"COLUMNS": "400"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sheets = [p for p in sorted(out.glob("*.html")) if p.name != "index.html"]
+    assert len(sheets) == 2
+    sheet = sheets[0].read_text(encoding="utf-8")
+    assert "En ligne – Échangeurs autoroutiers : OpenStreetMap (Overpass), téléchargée le" in sheet
+    assert "En ligne – Espaces naturels protégés : non obtenue (127.0.0.1 injoignable" in sheet

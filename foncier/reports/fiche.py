@@ -39,6 +39,7 @@ from layers.errors import RankingError, SchemaError
 from layers.files import atomic_path
 from layers.formatting import distance_text, split_commune_note
 from layers.formatting import fr_number_text as _fr
+from layers.online import summary_lines
 from layers.registry import LAYERS
 
 if TYPE_CHECKING:
@@ -395,6 +396,8 @@ def _sources_lines(study: SitingStudy) -> list[str]:
         dates = entry.get("date", [])
         when = f" ({', '.join(dates[:2])})" if dates else ""
         lines.append(f"{layer} : {src}{when}")
+    # Which online layers the ranking used, and which it could not get (layers.online).
+    lines += [f"En ligne – {line}" for line in summary_lines(meta.get("online") or [])]
     text = " ".join(lines).lower()
     if "osm" in text or "openstreetmap" in text:
         lines.append("© les contributeurs d'OpenStreetMap (ODbL)")
