@@ -160,27 +160,32 @@ class OnlineStatus:
         return {**asdict(self), "message": self.message()}
 
 
-def _short_reason(exc: BaseException, host: str) -> str:
+#: A request that failed after its retries (timeouts, lost connections, 429 / 5xx): the
+#: service is down or overloaded, unlike a refused request (4xx) or an unreadable answer.
+_RETRIED = re.compile(r"failed after \d+ attempts \(last: (.*?)\)\. The service", flags=re.S)
+
+
+def _short_reason(exc: BaseException) -> str:
     """French reason of a failed download, without the long request text."""
     text = str(exc)
-    last = re.search(r"\(last: (.*?)\)\. The service", text, flags=re.S)
+    last = _RETRIED.search(text)
     problem = last.group(1) if last else ""
     if "could not be resolved" in problem:
-        return f"{host} : nom d'hôte introuvable (DNS : pas de réseau ?)"
+        return "nom d'hôte introuvable (DNS : pas de réseau ?)"
     timeout = re.match(r"no answer within ([\d.]+) s", problem)
     if timeout:
-        return f"{host} : aucune réponse en {timeout.group(1).replace('.', ',')} s"
+        return f"aucune réponse en {timeout.group(1).replace('.', ',')} s"
     if problem.startswith("connection failed"):
-        return f"{host} : connexion impossible ou coupée"
+        return "connexion impossible ou coupée"
     if problem.startswith("HTTP"):
-        return f"{host} : réponse {problem}"
+        return f"réponse {problem}"
     status = re.search(r"failed with HTTP (\d{3})", text)
     if status:
-        return f"{host} : réponse HTTP {status.group(1)}"
+        return f"réponse HTTP {status.group(1)}"
     if "cannot be read" in text:
-        return f"{host} : réponse illisible"
+        return "réponse illisible"
     first = text.split(". ")[0]
-    return f"{host} : {first[:160]}{'…' if len(first) > 160 else ''}"
+    return f"{first[:160]}{'…' if len(first) > 160 else ''}"
 
 
 def _status_from(answers: list[http.Answer], base: dict[str, Any]) -> OnlineStatus:
@@ -261,7 +266,7 @@ def load_online(
     except OfflineError:
         pass
     except FoncierError as exc:
-        reason = _short_reason(exc, host or entry.name)
+        reason = f"{host or entry.name} : {_short_reason(exc)}"
 
     # 2. The web, when allowed and the host answers.
     if not reason:
@@ -277,9 +282,11 @@ def load_online(
                 layer, answers = attempt(cache=None)
                 return done(layer, _status_from(answers, base))
             except FoncierError as exc:
-                reason = _short_reason(exc, host or entry.name)
-                if url and isinstance(exc, DataSourceError) and not isinstance(exc, OfflineError):
-                    reachability.mark_unreachable(url, f"a échoué pour {entry.label} : {reason}")
+                why = _short_reason(exc)
+                reason = f"{host or entry.name} : {why}"
+                if url and _RETRIED.search(str(exc)):
+                    # down or overloaded: the next layers of this run do not wait for it again
+                    reachability.mark_unreachable(url, f"{why} (pour {entry.label})")
 
     # 3. An expired cached copy is better than nothing.
     if not settings.offline:

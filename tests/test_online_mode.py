@@ -238,8 +238,23 @@ def test_a_failing_service_is_not_asked_again_for_the_next_layers(overpass, comp
     assert (
         status["motorway_junctions"].reason == "127.0.0.1 : réponse HTTP 500 Internal Server Error"
     )
-    assert status["ports"].reason.startswith("127.0.0.1 injoignable : a échoué pour")
+    assert status["ports"].reason == (
+        "127.0.0.1 injoignable : réponse HTTP 500 Internal Server Error "
+        "(pour Échangeurs autoroutiers)"
+    )
     assert {s.state for s in status.values()} == {"fallback"}
+
+
+def test_a_refused_request_does_not_mark_the_host_as_down(overpass, compiegne, monkeypatch):
+    # protected areas asked on the same host, which answers 404 to the WFS path: a request
+    # problem of that layer, not a host down; the Overpass layers after it are still asked
+    monkeypatch.setattr(settings, "geopf_wfs_url", f"{overpass.url}/wfs/ows")
+    status: dict[str, OnlineStatus] = {}
+    load_layers(compiegne, ["protected_areas", "ports"], online="auto", status=status)
+    assert status["protected_areas"].reason == "127.0.0.1 : réponse HTTP 404"
+    assert status["protected_areas"].state == "absent"
+    assert status["ports"].state == "online"
+    assert overpass.hits["/api/interpreter"] == 1
 
 
 def test_explicit_online_asks_without_probe_and_strict_raises(
