@@ -20,6 +20,7 @@ from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
 from layers import http
+from layers.answers import check_feature_collection, check_records
 from layers.config import settings
 from layers.crs import require_crs
 from layers.errors import GeometryError, SchemaError
@@ -39,6 +40,18 @@ _MAX_GEOM_CHARS = 4000
 
 _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 _POSTAL = re.compile(r"^\d{5}$")
+
+
+# What each endpoint answers: outlines in lon/lat, with the fields the callers read.
+_CHECKS = {
+    "cadastre/parcelle": check_feature_collection(
+        epsg=4326, geometry_types=("Polygon", "MultiPolygon"), required=("idu",)
+    ),
+    "cadastre/commune": check_feature_collection(
+        epsg=4326, geometry_types=("Polygon", "MultiPolygon"), required=("code_insee",)
+    ),
+}
+_POSTAL_CHECK = check_records(required=("codePostal", "codeCommune", "nomCommune"))
 
 
 def _insee_codes(insee: str | Iterable[str]) -> list[str]:
@@ -107,7 +120,10 @@ def _paged(endpoint: str, params: Mapping[str, Any], *, page_size: int) -> list[
     start = 0
     while True:
         page = http.get_json(
-            url, params={**params, "_start": start, "_limit": limit}, source=SOURCE
+            url,
+            params={**params, "_start": start, "_limit": limit},
+            source=SOURCE,
+            check=_CHECKS.get(endpoint) or check_feature_collection(epsg=4326),
         )
         batch = page.get("features") if isinstance(page, Mapping) else None
         if not isinstance(batch, list):
@@ -275,7 +291,7 @@ def postal_code_communes(code: str) -> pd.DataFrame:
     if not _POSTAL.match(code):
         raise SchemaError(f"Postal code {code!r} must be five digits, e.g. '08170'.")
     url = f"{settings.apicarto_url.rstrip('/')}/codes-postaux/communes/{code}"
-    rows = http.get_json(url, source=SOURCE)
+    rows = http.get_json(url, source=SOURCE, check=_POSTAL_CHECK)
     if not isinstance(rows, list):
         raise SchemaError(f"{SOURCE}: the answer for postal code {code} is not a list.")
     columns = {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ArgumentError",
+    "BadAnswerError",
     "CRSError",
     "DataSourceError",
     "FoncierError",
@@ -119,3 +120,16 @@ class RankingError(FoncierError, ValueError):
 
 class MissingDependencyError(FoncierError, ImportError):
     """An optional program or package needed for this call is not installed."""
+
+
+class BadAnswerError(DataSourceError, SchemaError):
+    """A web service answered with a document of the wrong shape.
+
+    Both a data-source error (the command exits with the data-source code) and a schema
+    error (``except SchemaError`` keeps catching it, as it did before answers were checked).
+
+    An error page or an object of another schema served with ``200 OK``, features of another
+    geometry type than asked, coordinates out of range or in another CRS than asked. The
+    answer is never cached, and a cached copy of that shape is deleted, so a later run
+    downloads it again.
+    """

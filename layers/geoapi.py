@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers import http
+from layers.answers import check_feature_collection, check_records
 from layers.config import settings
 from layers.errors import SchemaError, UnknownTerritoryError
 from layers.geopf import features_to_gdf
@@ -40,6 +41,13 @@ _RENAME = {
 _DEP = re.compile(r"^(\d{2}|2[AB]|97\d)$")
 _SIREN = re.compile(r"^\d{9}$")
 _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+# Commune outlines in lon/lat; every feature names its INSEE code.
+_COMMUNES = check_feature_collection(
+    epsg=4326, geometry_types=("Polygon", "MultiPolygon"), required=("code", "nom")
+)
+_SEARCH = check_records(required=("code", "nom"))
 
 
 def _as_list(value: str | Iterable[str]) -> list[str]:
@@ -118,6 +126,7 @@ def communes_geojson(
             url,
             params={key: code, "fields": _FIELDS, "format": "geojson", "geometry": "contour"},
             source=SOURCE,
+            check=_COMMUNES,
         )
         found = doc.get("features") if isinstance(doc, dict) else None
         if not isinstance(found, list):
@@ -174,6 +183,7 @@ def search_communes(name: str, *, limit: int = 10) -> pd.DataFrame:
         f"{settings.geoapi_url.rstrip('/')}/communes",
         params={"nom": name.strip(), "fields": _FIELDS, "boost": "population", "limit": int(limit)},
         source=SOURCE,
+        check=_SEARCH,
     )
     if not isinstance(rows, list):
         raise SchemaError(f"{SOURCE}: the answer of the search for {name!r} is not a list.")

@@ -18,6 +18,7 @@ import pandas as pd
 from pyproj import CRS
 
 from layers import http
+from layers.answers import check_capabilities, check_feature_collection
 from layers.config import settings
 from layers.errors import CRSError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
@@ -54,6 +55,7 @@ def wfs_layers() -> pd.DataFrame:
         settings.geopf_wfs_url,
         params={"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetCapabilities"},
         source=SOURCE,
+        check=check_capabilities,
     )
     rows: list[dict[str, Any]] = []
     for ft in root.iterfind("wfs:FeatureTypeList/wfs:FeatureType", _NS):
@@ -226,6 +228,8 @@ def wfs_features(
         (w, s, e, n), crs = _parse_bbox(bbox, bbox_crs)
         params["BBOX"] = f"{w!r},{s!r},{e!r},{n!r},EPSG:{_epsg_code(crs, 'bbox_crs')}"
 
+    # Each page must be GeoJSON in the CRS asked (GeoServer declares it in a 'crs' member).
+    check = check_feature_collection(epsg=out_code)
     features: list[Mapping[str, Any]] = []
     start = 0
     while True:
@@ -236,6 +240,7 @@ def wfs_features(
             settings.geopf_wfs_url,
             params={**params, "STARTINDEX": start, "COUNT": count},
             source=SOURCE,
+            check=check,
         )
         batch = page.get("features") if isinstance(page, Mapping) else None
         if not isinstance(batch, list):

@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from layers import http
+from layers.answers import check_records, describe
 from layers.config import settings
-from layers.errors import SchemaError
+from layers.errors import BadAnswerError, SchemaError
 
 __all__ = ["PPR_FAMILIES", "azi", "gaspar_ppr", "risques"]
 
@@ -46,6 +47,23 @@ def _insee(code_insee: str) -> str:
     return code
 
 
+_DATA = check_records(key="data")
+
+
+def _check_page(doc: Any) -> None:
+    """A Géorisques page: ``data`` a list of objects, ``total_pages`` a whole number."""
+    _DATA(doc)
+    total = doc.get("total_pages")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+        raise BadAnswerError(f"its 'total_pages' is {describe(total)}, not a whole number")
+    for i, item in enumerate(doc["data"]):
+        detail = item.get("risques_detail")
+        if detail is not None and (
+            not isinstance(detail, list) or not all(isinstance(r, Mapping) for r in detail)
+        ):
+            raise BadAnswerError(f"record {i} has 'risques_detail' {describe(detail)}")
+
+
 def _pages(endpoint: str, code_insee: str) -> list[dict[str, Any]]:
     """Every ``data`` item of a paginated Géorisques answer."""
     url = f"{settings.georisques_url.rstrip('/')}/{endpoint}"
@@ -56,6 +74,7 @@ def _pages(endpoint: str, code_insee: str) -> list[dict[str, Any]]:
             url,
             params={"code_insee": code_insee, "page": page, "page_size": _PAGE_SIZE},
             source=SOURCE,
+            check=_check_page,
         )
         data = doc.get("data") if isinstance(doc, Mapping) else None
         if not isinstance(data, list):

@@ -369,6 +369,14 @@ def _retry_after_s(response: requests.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _cache_path(session: requests_cache.CachedSession, prepared: requests.PreparedRequest) -> Path:
+    """The file that holds (or would hold) the cached response of ``prepared``."""
+    key = session.cache.create_key(prepared)
+    responses = session.cache.responses
+    to_path = getattr(responses, "_key2path", None)
+    return Path(to_path(key)) if to_path else Path(settings.cache_folder) / "http" / key
+
+
 def _cached_value(
     session: requests_cache.CachedSession,
     prepared: requests.PreparedRequest,
@@ -377,30 +385,33 @@ def _cached_value(
     *,
     source: str = "",
     expired: bool = True,
-) -> tuple[bool, Any]:
-    """Read a cached response; ``(False, None)`` when missing or unreadable.
+) -> tuple[bool, Any, str]:
+    """Read a cached response.
 
-    An entry older than ``settings.cache_expire_days`` counts as missing unless ``expired``.
+    Returns ``(True, value, "")``, or ``(False, None, problem)`` when it is missing (empty
+    problem) or unusable (the entry is then deleted and the problem says why). An entry older
+    than ``settings.cache_expire_days`` counts as missing unless ``expired``.
     """
     key = session.cache.create_key(prepared)
     cached = session.cache.get_response(key)
     if cached is None:
-        return False, None
+        return False, None, ""
     created = _created_at(cached)
     if not expired and created is not None:
         when = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
         if datetime.now(UTC) - when > timedelta(days=float(settings.cache_expire_days)):
-            return False, None
+            return False, None, ""
     try:
         value = _parse(cached, kind)
         if check is not None:
             check(value)
         _record(source, str(prepared.url), from_cache=True, fetched=created)
-        return True, value
+        return True, value, ""
     except (ValueError, ET.ParseError, DataSourceError) as exc:
-        log.warning("Deleting unreadable cached response for %s (%s).", prepared.url, exc)
+        path = _cache_path(session, prepared)
+        log.warning("Deleting unusable cached response %s for %s (%s).", path, prepared.url, exc)
         session.cache.delete(key)
-        return False, None
+        return False, None, f"the cached answer {path} was unusable ({exc}) and was deleted"
 
 
 def _request(
@@ -425,23 +436,27 @@ def _request(
 
     cache_mode = _CACHE_ONLY.get()
     if cache_mode is not None and not settings.offline:
-        found, value = _cached_value(
+        found, value, bad = _cached_value(
             session, prepared, kind, check, source=source, expired=cache_mode == "any"
         )
         if found:
             log.debug("%s: served from the cache: %s", source, what)
             return value
-        raise OfflineError(
-            f"The {source} response for {what} is not in the cache"
-            f"{'' if cache_mode == 'any' else ' (or is older than settings.cache_expire_days)'}."
+        state = (
+            f": {bad}"
+            if bad
+            else " is not in the cache"
+            + ("" if cache_mode == "any" else " (or is older than settings.cache_expire_days)")
         )
+        raise OfflineError(f"The {source} response for {what}{state}.")
     if settings.offline:
-        found, value = _cached_value(session, prepared, kind, check, source=source)
+        found, value, bad = _cached_value(session, prepared, kind, check, source=source)
         if found:
             log.debug("%s: offline, served from the cache: %s", source, what)
             return value
+        state = f": {bad}" if bad else " is not in the cache"
         raise OfflineError(
-            f"Offline mode: the {source} response for {what} is not in the cache "
+            f"Offline mode: the {source} response for {what}{state} "
             f"({Path(settings.cache_folder) / 'http'}). Run `foncier fetch TERRITORY` with network "
             "access first to fill the cache, or set settings.offline = False "
             "(FONCIER_OFFLINE=0) to download it."
@@ -451,6 +466,7 @@ def _request(
     attempts = int(settings.max_retries) + 1
     problem = ""
     refetched_bad_cache = False
+    deleted: Path | None = None
     attempt = 0
     while attempt < attempts:
         delay = float(settings.backoff_s) * 2**attempt
@@ -468,6 +484,11 @@ def _request(
             )
         except requests.Timeout:
             problem = f"no answer within {timeout:g} s (settings.timeout_s)"
+            response = None
+        except requests.exceptions.ContentDecodingError as exc:
+            # A body announced as gzip (or deflate …) that does not decompress: a broken proxy
+            # or a cut transfer. Nothing was cached; another attempt may get it whole.
+            problem = f"the compressed body could not be decoded ({exc.__class__.__name__})"
             response = None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             problem = f"connection failed or was cut ({exc.__class__.__name__}: {exc})"
@@ -499,17 +520,31 @@ def _request(
                     return body_check.value
                 if from_cache and not refetched_bad_cache:
                     # requests-cache deleted the entry through the filter; fetch it once more.
+                    deleted = _cache_path(session, prepared)
                     log.warning(
-                        "%s: cached response for %s was unreadable; fetching again.", source, what
+                        "%s: cached response %s for %s was unusable (%s); deleted, fetching again.",
+                        source,
+                        deleted,
+                        what,
+                        body_check.error,
                     )
                     refetched_bad_cache = True
                     continue
+                also = (
+                    f" The cached copy {deleted} had a problem too and was deleted."
+                    if deleted is not None
+                    else ""
+                )
                 if body_check.refused is not None:
-                    raise body_check.refused
+                    refused = body_check.refused
+                    raise type(refused)(
+                        f"{source}: {what}: {str(refused).rstrip('.')}. The answer was not "
+                        f"cached.{also}"
+                    ) from refused
                 raise DataSourceError(
                     f"{source}: {what} returned a {kind.upper()} body that cannot be read "
                     f"({body_check.error}); it was not cached. The transfer was probably cut "
-                    "or the service answered with an error page: try again later."
+                    f"or the service answered with an error page: try again later.{also}"
                 )
             if status == 429 or 500 <= status < 600:
                 problem = f"HTTP {status} {response.reason or ''}".strip()
@@ -537,7 +572,7 @@ def _request(
             time.sleep(delay)
 
     # Every attempt failed: an expired cached copy is better than nothing.
-    found, value = _cached_value(session, prepared, kind, check, source=source)
+    found, value, _ = _cached_value(session, prepared, kind, check, source=source)
     if found:
         log.warning("%s: %s failed (%s); using an expired cached copy.", source, what, problem)
         return value
@@ -705,11 +740,13 @@ def get_xml(
     source: str,
     headers: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> ET.Element:
     """GET a URL and return its XML body parsed, through the cache.
 
     A body that is not well-formed XML (e.g. a cut transfer) is never cached and raises
-    :class:`~layers.errors.DataSourceError`. Parameters are those of :func:`get_json`.
+    :class:`~layers.errors.DataSourceError`. Parameters are those of :func:`get_json`
+    (``check`` gets the root element).
 
     Returns
     -------
@@ -717,7 +754,14 @@ def get_xml(
         Root element of the document.
     """
     value: ET.Element = _request(
-        "GET", url, kind="xml", source=source, params=params, headers=headers, timeout_s=timeout_s
+        "GET",
+        url,
+        kind="xml",
+        source=source,
+        params=params,
+        headers=headers,
+        timeout_s=timeout_s,
+        check=check,
     )
     return value
 

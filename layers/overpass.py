@@ -22,8 +22,9 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from layers.answers import describe
 from layers.config import settings
-from layers.errors import DataSourceError, GeometryError, SchemaError
+from layers.errors import BadAnswerError, DataSourceError, GeometryError, SchemaError
 from layers.geometry import repair_geometries
 
 __all__ = ["bbox_query", "is_area", "overpass_to_gdf", "query_overpass"]
@@ -175,10 +176,11 @@ def bbox_query(
 def _check_remark(data: Any) -> None:
     """Raise for an Overpass answer whose ``remark`` reports a failed query."""
     if not isinstance(data, dict):
-        raise DataSourceError(
-            f"Overpass returned {type(data).__name__} instead of a JSON object; "
+        raise BadAnswerError(
+            f"Overpass returned {describe(data)} instead of a JSON object; "
             "ask for [out:json] output."
         )
+    _check_elements(data.get("elements"))
     remark = data.get("remark")
     if remark and "runtime error" in str(remark).lower():
         # The server stops the query (time or memory limit) but still answers 200 with a partial
@@ -186,6 +188,36 @@ def _check_remark(data: Any) -> None:
         raise DataSourceError(
             f"Overpass could not complete the query: {remark} Reduce the area or the number of "
             "selectors, or raise the [timeout:…]/[maxsize:…] of the query."
+        )
+
+
+def _check_elements(elements: Any) -> None:
+    """Raise for an ``elements`` member that is not a list of OSM elements in lon/lat."""
+    if not isinstance(elements, list):
+        raise BadAnswerError(
+            f"the answer's 'elements' is {describe(elements)}, not a list (a foreign or "
+            "damaged answer)"
+        )
+    for i, el in enumerate(elements):
+        if not isinstance(el, dict) or el.get("type") not in ("node", "way", "relation"):
+            raise BadAnswerError(f"element {i} is {describe(el)}, not an OSM node, way or relation")
+    lonlat = np.array(
+        [
+            (el["lon"], el["lat"])
+            for el in elements
+            if el["type"] == "node" and "lon" in el and "lat" in el
+        ],
+        dtype=object,
+    ).reshape(-1, 2)
+    try:
+        xy = lonlat.astype(float)
+    except (TypeError, ValueError):
+        raise BadAnswerError("a node has a 'lon' or 'lat' that is not a number") from None
+    bad = ~(np.isfinite(xy).all(axis=1) & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90))
+    if bad.any():
+        x, y = xy[int(np.argmax(bad))]
+        raise BadAnswerError(
+            f"a node lies at lon {x:g}, lat {y:g}, out of the range of degrees (damaged answer)"
         )
 
 

@@ -66,7 +66,7 @@ def test_wfs_layers_rejects_an_empty_document(wfs: LocalServer) -> None:
     wfs.script(
         "/wfs/ows", Reply(b"<html><body>maintenance</body></html>", content_type="text/html")
     )
-    with pytest.raises(SchemaError, match="no feature type"):
+    with pytest.raises(SchemaError, match=r"<html> document, not WFS 2\.0 capabilities"):
         wfs_layers()
 
 
