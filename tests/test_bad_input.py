@@ -13,12 +13,17 @@ sources, CSV injection, cached answers, subprocess.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,18 +31,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_http import LocalServer, Reply
 from typer.testing import CliRunner
 
 import foncier
 from foncier.cli import app
+from layers.config import settings as settings_
 from layers.errors import (
     ArgumentError,
+    BadAnswerError,
     CRSError,
     DataSourceError,
     FoncierError,
     GeometryError,
+    OfflineError,
     OutputError,
     ProfileError,
     SchemaError,
@@ -1016,6 +1026,406 @@ def test_overpass_answers_of_a_wrong_shape(payload):
 
     with pytest.raises(SchemaError):
         overpass_to_gdf(payload)
+
+
+# Every web client, served by a local server on 127.0.0.1. The good answers are the recorded
+# real responses of tests/data/fixtures, or (geo.api.gouv.fr, Géorisques, the WFS in Lambert-93)
+# those same real features reshaped in code into the other service's format; the bad ones are
+# derived from them in code: nothing here invents a coordinate.
+
+
+def _fixture(test_data: Path, name: str) -> bytes:
+    return (test_data / "fixtures" / name).read_bytes()
+
+
+def _with_crs(doc: dict, epsg: int | None) -> dict:
+    out = {k: v for k, v in doc.items() if k != "crs"}
+    if epsg is not None:
+        out["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
+    return out
+
+
+def _reprojected(doc: dict, epsg: int) -> dict:
+    """The same features with their real coordinates reprojected (no 'crs' member)."""
+    gdf = gpd.GeoDataFrame.from_features(doc["features"], crs=4326).to_crs(epsg)
+    out = json.loads(gdf.to_json(drop_id=True))
+    out.pop("crs", None)  # geopandas declares the CRS: the caller decides whether to
+    return {**{k: v for k, v in doc.items() if k not in {"features", "crs"}}, **out}
+
+
+def _centroids(doc: dict) -> dict:
+    """The same features with a Point (their centroid) instead of their outline."""
+    gdf = gpd.GeoDataFrame.from_features(doc["features"], crs=4326)
+    gdf["geometry"] = gdf.to_crs(2154).centroid.to_crs(4326)
+    return {**doc, **json.loads(gdf.to_json(drop_id=True))}
+
+
+def _geoapi_doc(test_data: Path) -> dict:
+    """Penmarch's real cadastral outline (API Carto record) in geo.api.gouv.fr's format."""
+    doc = json.loads(_fixture(test_data, "apicarto/cadastre_commune_penmarch.json"))
+    feat = doc["features"][0]
+    props = feat["properties"]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": feat["geometry"],
+                "properties": {
+                    "code": props["code_insee"],
+                    "nom": props["nom_com"],
+                    "codeDepartement": props["code_dep"],
+                },
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Client:
+    """One web client: where its service lives, how to call it, its good recorded answer."""
+
+    name: str
+    source: str
+    setting: str
+    base: str  # path of the service root on the local server
+    path: str  # path the call requests
+    call: Callable[[], object]
+    good: Callable[[Path], bytes]
+    kind: str = "json"  # json, xml
+    epsg: int | None = None  # a FeatureCollection answer in this CRS
+    shape: str = ""  # what the message says of an object of another schema
+
+
+def _call_overpass():
+    from layers.overpass import query_overpass
+
+    return query_overpass('[out:json];node["highway"](50.74,7.17,50.75,7.18);out;')
+
+
+def _clients() -> list[Client]:
+    from layers import apicarto, geoapi, geopf, georisques
+
+    apicarto_fc = "the answer has no 'features' list"
+    return [
+        Client(
+            "apicarto-parcelle", "IGN API Carto", "apicarto_url", "/carto",
+            "/carto/cadastre/parcelle",
+            lambda: apicarto.cadastre_parcels(insee="41231", section="A", numero=75),
+            lambda d: _fixture(d, "apicarto/cadastre_parcelle.json"), epsg=4326, shape=apicarto_fc,
+        ),
+        Client(
+            "apicarto-commune", "IGN API Carto", "apicarto_url", "/carto",
+            "/carto/cadastre/commune",
+            lambda: apicarto.cadastre_communes(insee="29158"),
+            lambda d: _fixture(d, "apicarto/cadastre_commune_penmarch.json"), epsg=4326,
+            shape=apicarto_fc,
+        ),
+        Client(
+            "apicarto-postal", "IGN API Carto", "apicarto_url", "/carto",
+            "/carto/codes-postaux/communes/08170", lambda: apicarto.postal_code_communes("08170"),
+            lambda d: _fixture(d, "apicarto/codes_postaux_communes_08170.json"),
+            shape="not a list of records",
+        ),
+        Client(
+            "geoapi-communes", "geo.api.gouv.fr", "geoapi_url", "/geo", "/geo/communes",
+            lambda: geoapi.communes_geojson(codes="29158"),
+            lambda d: json.dumps(_geoapi_doc(d)).encode(), epsg=4326, shape=apicarto_fc,
+        ),
+        Client(
+            "geoapi-search", "geo.api.gouv.fr", "geoapi_url", "/geo", "/geo/communes",
+            lambda: geoapi.search_communes("penmarch"),
+            lambda d: json.dumps(
+                [f["properties"] | {"_score": 1.0} for f in _geoapi_doc(d)["features"]]
+            ).encode(),
+            shape="not a list of records",
+        ),
+        Client(
+            "georisques-azi", "Géorisques", "georisques_url", "/gr", "/gr/gaspar/azi",
+            lambda: georisques.azi("29158"),
+            lambda d: json.dumps(
+                {"results": 0, "page": 1, "total_pages": 1, "data": []}
+            ).encode(),
+            shape="its 'data' member is NoneType",
+        ),
+        Client(
+            "wfs-features", "IGN Géoplateforme WFS", "geopf_wfs_url", "/wfs", "/wfs",
+            lambda: geopf.wfs_features("CADASTRALPARCELS.PARCELLAIRE_EXPRESS:parcelle",
+                                       crs_out="EPSG:2154"),
+            lambda d: json.dumps(_with_crs(_reprojected(
+                json.loads(_fixture(d, "apicarto/cadastre_parcelle.json")), 2154), 2154)).encode(),
+            epsg=2154, shape=apicarto_fc,
+        ),
+        Client(
+            "wfs-capabilities", "IGN Géoplateforme WFS", "geopf_wfs_url", "/wfs", "/wfs",
+            geopf.wfs_layers,
+            lambda d: _fixture(d, "geopf_wfs/wfs_getcapabilities_data_geopf_fr.xml"), kind="xml",
+            shape="not WFS 2.0 capabilities",
+        ),
+        Client(
+            "overpass", "Overpass", "overpass_url", "/api/interpreter", "/api/interpreter",
+            _call_overpass, lambda d: _fixture(d, "overpass/overpy_json/node-01.json"),
+            shape="'elements' is NoneType",
+        ),
+    ]  # fmt: skip
+
+
+CLIENTS = {c.name: c for c in _clients()}
+_OTHER_SCHEMA = b'{"code": 400, "message": "Parametre invalide"}'
+_HTML = b"<!DOCTYPE html><html><body><h1>Service en maintenance</h1></body></html>"
+
+
+def _case_names(client: Client) -> list[str]:
+    """The wrong shapes tried on one client."""
+    if client.kind == "xml":
+        return ["html-200", "exception-report", "no-feature-type", "truncated", "empty"]
+    names = ["html-200", "empty", "truncated", "other-schema"]
+    names += {
+        4326: ["geometry-type", "metres-as-degrees", "declared-crs", "missing-property"],
+        2154: ["degrees-as-metres", "declared-crs", "null-coordinates"],
+    }.get(client.epsg or 0, [])
+    names += {
+        "apicarto-postal": ["missing-field"],
+        "georisques-azi": ["total-pages-text"],
+        "overpass": ["not-an-element", "lat-out-of-range"],
+    }.get(client.name, [])
+    return names
+
+
+def _bad_answer(client: Client, case: str, test_data: Path) -> tuple[Reply, type, str]:
+    """(bad reply, error class, what the message must say) of one case."""
+    good = client.good(test_data)
+
+    def js(doc: object) -> Reply:
+        return Reply(json.dumps(doc).encode())
+
+    if client.kind == "xml":
+        report = (
+            b'<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">'
+            b'<ows:Exception exceptionCode="NoApplicableCode"><ows:ExceptionText>Service '
+            b"indisponible</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+        )
+        # The real capabilities with their list of feature types emptied.
+        no_types = re.sub(
+            rb"<((?:\w+:)?)FeatureTypeList>.*</(?:\w+:)?FeatureTypeList>",
+            lambda m: b"<" + m.group(1) + b"FeatureTypeList/>",
+            good,
+            flags=re.S,
+        )
+        assert no_types != good
+        xml = "text/xml"
+        return {
+            "html-200": (Reply(_HTML, content_type="text/html"), BadAnswerError, "<html> document"),
+            "exception-report": (Reply(report, content_type=xml), BadAnswerError,
+                "<ExceptionReport> document, not WFS 2.0 capabilities: 'Service indisponible'"),
+            "no-feature-type": (
+                Reply(no_types, content_type=xml),
+                BadAnswerError, "no feature type"),
+            "truncated": (Reply(good[: len(good) // 2], content_type=xml), DataSourceError,
+                "XML body that cannot be read"),
+            "empty": (Reply(b"", content_type=xml), DataSourceError,
+                "XML body that cannot be read"),
+        }[case]  # fmt: skip
+    if case in {"html-200", "empty", "truncated", "other-schema"}:
+        return {
+            "html-200": (Reply(_HTML, content_type="text/html"), DataSourceError,
+                "JSON body that cannot be read"),
+            "empty": (Reply(b""), DataSourceError, "JSON body that cannot be read (empty body)"),
+            "truncated": (Reply(good[: len(good) // 2]), DataSourceError,
+                "JSON body that cannot be read"),
+            "other-schema": (Reply(_OTHER_SCHEMA), BadAnswerError, client.shape),
+        }[case]  # fmt: skip
+    doc = json.loads(good)
+    lonlat = json.loads(_fixture(test_data, "apicarto/cadastre_parcelle.json"))
+    if case == "geometry-type":
+        expected = "feature 0 has a geometry of type 'Point' where MultiPolygon or Polygon"
+        return js(_centroids(doc)), BadAnswerError, expected
+    if case == "metres-as-degrees":
+        return js(_reprojected(doc, 2154)), BadAnswerError, "out of the range of the CRS asked"
+    if case == "declared-crs" and client.epsg == 4326:
+        return (js(_with_crs(_reprojected(doc, 2154), 2154)), BadAnswerError,
+                "the answer is in EPSG:2154 although EPSG:4326 was asked")  # fmt: skip
+    if case == "declared-crs":
+        return (js(_with_crs(lonlat, 4326)), BadAnswerError,
+                "the answer is in EPSG:4326 although EPSG:2154 was asked")  # fmt: skip
+    if case == "missing-property":
+        no_props = [{**f, "properties": {}} for f in doc["features"]]
+        return js({**doc, "features": no_props}), BadAnswerError, "feature 0 lacks the propert"
+    if case == "degrees-as-metres":
+        return js(_with_crs(lonlat, None)), BadAnswerError, "out of the range of the CRS asked"
+    if case == "null-coordinates":
+        nulls = [{**f, "geometry": {"type": "Point", "coordinates": None}} for f in doc["features"]]
+        return js({**doc, "features": nulls}), BadAnswerError, "has a position that is"
+    if case == "missing-field":
+        rows = [{k: v for k, v in r.items() if k != "codeCommune"} for r in doc]
+        return js(rows), BadAnswerError, "record 0 lacks the field(s) codeCommune"
+    if case == "total-pages-text":
+        return (js({**doc, "total_pages": "3"}), BadAnswerError,
+                "its 'total_pages' is a string ('3'), not a whole number")  # fmt: skip
+    if case == "not-an-element":
+        return (js({**doc, "elements": [1, "x"]}), BadAnswerError,
+                "element 0 is int (1), not an OSM node")  # fmt: skip
+    assert case == "lat-out-of-range"
+    node = doc["elements"][0]  # latitude and longitude swapped, the latitude in metres
+    swapped = {**doc, "elements": [{**node, "lat": node["lon"] * 1e5, "lon": node["lat"]}]}
+    return js(swapped), BadAnswerError, "out of the range of degrees"
+
+
+BAD_ANSWERS = [
+    pytest.param(name, case, id=f"{name}-{case}")
+    for name, client in CLIENTS.items()
+    for case in _case_names(client)
+]
+
+
+@pytest.fixture
+def service(monkeypatch):
+    """The local server, with every web source's address pointing at it."""
+    with LocalServer() as server:
+        for client in CLIENTS.values():
+            monkeypatch.setattr(settings_, client.setting, server.url + client.base)
+        yield server
+
+
+def _cache() -> Path:
+    return Path(settings_.cache_folder) / "http"
+
+
+def _no_cache_entry() -> None:
+    """Nothing cached, and no temporary file left (the cache never holds a bad or half answer)."""
+    left = [p.name for p in _cache().rglob("*")] if _cache().exists() else []
+    assert left == [], left
+
+
+def _reply_good(client: Client, test_data: Path) -> Reply:
+    return Reply(
+        client.good(test_data),
+        content_type="text/xml" if client.kind == "xml" else "application/json",
+    )
+
+
+@pytest.mark.parametrize(("name", "case"), BAD_ANSWERS)
+def test_web_answers_of_a_wrong_shape(service, test_data, work, name, case):
+    client = CLIENTS[name]
+    reply, cls, expected = _bad_answer(client, case, test_data)
+    service.script(client.path, reply, _reply_good(client, test_data))
+    before = snapshot(work)
+    with pytest.raises(cls) as caught:
+        client.call()
+    message = str(caught.value)
+    assert isinstance(caught.value, FoncierError)
+    assert expected in message, message
+    # The message names the source, the request and says the answer was not kept.
+    assert message.startswith(
+        f"{client.source}: GET {service.url}{client.path}"
+    ) or message.startswith(f"{client.source}: POST {service.url}{client.path}"), message
+    assert "not cached" in message
+    assert service.hits[client.path] == 1  # a 200 answer of the wrong shape is not retried
+    _no_cache_entry()
+    assert snapshot(work) == before
+    # Nothing was kept: the next run asks again and gets the good answer.
+    client.call()
+    assert service.hits[client.path] == 2
+    assert len(list(_cache().glob("*.json"))) == 1
+
+
+def _plant(entry: Path, bad: object) -> None:
+    """Replace the body of a cached response (as an older run might have stored it)."""
+    stored = json.loads(entry.read_text(encoding="utf-8"))
+    stored["_decoded_content"] = bad
+    entry.write_text(json.dumps(stored), encoding="utf-8")
+
+
+def _bad_cached_body(client: Client) -> object:
+    if client.kind == "xml":
+        return "<html><body>Service en maintenance</body></html>"
+    return json.loads(_OTHER_SCHEMA)
+
+
+@pytest.mark.parametrize("name", list(CLIENTS))
+def test_a_cached_answer_of_a_wrong_shape_is_deleted_and_fetched_again(
+    service, test_data, name, monkeypatch, caplog
+):
+    client = CLIENTS[name]
+    service.script(client.path, _reply_good(client, test_data))
+    expected = client.call()
+    (entry,) = _cache().glob("*.json")
+    _plant(entry, _bad_cached_body(client))
+    with caplog.at_level(logging.WARNING, logger="layers.http"):
+        again = client.call()
+    assert service.hits[client.path] == 2  # fetched again instead of using the bad copy
+    assert str(entry) in caplog.text
+    assert "unusable" in caplog.text
+    if isinstance(expected, gpd.GeoDataFrame):
+        assert_geodataframe_equal(again, expected)
+    elif isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(again, expected)
+    else:
+        assert again == expected
+    (rewritten,) = _cache().glob("*.json")
+    assert rewritten == entry
+    assert json.loads(entry.read_text())["_decoded_content"] != _bad_cached_body(client)
+
+    # Offline, the bad copy cannot be replaced: a clear error naming the file, which is deleted.
+    _plant(entry, _bad_cached_body(client))
+    monkeypatch.setattr(settings_, "offline", True)
+    with pytest.raises(OfflineError) as caught:
+        client.call()
+    message = str(caught.value)
+    assert message.startswith(f"Offline mode: the {client.source} response for ")
+    assert f"{service.url}{client.path}" in message
+    assert f"the cached answer {entry} was unusable" in message
+    assert "was deleted" in message
+    assert not entry.exists()
+    _no_cache_entry()
+    assert service.hits[client.path] == 2
+
+
+FAULTS = {
+    "500": ([Reply(b"Internal Server Error", status=500, content_type="text/plain")], "HTTP 500"),
+    "429-retry-after": ([Reply(b"Too Many Requests", status=429, headers={"Retry-After": "1"},
+                               content_type="text/plain")], None),
+    "slow": ([Reply(b"{}", delay_s=1.0)], "no answer within 0.25 s (settings.timeout_s)"),
+    "reset-mid-body": (["good-reset"], "connection failed or was cut"),
+    "gzip-garbage": ([Reply(b"this is not gzip data at all", headers={"Content-Encoding": "gzip"})],
+                     "the compressed body could not be decoded"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("name", list(CLIENTS))
+def test_live_faults_of_every_web_client(service, test_data, work, name, fault, monkeypatch):
+    client = CLIENTS[name]
+    replies, expected = FAULTS[fault]
+    good = _reply_good(client, test_data)
+    replies = [
+        Reply(good.body, content_type=good.content_type, reset_mid_body=True)
+        if r == "good-reset"
+        else r
+        for r in replies
+    ]
+    monkeypatch.setattr(settings_, "max_retries", 1)
+    monkeypatch.setattr(settings_, "timeout_s", 0.25)
+    before = snapshot(work)
+    if expected is None:
+        # 429 with Retry-After: the client waits as asked, then gets the answer.
+        service.script(client.path, *replies, good)
+        start = time.monotonic()
+        client.call()
+        assert time.monotonic() - start >= 1.0
+        assert service.hits[client.path] == 2
+        assert len(list(_cache().glob("*.json"))) == 1
+        return
+    service.script(client.path, *replies)
+    with pytest.raises(DataSourceError) as caught:
+        client.call()
+    message = str(caught.value)
+    assert message.startswith(f"{client.source}: "), message
+    assert f"{service.url}{client.path}" in message
+    assert f"failed after 2 attempts (last: {expected}" in message, message
+    assert service.hits[client.path] == 2  # retried once (settings.max_retries = 1)
+    _no_cache_entry()
+    assert snapshot(work) == before
 
 
 # ------------------------------------------------------------ 10. subprocess (the real command)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import struct
 import threading
 import time
 from collections import defaultdict
@@ -36,6 +38,8 @@ class Reply:
     content_type: str = "application/json"
     # Announce more bytes than sent, then close: a transfer cut in the middle.
     cut_transfer: bool = False
+    # Send half the body, then reset the connection (TCP RST): a connection dropped mid-body.
+    reset_mid_body: bool = False
 
 
 class LocalServer:
@@ -81,6 +85,16 @@ class LocalServer:
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
+                    if reply.reset_mid_body:
+                        self.wfile.write(reply.body[: len(reply.body) // 2])
+                        self.wfile.flush()
+                        # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+                        self.connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        self.connection.close()
+                        self.close_connection = True
+                        return
                     self.wfile.write(reply.body)
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
