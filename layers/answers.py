@@ -54,9 +54,8 @@ _MARGIN = 0.25
 
 def describe(value: Any) -> str:
     """A short description of a JSON value for messages: its type and the start of its text."""
-    kind = {dict: "an object", list: "a list", str: "a string"}.get(
-        type(value), type(value).__name__
-    )
+    names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    kind = names.get(type(value), type(value).__name__)
     text = repr(value)
     return f"{kind} ({text[:80]}{'…' if len(text) > 80 else ''})"
 
