@@ -14,6 +14,10 @@ through the four functions :func:`get_json`, :func:`post_json`, :func:`get_text`
 - **Retries** on HTTP 429 (honouring ``Retry-After``), 5xx, timeouts and dropped connections:
   ``settings.max_retries`` retries with exponential backoff starting at ``settings.backoff_s``
   seconds; each request waits at most ``settings.timeout_s`` seconds.
+- **Shape checks**: a client passes a ``check`` (see :mod:`layers.answers`) that refuses an
+  answer of the wrong shape with :class:`~layers.errors.BadAnswerError`; such an answer is
+  never cached, a cached copy of it is deleted and downloaded again, and the error names the
+  source, the request, the problem (and the deleted cache file).
 - **Offline mode** (``settings.offline``): answers come from the cache only (even expired
   entries); a request that is not cached raises :class:`~layers.errors.OfflineError`.
   :func:`cache_only` does the same for the requests made inside a ``with`` block, optionally
