@@ -83,7 +83,8 @@ def add_rank_labels(
     keep = np.isfinite(ranks) & (ranks <= n)
     top = gdf.loc[keep]
     if len(top) == 0:
-        log.warning("%s: no ranked row to label", label)
+        if len(gdf):  # rows given, none ranked (an empty table asks for an empty layer)
+            log.warning("%s: no ranked row to label", label)
     else:
         # Never more than n badges, even if the rank column has ties (1, 1, 1 …).
         top = top.iloc[np.argsort(ranks[keep], kind="stable")[:n]]

@@ -68,7 +68,14 @@ def add_note(m: folium.Map, title: str, lines: Iterable[str], *, open_: bool = F
     return element
 
 
-def add_notice(m: folium.Map, title: str, lines: Iterable[str] = ()) -> Element:
+def add_notice(
+    m: folium.Map,
+    title: str,
+    lines: Iterable[str] = (),
+    *,
+    hidden: bool = False,
+    name: str | None = None,
+) -> Element:
     """Add a warning banner at the top centre of ``m`` (shown in PNG pictures too).
 
     Parameters
@@ -79,6 +86,10 @@ def add_notice(m: folium.Map, title: str, lines: Iterable[str] = ()) -> Element:
         The warning, in bold.
     lines : iterable of str
         Details under it.
+    hidden : bool
+        Written but not shown (``display:none``), for a script of the page to show it later.
+    name : str, optional
+        Written as the banner's ``data-name`` attribute, for such a script to find it.
 
     Returns
     -------
@@ -88,8 +99,10 @@ def add_notice(m: folium.Map, title: str, lines: Iterable[str] = ()) -> Element:
     from branca.element import Element
 
     items = _lines_html(lines)
+    extra = f' data-name="{html.escape(name)}"' if name else ""
+    style = _NOTICE_CSS + ("display:none;" if hidden else "")
     body = (
-        f'<div class="foncier-notice" role="alert" style="{_NOTICE_CSS}">'
+        f'<div class="foncier-notice" role="alert"{extra} style="{style}">'
         f"<b>{html.escape(title)}</b>"
         + (
             f"<ul style='margin:4px 0 0 14px;padding:0;text-align:left'>{items}</ul>"

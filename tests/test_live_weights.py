@@ -18,6 +18,7 @@ from test_mapping import make_territory
 from test_weights_panel import HOSTILE_LABEL, make_layers, make_profile, make_sites
 
 import foncier
+from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.engine.profiles import load_profile
 from foncier.reports.mapping import siting_map
 from maps.choropleth import classify_values
@@ -184,6 +185,154 @@ def test_moving_sliders_gives_python_scores_and_ranking(page, weights):
     ]
 
 
+# ------------------------------------------------------------------ ranking diagnostics
+
+
+def js_diagnostics(page) -> dict:
+    return page.js("return foncierWeights.result.diagnostics;")
+
+
+def assert_same_diagnostics(got: dict, py) -> None:
+    """The page's diagnostics equal foncier.engine.diagnostics.ranking_diagnostics."""
+
+    def same(a, b, tol):
+        a = float("nan") if a is None else float(a)
+        b = float("nan") if b is None else float(b)
+        return (np.isnan(a) and np.isnan(b)) or abs(a - b) <= tol
+
+    want = py.as_dict()
+    for key in ("top_n", "n_ranked", "n_tied_first", "discriminates", "reasons", "message"):
+        assert got[key] == want[key], (key, got[key], want[key])
+    assert same(got["best_score"], want["best_score"], 1e-9)
+    assert same(got["top_n_spread"], want["top_n_spread"], 1e-9)
+    assert [c["id"] for c in got["criteria"]] == [c["id"] for c in want["criteria"]]
+    for g, w in zip(got["criteria"], want["criteria"], strict=True):
+        for key in ("separates", "saturated", "intended", "label"):
+            assert g[key] == w[key], (g["id"], key)
+        for key in ("share_at_min", "share_at_max", "spread", "top_mean", "rest_median"):
+            assert same(g[key], w[key], 1e-12), (g["id"], key, g[key], w[key])
+    assert got["lines"] == py.lines()[1:]
+
+
+def banner(page):
+    return page.driver.find_element(By.CSS_SELECTOR, '.foncier-notice[data-name="ranking"]')
+
+
+def badge_numbers(page) -> list[int]:
+    badges = page.driver.find_elements(By.CSS_SELECTOR, ".foncier-rank-icon .foncier-rank")
+    return sorted(int(b.text) for b in badges)
+
+
+def note_text(page) -> tuple[str, list[str]]:
+    note = next(
+        e
+        for e in page.driver.find_elements(By.CSS_SELECTOR, ".foncier-note")
+        if e.find_element(By.CSS_SELECTOR, "summary")
+        .get_attribute("textContent")
+        .startswith("Classement : ")
+    )
+    summary = note.find_element(By.CSS_SELECTOR, "summary").get_attribute("textContent")
+    lines = [li.get_attribute("textContent") for li in note.find_elements(By.CSS_SELECTOR, "li")]
+    return summary, lines
+
+
+# Only the stepped criterion (1 for every site within 1.5 km of a 90 kV+ substation) counts:
+# 105 of the 256 sites share the best score. Then that criterion with a pinch of the labour
+# pool: a weighted sum and product single out their top 10 again, an OWA keeps its first ten
+# within 0.04 point. Figures from ranking_diagnostics on the Python side.
+SATURATED_ONLY = {"rail": 0, "port": 0, "power": 100, "labour": 0}
+NEARLY_SATURATED = {"rail": 0, "port": 0, "power": 100, "labour": 1}
+
+
+@pytest.mark.parametrize("weights", WEIGHT_SETS)
+def test_page_diagnostics_equal_python_for_any_weights(page, weights):
+    for cid, value in weights.items():
+        page.move(cid, value)
+    py = page.python(page.js("return foncierWeights.points();"))
+    assert_same_diagnostics(js_diagnostics(page), ranking_diagnostics(py))
+
+
+def test_only_a_saturated_criterion_shows_the_banner_and_no_badge(page):
+    scored = foncier.score(page.sites, page.layers, page.profile)
+    py0 = ranking_diagnostics(scored)
+    assert py0.discriminates  # the map opens with a clear top 10
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-reset").click()
+    assert not banner(page).is_displayed()
+    assert badge_numbers(page) == list(range(1, 11))
+    # The page rewrites the ranking note with the same text as Python wrote.
+    summary0, lines0 = note_text(page)
+    assert summary0 == "Classement : " + py0.message
+    assert lines0[: len(py0.lines()) - 1] == py0.lines()[1:]
+
+    for cid, value in SATURATED_ONLY.items():
+        page.move(cid, value)
+    py = ranking_diagnostics(page.python(page.js("return foncierWeights.points();")))
+    assert not py.discriminates
+    assert py.n_tied_first == 105
+    assert_same_diagnostics(js_diagnostics(page), py)
+    assert banner(page).is_displayed()
+    assert "Aucun site ne se détache" in banner(page).text
+    items = [li.text for li in banner(page).find_elements(By.CSS_SELECTOR, "li")]
+    assert items == ["105 sites ont le meilleur score (100,0) pour un top 10"]
+    assert badge_numbers(page) == []
+    summary, lines = note_text(page)
+    assert summary == "Classement : " + py.message
+    assert lines[: len(py.lines()) - 1] == py.lines()[1:]
+    assert lines[len(py.lines()) - 1 :] == lines0[len(py.lines()) - 1 :]  # other notes kept
+
+    page.move("labour", NEARLY_SATURATED["labour"])
+    py = ranking_diagnostics(page.python(page.js("return foncierWeights.points();")))
+    assert_same_diagnostics(js_diagnostics(page), py)
+    assert banner(page).is_displayed() is (not py.discriminates)
+    assert badge_numbers(page) == ([] if not py.discriminates else list(range(1, 11)))
+    if page.profile.aggregation == "owa":
+        assert py.reasons == ("les 10 premiers sites tiennent en 0,04 point (moins de 0,1 point)",)
+    else:
+        assert py.discriminates
+
+    # Back to the profile's weights: the banner goes, the ten badges and the note come back.
+    page.driver.find_element(By.CSS_SELECTOR, ".fw-reset").click()
+    assert not banner(page).is_displayed()
+    assert badge_numbers(page) == list(range(1, 11))
+    assert note_text(page) == (summary0, lines0)
+    assert_same_diagnostics(js_diagnostics(page), ranking_diagnostics(scored))
+
+
+def test_a_map_that_opens_with_nothing_standing_out_gets_its_badges_back(tmp_path):
+    sites, layers = make_sites(), make_layers()
+    layers = {k: v for k, v in layers.items() if k != "motorway_junctions"}
+    prof = make_profile("weighted_sum").with_weights({**SATURATED_ONLY, "motorway": 17})
+    scored = foncier.score(sites, layers, prof)
+    assert not ranking_diagnostics(scored).discriminates
+    m = siting_map(
+        scored, territory=make_territory(4), layers=layers, profile=prof, basemaps=("plain",)
+    )
+    path = save_html(m, tmp_path / "carte.html", self_contained=True)
+    with headless_chromium(width=1400, height=900) as driver:
+        driver.get(path.as_uri())
+        wait_for(lambda: driver.execute_script("return !!window.foncierWeights;"))
+        pg = Page(driver, sites, layers, prof, path)
+        driver.find_element(By.CSS_SELECTOR, ".fw-toggle").click()
+        # As Python drew it: the banner, no badge.
+        assert banner(pg).is_displayed()
+        assert badge_numbers(pg) == []
+        assert_same_diagnostics(js_diagnostics(pg), ranking_diagnostics(scored))
+        pg.move("rail", 40)
+        py = pg.python(pg.js("return foncierWeights.points();"))
+        assert ranking_diagnostics(py).discriminates
+        assert_same_diagnostics(js_diagnostics(pg), ranking_diagnostics(py))
+        assert not banner(pg).is_displayed()
+        assert badge_numbers(pg) == list(range(1, 11))
+        top_py = py.loc[py["rank"] <= 10].sort_values("rank")["site_id"].tolist()
+        order = pg.js("return foncierWeights.result.order.slice(0, 10);")
+        assert [sites["site_id"].iloc[i] for i in order] == top_py
+        driver.find_element(By.CSS_SELECTOR, ".fw-reset").click()
+        assert banner(pg).is_displayed()
+        assert badge_numbers(pg) == []
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == []
+
+
 def test_classes_and_legend_follow_the_new_scores(page):
     weights = WEIGHT_SETS[3]
     for cid, value in weights.items():
@@ -300,6 +449,10 @@ def test_the_five_presets_open_with_the_panel_and_no_console_error(tmp_path):
             sliders[0].send_keys(Keys.END)
             assert driver.execute_script("return foncierWeights.changed();") is True
             badges = driver.find_elements(By.CSS_SELECTOR, ".foncier-rank-icon .foncier-rank")
-            assert sorted(int(b.text) for b in badges) == list(range(1, study.top_n + 1))
+            stands_out = driver.execute_script(
+                "return foncierWeights.result.diagnostics.discriminates;"
+            )
+            expected = list(range(1, study.top_n + 1)) if stands_out else []
+            assert sorted(int(b.text) for b in badges) == expected, pid
             severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert [e for e in severe if not any(h in e["message"] for h in TILE_HOSTS)] == [], pid

@@ -472,7 +472,11 @@ def test_ex_aequo_in_popup_and_a_ranking_note():
     # The note states the verdict; the table discriminates, so badges 1..10 are drawn.
     assert "Classement : Le classement distingue ses 10 premiers sites" in html.unescape(page)
     assert sorted(map(int, re.findall(BADGE, page))) == list(range(1, 11))
-    assert "foncier-notice" not in page
+    # The banner is written for the live weights to show, but hidden.
+    notices = re.findall(r'<div class="foncier-notice"[^>]*>', page)
+    assert len(notices) == 1
+    assert 'data-name="ranking"' in notices[0]
+    assert "display:none;" in notices[0]
 
 
 def test_nothing_discriminates_gives_a_notice_and_no_badge():
@@ -485,6 +489,8 @@ def test_nothing_discriminates_gives_a_notice_and_no_badge():
     assert "Aucun site ne se détache : la carte ne désigne pas de meilleur site." in text
     assert "aucun critère ne varie d'un site à l'autre" in text
     assert re.findall(BADGE, page) == []
+    (notice,) = re.findall(r'<div class="foncier-notice"[^>]*>', page)
+    assert "display:none" not in notice  # shown when the map opens
 
 
 def test_never_more_badges_than_n():

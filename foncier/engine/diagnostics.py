@@ -41,6 +41,7 @@ __all__ = [
     "MIN_SEPARATION",
     "MIN_TOP_SPREAD",
     "SATURATION_SHARE",
+    "TOLERANCE",
     "CriterionDiagnostic",
     "RankingDiagnostics",
     "ranking_diagnostics",
@@ -58,7 +59,10 @@ MIN_SEPARATION = 0.1
 #: A criterion is saturated when more than this share of the ranked sites sits at 0 or at 1.
 SATURATION_SHARE = 0.5
 
-_EPS = 1e-12
+#: A 0..1 criterion score within this of 0 (or of 1) counts as at the bottom (top) of the scale,
+#: and a spread within it as none.
+TOLERANCE = 1e-12
+_EPS = TOLERANCE
 
 
 @dataclass(frozen=True)

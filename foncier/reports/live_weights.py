@@ -6,7 +6,10 @@ criteria that could not be evaluated greyed, and a "copier le profil" button tha
 TOML of the weights in force (usable with ``foncier map --profile``). Moving a slider
 recomputes in the browser, with no server, every site's score, the ranks (same tie rule as
 :mod:`foncier.engine.scoring`), the top-N badges, the score classes and legend, the popups
-and their "why" line; the weights go into the URL fragment (``#poids=rail_freight:40,…``) so
+and their "why" line, and the ranking diagnostics (:func:`foncier.engine.diagnostics.
+ranking_diagnostics`, same rules and thresholds): the "nothing stands out" banner is shown,
+and the badges withheld, exactly when the weights in force single out no site, and the
+ranking note says why; the weights go into the URL fragment (``#poids=rail_freight:40,…``) so
 that a shared link opens with them.
 
 The browser reproduces :func:`foncier.engine.aggregation.aggregate` exactly: the 0..1
@@ -34,8 +37,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from foncier.engine.diagnostics import (
+    MIN_SEPARATION,
+    MIN_TOP_SPREAD,
+    SATURATION_SHARE,
+    TOLERANCE,
+)
 from foncier.engine.profiles import Profile, load_profile, profile_to_toml
-from foncier.engine.ties import site_id_codes
+from foncier.engine.ties import SCORE_DECIMALS, site_id_codes
 from foncier.engine.transforms import apply_transform
 from layers.errors import FoncierError
 from layers.formatting import split_commune_note
@@ -195,6 +204,9 @@ def weights_panel_data(
             "distance": c.get("measure") == "distance",
             "near_is_good": _near_is_good(c["transform"]) if c.get("transform") else True,
             "scores": _b64(scored[f"{cid}__score"].to_numpy(dtype=float), "<f8"),
+            # Why the criterion may saturate (said in the ranking diagnostics), if the
+            # profile gives a reason.
+            "saturation": (c.get("transform") or {}).get("saturation"),
         }
         if f"{cid}__tiebreak" in scored.columns:
             item["tiebreak"] = _b64(scored[f"{cid}__tiebreak"].to_numpy(dtype=float), "<f8")
@@ -274,6 +286,14 @@ def weights_panel_data(
         "id_order": _b64(_id_order(scored), "<i4"),
         "positions": _b64(np.nan_to_num(latlon).ravel(), "<f8"),
         "top_n": int(top_n),
+        # The thresholds of foncier.engine.diagnostics, for the page to recompute them.
+        "diagnostics": {
+            "min_top_spread": MIN_TOP_SPREAD,
+            "min_separation": MIN_SEPARATION,
+            "saturation_share": SATURATION_SHARE,
+            "score_decimals": SCORE_DECIMALS,
+            "tolerance": TOLERANCE,
+        },
         "max_points": MAX_POINTS,
         "toml": toml,
         "profile": str(meta.get("profile_name") or meta.get("profile") or ""),

@@ -50,6 +50,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Title of the banner of a map whose ranking singles out no site.
+NOTHING_STANDS_OUT = "Aucun site ne se détache : la carte ne désigne pas de meilleur site."
+
 ADMIN_SOURCE = "Limites : IGN Admin Express / INSEE COG (Licence Ouverte 2.0)"
 _DEFAULT_BASEMAPS = ("ign_plan", "osm", "ign_ortho", "plain")
 _NAME_COLUMNS = ("nom", "name", "site_nom", "libelle", "label", "nom_poste", "libelle_gare")
@@ -756,15 +759,23 @@ def siting_map(
             "Classement : " + diagnostics.message,
             [*diagnostics.lines()[1:], *_relative_notes(meta)],
         )
-    if diagnostics is not None and not diagnostics.discriminates:
-        # No badge "1": the profile does not tell the best sites apart on this territory.
+    ranked = sites.loc[sites["rank"].notna()]
+    if diagnostics is not None and (live_weights or not diagnostics.discriminates):
+        # No badge "1" when the profile does not tell the best sites apart on this territory.
+        # With live weights the banner is always written (hidden while the ranking
+        # discriminates): the page shows or hides it as the weights change.
         add_notice(
             m,
-            "Aucun site ne se détache : la carte ne désigne pas de meilleur site.",
+            NOTHING_STANDS_OUT,
             diagnostics.reasons,
+            hidden=diagnostics.discriminates,
+            name="ranking",
         )
+    if diagnostics is not None and not diagnostics.discriminates:
+        if live_weights and top_n > 0:
+            # An empty badges layer, for the page to fill when new weights single out sites.
+            badges = add_rank_labels(m, ranked.iloc[:0], n=top_n, label_column="_tooltip_badge")
     elif top_n > 0:
-        ranked = sites.loc[sites["rank"].notna()]
         badges = add_rank_labels(m, ranked, n=top_n, label_column="_tooltip_badge")
     if live_weights:
         from foncier.reports.live_weights import add_weights_panel

@@ -3,11 +3,14 @@
  * Every site's 0..1 criterion scores (and tie-break keys) were computed by foncier and are
  * shipped in the page as exact doubles. Moving a slider recomputes here, with the same
  * arithmetic as foncier.engine.aggregation (numpy's summation order included), the score,
- * the ranks, the top-N badges, the score classes and legend, the popups and the "why" line.
+ * the ranks, the top-N badges, the score classes and legend, the popups and the "why" line,
+ * and the ranking diagnostics of foncier.engine.diagnostics (same rules, same thresholds, same
+ * French text): the "nothing stands out" banner shows, and the badges go, exactly when the
+ * weights in force single out no site.
  * Exclusions are hard rules: they are never re-weighted.
  *
  * Called as foncierLiveWeights(config, map, sitesGroup, badgesGroup); exposes the result on
- * window.foncierWeights (state, scores, ranks) for scripts and tests.
+ * window.foncierWeights (state, scores, ranks, diagnostics) for scripts and tests.
  * All text goes to the page through textContent or is escaped first.
  */
 /* eslint-disable no-var */
@@ -210,7 +213,116 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     R.order = order;
   }
 
+  // ------------------------------------------------------------ diagnostics
+  // foncier.engine.diagnostics.ranking_diagnostics on the ranking in force.
+  var DG = D.diagnostics;
+  var critScores = crit.map(function (c) { return f64(c.scores); });
+  function mean(values) {
+    // np.mean: numpy's pairwise sum, divided by the count.
+    var a = Float64Array.from(values);
+    return a.length ? npSum(a, 0, a.length) / a.length : NaN;
+  }
+  function median(values) {
+    if (!values.length) { return NaN; }
+    if (values.some(function (v) { return isNaN(v); })) { return NaN; }
+    var a = Float64Array.from(values).sort(), h = a.length >> 1;
+    return a.length % 2 ? a[h] : (a[h - 1] + a[h]) / 2;
+  }
+  function diagnose() {
+    var order = R.order, m = order.length, N = D.top_n;
+    var top = order.slice(0, N), rest = order.slice(N);
+    var nTied = 0, best = NaN, spread = NaN;
+    if (m) {
+      var scale = Math.pow(10, DG.score_decimals), first = roundKey(R.score[order[0]], scale);
+      order.forEach(function (i) { if (roundKey(R.score[i], scale) === first) { nTied++; } });
+      best = R.score[order[0]];
+      spread = R.score[order[0]] - R.score[top[top.length - 1]];
+    }
+    var eps = DG.tolerance;
+    var criteria = crit.map(function (c, j) {
+      var s = critScores[j];
+      var sr = order.map(function (i) { return s[i]; });
+      var lo = 0, hi = 0, min = Infinity, max = -Infinity, nan = false;
+      sr.forEach(function (v) {
+        if (v <= eps) { lo++; }
+        if (v >= 1 - eps) { hi++; }
+        if (isNaN(v)) { nan = true; }
+        if (v < min) { min = v; }
+        if (v > max) { max = v; }
+      });
+      var atMin = m ? lo / m : NaN, atMax = m ? hi / m : NaN;
+      var topMean = mean(top.map(function (i) { return s[i]; }));
+      var restMedian = median(rest.map(function (i) { return s[i]; }));
+      var separation = topMean - restMedian;
+      return {
+        id: c.id, label: c.label, share_at_min: atMin, share_at_max: atMax,
+        spread: m ? (nan ? NaN : max - min) : NaN, top_mean: topMean, rest_median: restMedian,
+        separation: separation, separates: isFinite(separation) && separation >= DG.min_separation,
+        saturated: !!m && Math.max(atMin, atMax) > DG.saturation_share,
+        intended: c.saturation || null
+      };
+    });
+    var reasons = [];
+    if (!m) {
+      reasons.push("aucun site n'est classé (tous sont exclus)");
+    } else {
+      if (m > 1 && criteria.every(function (c) { return c.spread <= eps; })) {
+        reasons.push("aucun critère ne varie d'un site à l'autre");
+      }
+      if (nTied > N) {
+        reasons.push(nTied + ' sites ont le meilleur score (' + pyFr(best, 1) + ') pour un top ' + N);
+      } else if (Math.min(N, m) > 1 && spread < DG.min_top_spread) {
+        reasons.push('les ' + Math.min(N, m) + ' premiers sites tiennent en ' + pyFr(spread, 2) +
+          ' point (moins de ' + pyFr(DG.min_top_spread, 1) + ' point)');
+      }
+    }
+    var shown = Math.min(N, m);
+    var message = reasons.length
+      ? 'Aucun site ne se détache : ' + reasons.join(' ; ') + '.'
+      : 'Le classement distingue ses ' + shown + ' premiers sites (écart de ' + pyFr(spread, 1) +
+        ' points entre le 1er et le ' + shown + 'e).';
+    // RankingDiagnostics.lines()[1:]
+    var lines = [];
+    if (m) {
+      lines.push(nTied + ' site(s) à égalité en tête ; écart du top ' + N + ' : ' +
+        pyFr(spread, 1) + ' points.');
+    }
+    criteria.forEach(function (c) {
+      var verdict = c.separates ? 'sépare le top' : 'ne sépare pas le top';
+      var sat = c.saturated ? (c.intended ? ' (saturé, voulu : ' + c.intended + ')' : ' (saturé)') : '';
+      lines.push(c.label + ' : ' + pct(c.share_at_min) + ' des sites à 0, ' + pct(c.share_at_max) +
+        ' à 1, étendue ' + pyFr(c.spread, 2) + ', ' + verdict + sat + '.');
+    });
+    R.diagnostics = {
+      top_n: N, n_ranked: m, n_tied_first: nTied, best_score: best, top_n_spread: spread,
+      criteria: criteria, discriminates: !reasons.length, reasons: reasons, message: message,
+      lines: lines
+    };
+    return R.diagnostics;
+  }
+
   // -------------------------------------------------------------- formatting
+  // Python's f"{x:.{d}f}": the exact value of the double, rounded half to even, where
+  // toFixed rounds an exact half up. (toFixed(100) writes the double's exact decimals.)
+  function pyFixed(x, d) {
+    if (!isFinite(x)) { return String(x); }
+    var s = x.toFixed(d), a = Math.abs(x);
+    if (a < 1e21) {
+      var full = a.toFixed(100), dot = full.indexOf('.');
+      if (/^50*$/.test(full.slice(dot + 1 + d))) {
+        var cut = full.slice(0, d ? dot + 1 + d : dot);
+        var last = Number(cut.charAt(cut.length - 1));
+        if (last % 2 === 0) { s = (x < 0 ? '-' : '') + cut; }
+      }
+    }
+    return s;
+  }
+  // foncier.engine.diagnostics._fr and _pct
+  function pyFr(x, d) {
+    if (x === null || x === undefined || isNaN(x)) { return '\u2014'; }
+    return pyFixed(x, d).replace('.', ',');
+  }
+  function pct(x) { return pyFixed(100 * x, 0) + ' %'; }
   function fr(x, d) {
     var s = Math.abs(x).toFixed(d), parts = s.split('.');
     var int = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
@@ -409,6 +521,8 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   function drawBadges() {
     if (!badgesGroup) { return; }
     badgesGroup.clearLayers();
+    // No badge "1" when the weights in force single out no site.
+    if (R.diagnostics && !R.diagnostics.discriminates) { return; }
     R.order.slice(0, D.top_n).forEach(function (i) {
       var rank = R.rank[i];
       var icon = L.divIcon({
@@ -419,6 +533,47 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
         .bindTooltip(escapeHtml('Rang ' + rank + ' – ' + label(i) + ' · score ' + fr(R.score[i], 1)))
         .addTo(badgesGroup);
     });
+  }
+
+  // The "nothing stands out" banner and the ranking note, as foncier.reports.mapping writes
+  // them; the note's lines after the diagnostics (relative scores …) are kept.
+  var banner = document.querySelector('.foncier-notice[data-name="ranking"]');
+  var rankingNote = null, noteKept = null;
+  document.querySelectorAll('.foncier-note').forEach(function (e) {
+    var sm = e.querySelector('summary');
+    if (!rankingNote && sm && sm.textContent.indexOf('Classement : ') === 0) { rankingNote = e; }
+  });
+  function drawDiagnostics(g) {
+    if (banner) {
+      var list = banner.querySelector('ul');
+      if (!list) {
+        list = document.createElement('ul');
+        list.style.cssText = 'margin:4px 0 0 14px;padding:0;text-align:left';
+        banner.appendChild(list);
+      }
+      list.textContent = '';
+      g.reasons.forEach(function (r) {
+        var li = document.createElement('li');
+        li.textContent = r;
+        list.appendChild(li);
+      });
+      banner.style.display = g.discriminates ? 'none' : '';
+    }
+    if (rankingNote) {
+      var ul = rankingNote.querySelector('ul');
+      if (noteKept === null) {
+        // Written by Python with the profile's weights: as many diagnostics lines as here.
+        noteKept = Array.prototype.slice.call(ul.children, g.lines.length);
+      }
+      rankingNote.querySelector('summary').textContent = 'Classement : ' + g.message;
+      ul.textContent = '';
+      g.lines.forEach(function (t) {
+        var li = document.createElement('li');
+        li.textContent = t;
+        ul.appendChild(li);
+      });
+      noteKept.forEach(function (li) { ul.appendChild(li); });
+    }
   }
 
   // ---------------------------------------------------------------- the panel
@@ -462,11 +617,13 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
       return;
     }
     compute(W);
+    var g = diagnose();
     var c = classify();
     var t1 = performance.now();
     restyle(c);
     drawLegend(c);
     drawBadges();
+    drawDiagnostics(g);
     refreshPanel();
     if (map.closePopup) { map.closePopup(); }
     if (fromUser) { writeHash(); }
@@ -543,6 +700,7 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
   // Python drew the map with the profile's weights; recompute only if the link says otherwise.
   if (fromHash) { update(false); } else {
     compute(defaultWeights());
+    diagnose();
     refreshPanel();
   }
   window.addEventListener('hashchange', function () {
