@@ -132,4 +132,12 @@ class BadAnswerError(DataSourceError, SchemaError):
     geometry type than asked, coordinates out of range or in another CRS than asked. The
     answer is never cached, and a cached copy of that shape is deleted, so a later run
     downloads it again.
+
+    Attributes
+    ----------
+    problem : str
+        What is wrong with the answer, without the source and the request (set by
+        :mod:`layers.http`; the whole message otherwise).
     """
+
+    problem: str = ""

@@ -53,7 +53,7 @@ from requests_cache.backends.filesystem import FileDict
 from requests_cache.models import CachedResponse
 
 from layers.config import settings
-from layers.errors import DataSourceError, OfflineError
+from layers.errors import BadAnswerError, DataSourceError, OfflineError
 
 __all__ = [
     "Answer",
@@ -541,10 +541,13 @@ def _request(
                 )
                 if body_check.refused is not None:
                     refused = body_check.refused
-                    raise type(refused)(
+                    error = type(refused)(
                         f"{source}: {what}: {str(refused).rstrip('.')}. The answer was not "
                         f"cached.{also}"
-                    ) from refused
+                    )
+                    if isinstance(error, BadAnswerError):
+                        error.problem = str(refused).rstrip(".")
+                    raise error from refused
                 raise DataSourceError(
                     f"{source}: {what} returned a {kind.upper()} body that cannot be read "
                     f"({body_check.error}); it was not cached. The transfer was probably cut "

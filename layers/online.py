@@ -30,7 +30,13 @@ from urllib.parse import urlsplit
 
 from layers import http, reachability
 from layers.config import OnlineMode, settings
-from layers.errors import ArgumentError, DataSourceError, FoncierError, OfflineError
+from layers.errors import (
+    ArgumentError,
+    BadAnswerError,
+    DataSourceError,
+    FoncierError,
+    OfflineError,
+)
 
 if TYPE_CHECKING:
     from layers.registry import LayerEntry
@@ -184,6 +190,9 @@ def _short_reason(exc: BaseException) -> str:
         return f"réponse HTTP {status.group(1)}"
     if "cannot be read" in text:
         return "réponse illisible"
+    if isinstance(exc, BadAnswerError):
+        problem = exc.problem or text
+        return f"réponse inutilisable ({problem[:160]}{'…' if len(problem) > 160 else ''})"
     first = text.split(". ")[0]
     return f"{first[:160]}{'…' if len(first) > 160 else ''}"
 

@@ -1405,7 +1405,8 @@ def test_live_faults_of_every_web_client(service, test_data, work, name, fault, 
         for r in replies
     ]
     monkeypatch.setattr(settings_, "max_retries", 1)
-    monkeypatch.setattr(settings_, "timeout_s", 0.25)
+    if fault == "slow":  # otherwise the default (5 s): a loaded machine must not time out
+        monkeypatch.setattr(settings_, "timeout_s", 0.25)
     before = snapshot(work)
     if expected is None:
         # 429 with Retry-After: the client waits as asked, then gets the answer.
@@ -1426,6 +1427,44 @@ def test_live_faults_of_every_web_client(service, test_data, work, name, fault, 
     assert service.hits[client.path] == 2  # retried once (settings.max_retries = 1)
     _no_cache_entry()
     assert snapshot(work) == before
+
+
+def test_online_layers_fall_back_on_a_wrong_shape_answer_and_refetch_a_bad_cached_copy(
+    service, test_data, monkeypatch
+):
+    """The layers of a map (online=True): a wrong-shape answer is a fallback with its reason."""
+    from layers import reachability
+    from layers.catalog import load_layers
+    from layers.online import ONLINE_ATTR
+    from layers.territories import territory
+
+    path = CLIENTS["overpass"].path
+    t = territory("60159")
+    # 1. Overpass answers an object of another schema: the embedded interchanges are used and
+    #    the reason says what was wrong; nothing is cached.
+    service.script(path, Reply(_OTHER_SCHEMA))
+    first = load_layers(t, ["motorway_junctions"], online=True, errors="warn")
+    status = first["motorway_junctions"].attrs[ONLINE_ATTR]
+    assert status["state"] == "fallback"
+    assert status["reason"].startswith("127.0.0.1 : réponse inutilisable (")
+    assert "the answer's 'elements' is NoneType (None), not a list" in status["reason"]
+    _no_cache_entry()
+    reachability.forget()  # a new run: the host that failed is asked again
+    # 2. The service is back with a real (recorded) answer: used and cached.
+    good = CLIENTS["overpass"].good(test_data)
+    service.script(path, Reply(good))
+    second = load_layers(t, ["motorway_junctions"], online=True, errors="warn")
+    assert second["motorway_junctions"].attrs[ONLINE_ATTR]["state"] == "online"
+    (entry,) = _cache().glob("*.json")
+    hits = service.hits[path]
+    # 3. A cached copy of the wrong shape (left by an older version …) is deleted and fetched
+    #    again instead of being used.
+    _plant(entry, json.loads(_OTHER_SCHEMA))
+    reachability.forget()
+    third = load_layers(t, ["motorway_junctions"], online=True, errors="warn")
+    assert third["motorway_junctions"].attrs[ONLINE_ATTR]["state"] == "online"
+    assert service.hits[path] == hits + 1
+    assert json.loads(entry.read_text())["_decoded_content"] == json.loads(good)
 
 
 # ------------------------------------------------------------ 10. subprocess (the real command)
