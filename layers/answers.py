@@ -113,23 +113,40 @@ def _check_geometry(geometry: Any, i: int, types: frozenset[str], box: tuple[flo
             f"feature {i} has a geometry of type {kind!r} where {' or '.join(sorted(types))} "
             "was expected"
         )
-    points = list(_positions(geometry.get("coordinates"), _DEPTH[str(kind)]))
+    depth = _DEPTH[str(kind)]
+    coords = geometry.get("coordinates")
+    # Whole rings (lists of positions) at once: one numpy array each; a ragged or non-numeric
+    # ring is then looked at position by position, to name the bad one.
+    lines = [coords] if depth == 1 else list(_positions(coords, depth - 1))
+    lines = [line for line in lines if line != []]  # empty parts: dropped later as empty
+    if not lines:
+        return
     try:
-        xy = np.array([p[:2] for p in points], dtype=float).reshape(-1, 2)
-    except (TypeError, ValueError, IndexError):
-        xy = None
-    if xy is None or len(xy) != len(points) or any(not isinstance(p, list) for p in points):
-        bad = next(
-            (
-                p
-                for p in points
-                if not isinstance(p, list)
-                or len(p) < 2
-                or not all(isinstance(v, int | float) for v in p[:2])
-            ),
-            points,
+        parts = [np.asarray(line) for line in lines]
+        ok = all(
+            isinstance(line, list)
+            and a.dtype.kind in "iuf"
+            and a.ndim == (1 if depth == 1 else 2)
+            and a.shape[-1] >= 2
+            for line, a in zip(lines, parts, strict=True)
         )
-        raise BadAnswerError(f"feature {i} has a position that is {describe(bad)}")
+    except (TypeError, ValueError):  # ragged
+        ok = False
+    if not ok:
+        points = list(_positions(coords, depth))
+        bad = [
+            p
+            for p in points
+            if not isinstance(p, list)
+            or len(p) < 2
+            or not all(isinstance(v, int | float) for v in p[:2])
+        ]
+        if bad:
+            raise BadAnswerError(f"feature {i} has a position that is {describe(bad[0])}")
+        # Every position is fine, but they do not all have the same number of values.
+        xy = np.array([p[:2] for p in points], dtype=float).reshape(-1, 2)
+    else:
+        xy = np.concatenate([a.reshape(-1, a.shape[-1])[:, :2].astype(float) for a in parts])
     minx, miny, maxx, maxy = box
     inside = (
         np.isfinite(xy).all(axis=1)

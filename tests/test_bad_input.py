@@ -1028,6 +1028,44 @@ def test_overpass_answers_of_a_wrong_shape(payload):
         overpass_to_gdf(payload)
 
 
+@pytest.mark.parametrize(
+    ("geometry", "expected"),
+    [
+        (lambda p: {"type": "Point", "coordinates": p}, None),
+        (lambda p: {"type": "LineString", "coordinates": [[*p, 41.0], p]}, None),  # 3D and 2D
+        (lambda p: {"type": "Polygon", "coordinates": []}, None),  # empty: dropped later
+        (lambda p: None, None),  # no geometry: dropped later with a warning
+        (
+            lambda p: {"type": "Point", "coordinates": [str(v) for v in p]},
+            "position that is a list",
+        ),
+        (lambda p: {"type": "Point", "coordinates": None}, "a position that is NoneType"),
+        (lambda p: {"type": "LineString", "coordinates": [p, p[:1]]}, "position that is a list"),
+        (lambda p: {"type": "Polygon", "coordinates": [p]}, "a position that is float"),
+        (lambda p: {"type": "Point", "coordinates": [float("nan"), p[1]]}, "out of the range"),
+        (lambda p: {"type": "Point", "coordinates": [p[1], p[0] * 1e5]}, "out of the range"),
+        (lambda p: {"type": "Circle", "coordinates": p}, "of type 'Circle'"),
+        (lambda p: "POINT EMPTY", "a geometry that is a string"),
+    ],
+)
+def test_geojson_positions_are_checked_one_by_one(test_data, geometry, expected):
+    from layers.answers import check_feature_collection
+
+    # The first position of a recorded API Carto answer (degrees).
+    doc = json.loads(_fixture(test_data, "apicarto/cadastre_parcelle.json"))
+    first = doc["features"][0]["geometry"]["coordinates"][0][0][0]
+    one = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": geometry(first)}],
+    }
+    check = check_feature_collection(epsg=4326)
+    if expected is None:
+        check(one)
+    else:
+        with pytest.raises(BadAnswerError, match=re.escape(expected)):
+            check(one)
+
+
 # Every web client, served by a local server on 127.0.0.1. The good answers are the recorded
 # real responses of tests/data/fixtures, or (geo.api.gouv.fr, Géorisques, the WFS in Lambert-93)
 # those same real features reshaped in code into the other service's format; the bad ones are
