@@ -2,32 +2,47 @@
 
 1. Writes N synthetic parcels (``synthetic.make_parcels``) as a GeoParquet dataset, one file
    per partition, made chunk by chunk (never all in memory); kept for the next runs.
-2. For each worker count: a ``dask.distributed`` LocalCluster of worker processes (1 thread
+2. The in-memory reference, in a forked child (so that its memory is its own): the same
+   function (``synthetic.score_parcels``, the 10 criteria of ``bench_score.py``) on the
+   first ``--ref`` parcels read with geopandas, on 1 thread and on ``--ref-threads``
+   threads; then, untimed, on the last file, for the agreement check.
+3. For each worker count: a ``dask.distributed`` LocalCluster of worker processes (1 thread
    each, ``FONCIER_THREADS=1``), the layers scattered once to every worker, each worker
-   reading its partitions, scoring the 10 criteria of ``bench_score.py`` and writing its
-   result file (``foncier.engine.distributed.score_to_parquet``): nothing is gathered.
-   A thread samples the resident memory of this process and all its children every 0.2 s.
-3. The in-memory reference: the same function on the first ``--ref`` parcels in this
-   process (1 thread, then ``--ref-threads``), for the per-parcel cost; the dask result of
-   those parcels must be identical to it.
+   reading its partitions, scoring them and writing its result file
+   (``foncier.engine.distributed.score_to_parquet``): nothing is gathered. With
+   ``--scheduler ADDRESS`` the same runs on an existing cluster instead.
+4. Memory: a thread sums the resident memory (RSS) of this process and all its children
+   (nannies, workers) every 0.1 s and keeps the peak; after the run, each process's own
+   high-water mark (``ru_maxrss``, which no sampling can miss) is summed too, an upper
+   bound of the simultaneous peak. ``RUSAGE_CHILDREN`` is not used: it counts only children
+   that have ended and gives the largest one, not the sum. CPU: user + system seconds of
+   every process of the tree, before and after.
+5. Agreement: the dask results of the reference parcels and of the last file must be
+   identical (bit for bit, NaN where NaN) to the in-memory ones.
 
 Usage::
 
     uv run python benchmarks/bench_dask.py --n 1000000 --workers 1,2
-    uv run python benchmarks/bench_dask.py --n 10000000 --workers 2 --data /tmp/parcels-10M
+    uv run python benchmarks/bench_dask.py --n 10000000 --workers 1,2   # ~1.3 GB under /tmp
+    uv run python benchmarks/bench_dask.py --n 10000000 --scheduler tcp://scheduler:8786 \\
+        --data /shared/parcels-10M --out /shared/scores-10M
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
+import resource
 import shutil
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psutil
@@ -36,14 +51,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic
 
-from foncier.engine.distributed import local_cluster, score_to_parquet
+from foncier.engine.distributed import local_cluster, score_to_parquet, use_scheduler
 from layers import settings
 
 
 class MemorySampler:
     """Peak of the summed RSS of this process and its children (MB), sampled in a thread."""
 
-    def __init__(self, period: float = 0.2) -> None:
+    def __init__(self, period: float = 0.1) -> None:
         self.period, self.peak, self._stop = period, 0.0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -64,6 +79,22 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def tree_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its live children (the workers)."""
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def max_rss_mb() -> float:
+    """High-water mark of this process's resident memory (MB, Linux ``ru_maxrss`` in kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_dataset(path: Path, n: int, partition: int, seed: int) -> None:
@@ -87,73 +118,152 @@ def _warm_up() -> None:
     import foncier.engine.measures  # noqa: F401
 
 
+def _reference(
+    files: list[Path], ref: int, thread_counts: list[int], layers: Any, slope: Any, conn: Any
+) -> None:
+    """In a forked child: time the in-memory path, then score the last file for agreement."""
+    parcels, count = [], 0
+    for f in files:
+        if count >= ref:
+            break
+        parcels.append(gpd.read_parquet(f))
+        count += len(parcels[-1])
+    sites = pd.concat(parcels).iloc[:ref]
+    # Warm up (first calls build lazy state: imports, caches), untimed.
+    synthetic.score_parcels(sites.iloc[:2000], layers, slope)
+    times = {}
+    for threads in thread_counts:
+        settings.threads = threads
+        t, c = time.perf_counter(), time.process_time()
+        expected = synthetic.score_parcels(sites, layers, slope)
+        times[threads] = (time.perf_counter() - t, time.process_time() - c)
+    if len(parcels) < len(files):  # the last file is not in the reference: score it too
+        last = synthetic.score_parcels(gpd.read_parquet(files[-1]), layers, slope)
+        expected = pd.concat([expected, last])
+    conn.send((len(sites), times, expected, max_rss_mb()))
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--partition", type=int, default=250_000, help="parcels a file")
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--partition", type=int, default=100_000, help="parcels a file")
+    parser.add_argument("--workers", default="1,2", help="local worker counts to compare")
+    parser.add_argument(
+        "--scheduler", default=None, help="address of an existing dask.distributed cluster"
+    )
     parser.add_argument("--data", default=None, help="dataset folder (default under /tmp)")
     parser.add_argument("--out", default=None, help="results folder (default under /tmp)")
-    parser.add_argument("--ref", type=int, default=250_000, help="parcels of the reference")
+    parser.add_argument("--ref", type=int, default=1_000_000, help="parcels of the reference")
     parser.add_argument("--ref-threads", type=int, default=2)
-    parser.add_argument("--memory-limit", default="1.8GB", help="per worker")
+    parser.add_argument("--memory-limit", default="2GB", help="per local worker")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import dask_geopandas
 
-    data = Path(args.data or f"/tmp/foncier-bench/parcels-{args.n}")
-    out = Path(args.out or f"/tmp/foncier-bench/scores-{args.n}")
+    root = Path("/tmp/foncier-bench")
+    data = Path(args.data or root / f"parcels-{args.n}-{args.partition}")
+    out = Path(args.out or root / f"scores-{args.n}-{args.partition}")
     write_dataset(data, args.n, args.partition, args.seed)
+    files = sorted(data.glob("*.parquet"))
     layers = synthetic.prepared_layers(synthetic.make_layers(np.random.default_rng(args.seed + 1)))
     slope = synthetic.make_slope(np.random.default_rng(args.seed + 2))
 
-    # In-memory reference on the first parcels, in this process.
-    ref_parcels = dask_geopandas.read_parquet(data).head(args.ref, npartitions=-1)
-    ref_times = {}
-    for threads in sorted({1, args.ref_threads}):
-        settings.threads = threads
-        t = time.perf_counter()
-        expected = synthetic.score_parcels(ref_parcels, layers, slope)
-        ref_times[threads] = time.perf_counter() - t
-    meta = expected.iloc[:0]
-    load = os.getloadavg()
-    print(
-        f"in memory, {len(ref_parcels):,} parcels: "
-        + ", ".join(
-            f"{th} thread(s) {v:.2f} s = {v / len(ref_parcels) * 1e6:.1f} µs a parcel"
-            for th, v in ref_times.items()
-        )
-        + f"; load average {load[0]:.1f}"
+    # In-memory reference in a forked child: its peak memory is its own.
+    thread_counts = sorted({1, args.ref_threads})
+    recv, send = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_reference,
+        args=(files, min(args.ref, args.n), thread_counts, layers, slope, send),
     )
+    load = os.getloadavg()[0]
+    child.start()
+    n_ref, ref_times, expected, ref_peak = recv.recv()
+    child.join()
+    print(
+        f"in memory, {n_ref:,} parcels (1 process, data included, peak {ref_peak:,.0f} MB): "
+        + ", ".join(
+            f"{th} thread(s) {w:.1f} s, CPU {c:.1f} s = {w / n_ref * 1e6:.1f} µs a parcel "
+            f"(CPU {c / n_ref * 1e6:.1f} µs)"
+            for th, (w, c) in ref_times.items()
+        )
+        + f"; load average {load:.1f}→{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    ref_wall, ref_cpu = ref_times[max(thread_counts)]
+    ref_wall1, ref_cpu1 = ref_times[1]
+    meta = expected.iloc[:0]
 
-    for w in [int(x) for x in args.workers.split(",") if x]:
-        shutil.rmtree(out, ignore_errors=True)
-        with local_cluster(
-            w, threads_per_worker=1, processes=True, memory_limit=args.memory_limit
-        ) as client:
+    rows = []
+    runs = [None] if args.scheduler else [int(x) for x in args.workers.split(",") if x]
+    for w in runs:
+        if args.scheduler:
+            cluster = use_scheduler(args.scheduler)
+            label = args.scheduler
+        else:
+            cluster = local_cluster(
+                w, threads_per_worker=1, processes=True, memory_limit=args.memory_limit
+            )
+            label = f"{w} local worker(s)"
+        with cluster as maybe_client:
+            from distributed import default_client
+
+            client = maybe_client or default_client()
             client.run(_warm_up)
             ddf = dask_geopandas.read_parquet(data)
             load0 = os.getloadavg()[0]
             with MemorySampler() as mem:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), tree_cpu_seconds()
                 parts = score_to_parquet(
-                    synthetic.score_parcels, ddf, out, layers, slope, meta=meta
+                    synthetic.score_parcels, ddf, out, layers, slope, meta=meta, overwrite=True
                 )
-                wall = time.perf_counter() - t
-        got = pd.concat(
-            pd.read_parquet(f)
-            for f in sorted(out.glob("*.parquet"))[: -(-args.ref // args.partition)]
-        ).loc[expected.index]
+                wall, cpu = time.perf_counter() - t, tree_cpu_seconds() - c
+            load1 = os.getloadavg()[0]
+            workers_peak = sum(client.run(max_rss_mb).values())
+            nannies_peak = (
+                0.0 if args.scheduler else sum(client.run(max_rss_mb, nanny=True).values())
+            )
+            n_workers = len(client.scheduler_info()["workers"])
+        hwm = workers_peak + nannies_peak + max_rss_mb()
+        # Agreement: the reference rows are the first files and the last file.
+        out_files = sorted(out.glob("*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
+        k = -(-n_ref // args.partition)
+        sample = out_files[:k] if k >= len(out_files) else [*out_files[:k], out_files[-1]]
+        got = pd.concat([pd.read_parquet(f) for f in sample])
+        got = got.loc[expected.index]
         same = bool(np.array_equal(got.to_numpy(), expected.to_numpy(), equal_nan=True))
-        per = wall / args.n * 1e6
-        ref_per = ref_times[1] / len(ref_parcels) * 1e6
+        per, per_cpu = wall / args.n * 1e6, cpu / args.n * 1e6
+        ref_per, ref_per_cpu = ref_wall / n_ref * 1e6, ref_cpu / n_ref * 1e6
+        rows.append((n_workers, wall, cpu, per, per_cpu, mem.peak, hwm, same))
         print(
-            f"dask, {w} worker(s) × 1 thread, {parts} partitions of {args.partition:,}: "
-            f"{wall:8.1f} s = {per:.1f} µs a parcel ({per / ref_per:.2f}× "
-            f"the 1-thread in-memory cost); peak RSS of all processes {mem.peak:,.0f} MB; "
-            f"first {len(expected):,} parcels identical to in-memory: {same}; load average "
-            f"{load0:.1f}→{os.getloadavg()[0]:.1f}",
+            f"dask, {label} × 1 thread, {parts} partitions of {args.partition:,}: "
+            f"{wall:.1f} s, CPU {cpu:.1f} s = {per:.1f} µs a parcel (CPU {per_cpu:.1f} µs); "
+            f"vs in memory on {max(thread_counts)} thread(s): wall {per / ref_per:.2f}×, "
+            f"CPU {per_cpu / ref_per_cpu:.2f}×; peak RSS of all local processes "
+            f"{mem.peak:,.0f} MB sampled, {hwm:,.0f} MB summed high-water marks; "
+            f"{len(expected):,} parcels identical to in-memory: {same}; load average "
+            f"{load0:.1f}→{load1:.1f}",
             flush=True,
+        )
+
+    print()
+    print(f"N = {args.n:,}, partitions of {args.partition:,}; in memory on {n_ref:,} parcels")
+    print(
+        "workers   wall s    CPU s  µs/parcel  CPU µs/parcel  peak MB (sampled / high-water)"
+        "  vs in-memory (wall, CPU; 1 thread → workers=1, else "
+        f"{max(thread_counts)} threads)  identical"
+    )
+    for n_workers, wall, cpu, per, per_cpu, peak, hwm, same in rows:
+        rw, rc = (ref_wall1, ref_cpu1) if n_workers == 1 else (ref_wall, ref_cpu)
+        print(
+            f"{n_workers:>7} {wall:8.1f} {cpu:8.1f} {per:10.1f} {per_cpu:14.1f} "
+            f"{peak:9,.0f} / {hwm:,.0f}"
+            f"   {per / (rw / n_ref * 1e6):.2f}×, {per_cpu / (rc / n_ref * 1e6):.2f}×   {same}"
+        )
+    for th, (w, c) in ref_times.items():
+        print(
+            f"in memory, {th} thread(s): {w / n_ref * 1e6:.1f} µs/parcel, "
+            f"CPU {c / n_ref * 1e6:.1f} µs/parcel, peak {ref_peak:,.0f} MB"
         )
     print(f"results: {out}")
 

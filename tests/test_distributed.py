@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import geopandas as gpd
@@ -14,10 +15,13 @@ from foncier.engine import measures
 from foncier.engine.distributed import (
     local_cluster,
     map_sites,
+    measure_to_parquet,
     partition_sites,
     score_dask,
     score_to_parquet,
+    use_scheduler,
 )
+from layers.errors import ArgumentError, OutputError
 
 L93 = "EPSG:2154"
 
@@ -110,23 +114,170 @@ def test_local_cluster_two_workers_matches_in_memory(data):
     pd.testing.assert_frame_equal(got, expected)
 
 
+SEEN_ROWS: list[int] = []
+
+
+def score_partition_recording(sites: gpd.GeoDataFrame, layers: dict, **kw) -> pd.DataFrame:
+    SEEN_ROWS.append(len(sites))
+    return score_partition(sites, layers, **kw)
+
+
+RAN_ON: list[str] = []
+
+
+def score_partition_on_worker(sites: gpd.GeoDataFrame, layers: dict, **kw) -> pd.DataFrame:
+    import distributed
+
+    if len(sites):
+        RAN_ON.append(distributed.get_worker().address)
+    return score_partition(sites, layers, **kw)
+
+
+def _part_number(path) -> int:
+    return int(path.stem.split(".")[1])
+
+
 def test_results_written_partition_by_partition_from_a_parquet_dataset(data, tmp_path):
     import dask
     import dask_geopandas
 
     sites, layers, expected = data
-    # Like a national parcel file: a partitioned GeoParquet dataset read lazily.
-    dask_geopandas.from_geopandas(sites, npartitions=4).to_parquet(tmp_path / "parcels")
-    ddf = dask_geopandas.read_parquet(tmp_path / "parcels")
+    # Like a national parcel file: a partitioned GeoParquet dataset read lazily, in
+    # partitions of unequal sizes.
+    folder = tmp_path / "parcels"
+    folder.mkdir()
+    bounds = [0, 100, 250, 420, 600]
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        sites.iloc[lo:hi].to_parquet(folder / f"part.{i}.parquet")
+    ddf = dask_geopandas.read_parquet(folder)
+    assert ddf.npartitions == 4
+    SEEN_ROWS.clear()
     with dask.config.set(scheduler="synchronous"):
         written = score_to_parquet(
-            score_partition, ddf, tmp_path / "scores", layers, radius_m=3_000
+            score_partition_recording, ddf, tmp_path / "scores", layers, radius_m=3_000
         )
-    files = sorted((tmp_path / "scores").glob("*.parquet"))
+    files = sorted((tmp_path / "scores").glob("*.parquet"), key=_part_number)
     assert written == 4
-    assert len(files) == 4
-    got = pd.concat([pd.read_parquet(f) for f in files]).loc[expected.index]
+    assert [f.name for f in files] == [f"part.{i}.parquet" for i in range(4)]
+    # One file per input partition, holding exactly that partition's rows: the scoring
+    # function never saw more than one partition and nothing was concatenated.
+    for i, f in enumerate(files):
+        part = pd.read_parquet(f)
+        assert list(part.index) == list(sites.index[bounds[i] : bounds[i + 1]])
+        pd.testing.assert_frame_equal(part, expected.loc[part.index], check_dtype=False)
+    assert max(SEEN_ROWS) == 180  # the largest partition, not the 600 sites
+    assert sorted(n for n in SEEN_ROWS if n) == [100, 150, 170, 180]
+
+
+def test_existing_results_are_never_mixed_with_new_ones(data, tmp_path):
+    import dask
+
+    sites, layers, expected = data
+    out = tmp_path / "scores"
+    with dask.config.set(scheduler="synchronous"):
+        score_to_parquet(
+            score_partition, partition_sites(sites, npartitions=5), out, layers, radius_m=3_000
+        )
+        assert len(list(out.glob("*.parquet"))) == 5
+        with pytest.raises(OutputError, match="not empty"):
+            score_to_parquet(
+                score_partition, partition_sites(sites, npartitions=2), out, layers, radius_m=3_000
+            )
+        # The refused call wrote nothing.
+        assert len(list(out.glob("*.parquet"))) == 5
+        written = score_to_parquet(
+            score_partition,
+            partition_sites(sites, npartitions=2),
+            out,
+            layers,
+            radius_m=3_000,
+            overwrite=True,
+        )
+    files = list(out.glob("*.parquet"))
+    assert written == len(files) == 2
+    got = pd.concat(pd.read_parquet(f) for f in files).loc[expected.index]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_scheduler_address_connects_for_the_call_only(data, tmp_path):
+    import dask
+    import distributed
+
+    sites, layers, expected = data
+    ddf = partition_sites(sites, npartitions=3)
+    RAN_ON.clear()
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        written = score_to_parquet(
+            score_partition_on_worker,
+            ddf,
+            tmp_path / "a",
+            layers,
+            radius_m=3_000,
+            scheduler=cluster.scheduler_address,
+        )
+        # The partitions ran on the cluster's workers.
+        assert RAN_ON
+        assert set(RAN_ON) <= set(cluster.scheduler_info["workers"])
+        with pytest.raises(ValueError, match="No clients found"):
+            distributed.default_client()  # disconnected after the call
+        # The address in dask's configuration (DASK_SCHEDULER_ADDRESS) is used too.
+        with dask.config.set({"scheduler-address": cluster.scheduler_address}):
+            got = score_dask(score_partition, ddf, layers, radius_m=3_000)
+            with use_scheduler():
+                assert distributed.default_client().scheduler.address == (cluster.scheduler_address)
+    assert written == 3
+    files = list((tmp_path / "a").glob("*.parquet"))
+    by_files = pd.concat(pd.read_parquet(f) for f in files).loc[expected.index]
+    pd.testing.assert_frame_equal(by_files, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_unknown_scheduler_is_refused(data, tmp_path):
+    sites, layers, _ = data
+    with pytest.raises(ArgumentError, match="neither"):
+        score_to_parquet(
+            score_partition,
+            partition_sites(sites, npartitions=2),
+            tmp_path / "x",
+            layers,
+            radius_m=3_000,
+            scheduler="gpu",
+        )
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_profile_measures_written_per_partition_equal_in_memory(tmp_path):
+    from foncier.engine.profiles import load_profile
+    from foncier.engine.scoring import measure_criteria
+
+    sites, layers = _logistics_case()
+    ddf = partition_sites(sites, npartitions=3)
+    profile = load_profile("logistique-multimodale")
+    written = measure_to_parquet(
+        ddf, tmp_path / "m", measure_criteria, layers, profile, scheduler="synchronous"
+    )
+    files = sorted((tmp_path / "m").glob("*.parquet"), key=_part_number)
+    assert written == len(files) == 3
+    parts = [pd.read_parquet(f) for f in files]
+    sizes = [len(ddf.partitions[i].compute()) for i in range(3)]
+    assert [len(p) for p in parts] == sizes
+    assert sum(sizes) == 90
+    assert max(sizes) < 90
+    got = pd.concat(parts)
+    raw = measure_criteria(sites, layers, "logistique-multimodale")
+    assert list(got.index) == list(sites.index)
+    assert raw.values.shape[1] >= 2  # distance to the station and commune population at least
+    for col in raw.values.columns:
+        np.testing.assert_array_equal(got[f"v:{col}"].to_numpy(), raw.values[col].to_numpy())
+    for col in raw.nearest.columns:
+        assert list(got[f"n:{col}"]) == list(raw.nearest[col])
+    for col in raw.exclusion_values.columns:
+        np.testing.assert_array_equal(
+            got[f"x:{col}"].to_numpy(), raw.exclusion_values[col].to_numpy()
+        )
+    np.testing.assert_array_equal(got["area_m2"].to_numpy(), raw.area_m2.to_numpy())
 
 
 def _worker_environment() -> tuple[str | None, str | None]:
@@ -148,11 +299,7 @@ def test_partition_count_is_checked(data):
         partition_sites(sites, npartitions=0)
 
 
-def test_score_accepts_a_partitioned_geodataframe_with_global_ranks():
-    # Three partitions, one station: ranks, "why" and exclusions must be those of the
-    # in-memory run, not computed partition by partition.
-    from foncier.engine.scoring import score
-
+def _logistics_case() -> tuple[gpd.GeoDataFrame, dict]:
     rng = np.random.default_rng(11)
     centres = rng.uniform(0, 20_000, (90, 2))
     sites = gpd.GeoDataFrame(
@@ -170,6 +317,15 @@ def test_score_accepts_a_partitioned_geodataframe_with_global_ranks():
             crs=L93,
         ),
     }
+    return sites, layers
+
+
+def test_score_accepts_a_partitioned_geodataframe_with_global_ranks():
+    # Three partitions, one station: ranks, "why" and exclusions must be those of the
+    # in-memory run, not computed partition by partition.
+    from foncier.engine.scoring import score
+
+    sites, layers = _logistics_case()
     expected = score(sites, layers, "logistique-multimodale")
     got = score(partition_sites(sites, npartitions=3), layers, "logistique-multimodale")
     # dask stores the sites' own text columns as pyarrow strings: compare the scores exactly,

@@ -7,19 +7,26 @@ local threads, a :func:`local_cluster` or any ``dask.distributed`` cluster. The 
 put in the task graph once (one ``dask.delayed`` key), so each worker receives them once
 instead of once per partition. Results are identical to the in-memory run.
 
+The scheduler is, in this order: the ``scheduler`` argument (``"synchronous"``,
+``"threads"``, ``"processes"`` or a ``dask.distributed`` address such as
+``"tcp://scheduler:8786"``), the active ``dask.distributed`` client, the address in dask's
+configuration (``DASK_SCHEDULER_ADDRESS`` in the environment, or ``scheduler-address`` in a
+dask YAML file), else dask's threads.
+
 ``dask``, ``dask_geopandas`` and ``distributed`` are optional (``pip install
 foncier[dask]``) and imported only when these functions are called.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from layers.arguments import check_int
-from layers.errors import MissingDependencyError
+from layers.errors import ArgumentError, MissingDependencyError, OutputError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,9 +40,11 @@ __all__ = [
     "local_cluster",
     "map_sites",
     "measure_partitioned",
+    "measure_to_parquet",
     "partition_sites",
     "score_dask",
     "score_to_parquet",
+    "use_scheduler",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,6 +105,61 @@ def _active_client() -> Any:
         return default_client()
     except ValueError:
         return None
+
+
+_NAMED_SCHEDULERS = ("synchronous", "sync", "single-threaded", "threads", "processes")
+
+
+@contextlib.contextmanager
+def use_scheduler(scheduler: str | None = None) -> Iterator[None]:
+    """Run the dask computations of a ``with`` block on the given scheduler.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        ``"synchronous"``, ``"threads"`` or ``"processes"`` (dask's local schedulers), or
+        the address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``, or any
+        address ``distributed.Client`` accepts): a client is connected for the block and
+        disconnected after it (the cluster keeps running). ``None`` keeps the active
+        ``dask.distributed`` client if there is one, else connects to dask's configured
+        ``scheduler-address`` (environment variable ``DASK_SCHEDULER_ADDRESS``) if set,
+        else leaves dask's default (threads).
+
+    Raises
+    ------
+    ArgumentError
+        When ``scheduler`` is neither a local scheduler name nor an address.
+    MissingDependencyError
+        When an address is given and ``distributed`` is not installed.
+    """
+    _require_dask()
+    import dask
+
+    if scheduler is None:
+        address = dask.config.get("scheduler-address", None)
+        if _active_client() is not None or not address:
+            yield
+            return
+        scheduler = str(address)
+    if scheduler in _NAMED_SCHEDULERS:
+        with dask.config.set(scheduler=scheduler):
+            yield
+        return
+    if not isinstance(scheduler, str) or ("://" not in scheduler and ":" not in scheduler):
+        raise ArgumentError(
+            f"scheduler {scheduler!r} is neither one of {', '.join(_NAMED_SCHEDULERS)} "
+            "nor a dask.distributed address such as 'tcp://scheduler:8786'"
+        )
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "a dask.distributed scheduler address needs the distributed package: "
+            "`pip install foncier[dask]`."
+        ) from exc
+    log.info("connecting to the dask scheduler at %s", scheduler)
+    with Client(scheduler, set_as_default=True):
+        yield
 
 
 def map_sites(
@@ -175,7 +239,7 @@ def score_dask(
 ) -> Any:
     """Score a partitioned GeoDataFrame and collect the result in memory.
 
-    Same as ``map_sites(func, sites, *args, **kwargs).compute(scheduler=scheduler)``.
+    Same as ``map_sites(func, sites, *args, **kwargs).compute()`` on ``scheduler``.
 
     Parameters
     ----------
@@ -186,8 +250,7 @@ def score_dask(
     *args, **kwargs
         Passed to ``func`` (layers, profile …), shipped once.
     scheduler : str, optional
-        ``"synchronous"``, ``"threads"``, ``"processes"``; by default the active
-        ``dask.distributed`` client if any, else threads.
+        Local scheduler name or ``dask.distributed`` address (see :func:`use_scheduler`).
     meta : optional
         See :func:`map_sites`.
 
@@ -197,10 +260,8 @@ def score_dask(
         The concatenated result, indexed like the sites, equal to ``func`` run on all the
         sites in memory.
     """
-    lazy = map_sites(func, sites, *args, meta=meta, **kwargs)
-    if scheduler is None:
-        return lazy.compute()
-    return lazy.compute(scheduler=scheduler)
+    with use_scheduler(scheduler):
+        return map_sites(func, sites, *args, meta=meta, **kwargs).compute()
 
 
 def score_to_parquet(
@@ -209,13 +270,16 @@ def score_to_parquet(
     path: str | Path,
     *args: Any,
     meta: Any = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
     **kwargs: Any,
 ) -> int:
     """Score a partitioned GeoDataFrame and write the result partition by partition.
 
     Nothing is gathered in this process: each worker reads its partition, scores it and
-    writes ``part.N.parquet`` under ``path``, so memory stays that of a few partitions
-    whatever the number of sites (a national parcel file).
+    writes ``part.N.parquet`` under ``path`` (the rows of partition ``N``, with their
+    index), so memory stays that of a few partitions whatever the number of sites (a
+    national parcel file).
 
     Parameters
     ----------
@@ -231,17 +295,51 @@ def score_to_parquet(
         Passed to ``func`` after the partition (layers, profile …), shipped once.
     meta : optional
         See :func:`map_sites`.
+    scheduler : str, optional
+        Local scheduler name or ``dask.distributed`` address (see :func:`use_scheduler`).
+    overwrite : bool
+        Replace an existing, non-empty output folder. By default such a folder is an
+        error, so that files of an earlier, larger run are never mixed with these.
 
     Returns
     -------
     int
-        Number of partitions written.
+        Number of partitions (and files) written.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` exists, is not empty and ``overwrite`` is false.
     """
-    lazy = map_sites(func, sites, *args, meta=meta, **kwargs)
-    # Each partition writes its own schema: object columns (names of the nearest
-    # features) cannot be typed from an empty meta.
-    lazy.to_parquet(str(path), write_index=True, schema=None)
+    _require_dask()
+    _check_output(path, overwrite=overwrite)
+    with use_scheduler(scheduler):
+        lazy = map_sites(func, sites, *args, meta=meta, **kwargs)
+        # Each partition writes its own schema: object columns (names of the nearest
+        # features) cannot be typed from an empty meta. No _metadata file: it would gather
+        # every partition's footer in this process.
+        lazy.to_parquet(
+            str(path),
+            write_index=True,
+            schema=None,
+            overwrite=overwrite,
+            write_metadata_file=False,
+        )
     return int(lazy.npartitions)
+
+
+def _check_output(path: str | Path, *, overwrite: bool) -> None:
+    import fsspec
+
+    fs, target = fsspec.core.url_to_fs(str(path))
+    if not overwrite and fs.exists(target):
+        if not fs.isdir(target):
+            raise OutputError(f"{path} exists and is not a folder: give a folder for the results")
+        if fs.ls(target):
+            raise OutputError(
+                f"{path} is not empty: give an empty or new folder, or overwrite=True to "
+                "replace it (its files would otherwise mix with the new ones)"
+            )
 
 
 def _raw_table(
@@ -283,7 +381,7 @@ def measure_partitioned(
     *args
         Passed to ``measure`` (the layers and the profile).
     scheduler : str, optional
-        Dask scheduler (default: the active ``dask.distributed`` client, else threads).
+        Local scheduler name or ``dask.distributed`` address (see :func:`use_scheduler`).
 
     Returns
     -------
@@ -296,12 +394,13 @@ def measure_partitioned(
         ``area_m2`` (Series), indexed like ``sites``.
     """
     _require_dask()
-    head = sites.partitions[0].compute().head(1)
-    probe = measure(head, *args)
-    meta = _raw_table(head, measure, *args).iloc[:0]
-    lazy = map_sites(_raw_table, sites, measure, *args, meta=meta)
-    table = lazy.compute() if scheduler is None else lazy.compute(scheduler=scheduler)
-    computed = sites.compute() if scheduler is None else sites.compute(scheduler=scheduler)
+    with use_scheduler(scheduler):
+        head = sites.partitions[0].compute().head(1)
+        probe = measure(head, *args)
+        meta = _raw_table(head, measure, *args).iloc[:0]
+        lazy = map_sites(_raw_table, sites, measure, *args, meta=meta)
+        table = lazy.compute()
+        computed = sites.compute()
     table = table.loc[computed.index]
 
     def block(prefix: str, like: pd.DataFrame) -> pd.DataFrame:
@@ -317,6 +416,63 @@ def measure_partitioned(
         "area_m2": table["area_m2"].astype(float),
     }
     return probe, computed, tables
+
+
+def measure_to_parquet(
+    sites: dask_geopandas.GeoDataFrame,
+    path: str | Path,
+    measure: Callable[..., Any],
+    *args: Any,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+) -> int:
+    """Write the raw measures of every partition to its own file, gathering nothing.
+
+    The national path: ``measure(partition, *args)`` (typically
+    :func:`foncier.engine.scoring.measure_criteria` with the layers and a loaded profile)
+    runs on each partition in its worker, and its tables are written as ``part.N.parquet``
+    under ``path``. Columns: ``v:RULE`` (raw value: metres, shares 0..1, degrees …),
+    ``n:RULE`` (name of the nearest feature, for distance rules), ``x:RULE`` (exclusion
+    rule values) and ``area_m2``, indexed like the sites. Transforms, weights and ranks then
+    run over these columns.
+
+    Parameters
+    ----------
+    sites : dask_geopandas.GeoDataFrame
+        Partitioned candidate sites in the layers' projected CRS (metres), unique index.
+    path : str or Path
+        Output folder (local, shared or any fsspec URL the workers can write to).
+    measure : callable
+        ``measure(partition, *args)`` returning an object with ``values``, ``nearest``,
+        ``exclusion_values`` (DataFrames) and ``area_m2`` (Series) aligned on the partition.
+    *args
+        Passed to ``measure`` (the layers and the profile), shipped once to each worker.
+    scheduler : str, optional
+        Local scheduler name or ``dask.distributed`` address (see :func:`use_scheduler`).
+    overwrite : bool
+        Replace an existing, non-empty output folder (see :func:`score_to_parquet`).
+
+    Returns
+    -------
+    int
+        Number of partitions (and files) written.
+
+    Examples
+    --------
+    >>> from foncier.engine.profiles import load_profile
+    >>> from foncier.engine.scoring import measure_criteria
+    >>> profile = load_profile("logistique-multimodale")
+    >>> measure_to_parquet(parcels, "s3://bucket/mesures/", measure_criteria, layers,
+    ...                    profile, scheduler="tcp://scheduler:8786")  # doctest: +SKIP
+    """
+    _require_dask()
+    _check_output(path, overwrite=overwrite)
+    with use_scheduler(scheduler):
+        head = sites.partitions[0].compute().head(1)
+        meta = _raw_table(head, measure, *args).iloc[:0]
+        return score_to_parquet(
+            _raw_table, sites, path, measure, *args, meta=meta, overwrite=overwrite
+        )
 
 
 def local_cluster(
