@@ -92,10 +92,6 @@ def _apply(
     return score_func(partition, *args, **kwargs)
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
 def _active_client() -> Any:
     try:
         from distributed import default_client
@@ -203,11 +199,10 @@ def map_sites(
     payload: Any
     if client is not None:
         # With a dask.distributed client the layers are scattered to every worker once,
-        # instead of travelling inside the task graph.
-        # Wrapping the future in a delayed call makes it a dependency of each partition
-        # task, resolved from the worker's local copy.
-        future = client.scatter([(args, kwargs)], broadcast=True)[0]
-        payload = dask.delayed(_identity, pure=True)(future)
+        # instead of travelling inside the task graph. The future itself is the argument
+        # of each partition task, resolved from the worker's own copy: a task wrapping it
+        # would make one more key, copied again to every worker that runs a partition.
+        payload = client.scatter([(args, kwargs)], broadcast=True)[0]
     else:
         payload = dask.delayed((args, kwargs), pure=True, traverse=False)
     if meta is None:
