@@ -16,7 +16,9 @@
    high-water mark (``ru_maxrss``, which no sampling can miss) is summed too, an upper
    bound of the simultaneous peak. ``RUSAGE_CHILDREN`` is not used: it counts only children
    that have ended and gives the largest one, not the sum. CPU: user + system seconds of
-   every process of the tree, before and after.
+   every process of the tree, before and after; the idle cluster's own rate (heartbeats,
+   event loops, the sampler: CPU seconds per wall second, measured ``--idle`` seconds
+   before the run) times the wall time is subtracted to give the CPU of the work.
 5. Agreement: the dask results of the reference parcels and of the last file must be
    identical (bit for bit, NaN where NaN) to the in-memory ones.
 
@@ -158,6 +160,9 @@ def main() -> None:
     parser.add_argument("--ref-threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="2GB", help="per local worker")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--idle", type=float, default=10.0, help="seconds to measure the idle cluster's CPU"
+    )
     args = parser.parse_args()
     import dask_geopandas
 
@@ -213,6 +218,11 @@ def main() -> None:
             ddf = dask_geopandas.read_parquet(data)
             load0 = os.getloadavg()[0]
             with MemorySampler() as mem:
+                # What the idle cluster and the sampler cost a second (heartbeats, event
+                # loops): paid per second of wall time, so a loaded machine inflates it.
+                c = tree_cpu_seconds()
+                time.sleep(args.idle)
+                idle_rate = (tree_cpu_seconds() - c) / args.idle
                 t, c = time.perf_counter(), tree_cpu_seconds()
                 parts = score_to_parquet(
                     synthetic.score_parcels, ddf, out, layers, slope, meta=meta, overwrite=True
@@ -232,14 +242,17 @@ def main() -> None:
         got = pd.concat([pd.read_parquet(f) for f in sample])
         got = got.loc[expected.index]
         same = bool(np.array_equal(got.to_numpy(), expected.to_numpy(), equal_nan=True))
-        per, per_cpu = wall / args.n * 1e6, cpu / args.n * 1e6
+        work = cpu - idle_rate * wall
+        per, per_cpu, per_work = wall / args.n * 1e6, cpu / args.n * 1e6, work / args.n * 1e6
         ref_per, ref_per_cpu = ref_wall / n_ref * 1e6, ref_cpu / n_ref * 1e6
-        rows.append((n_workers, wall, cpu, per, per_cpu, mem.peak, hwm, same))
+        rows.append((n_workers, wall, cpu, per, per_cpu, per_work, mem.peak, hwm, same))
         print(
             f"dask, {label} × 1 thread, {parts} partitions of {args.partition:,}: "
             f"{wall:.1f} s, CPU {cpu:.1f} s = {per:.1f} µs a parcel (CPU {per_cpu:.1f} µs); "
             f"vs in memory on {max(thread_counts)} thread(s): wall {per / ref_per:.2f}×, "
-            f"CPU {per_cpu / ref_per_cpu:.2f}×; peak RSS of all local processes "
+            f"CPU {per_cpu / ref_per_cpu:.2f}×; idle cluster {idle_rate:.3f} CPU s a second, "
+            f"so the work took {work:.1f} CPU s = {per_work:.1f} µs a parcel "
+            f"({per_work / ref_per_cpu:.2f}×); peak RSS of all local processes "
             f"{mem.peak:,.0f} MB sampled, {hwm:,.0f} MB summed high-water marks; "
             f"{len(expected):,} parcels identical to in-memory: {same}; load average "
             f"{load0:.1f}→{load1:.1f}",
@@ -249,16 +262,17 @@ def main() -> None:
     print()
     print(f"N = {args.n:,}, partitions of {args.partition:,}; in memory on {n_ref:,} parcels")
     print(
-        "workers   wall s    CPU s  µs/parcel  CPU µs/parcel  peak MB (sampled / high-water)"
-        "  vs in-memory (wall, CPU; 1 thread → workers=1, else "
-        f"{max(thread_counts)} threads)  identical"
+        "workers   wall s    CPU s  µs/parcel  CPU µs/parcel  work µs/parcel"
+        "  peak MB (sampled / high-water)  vs in-memory (wall, CPU, work; 1 thread → "
+        f"workers=1, else {max(thread_counts)} threads)  identical"
     )
-    for n_workers, wall, cpu, per, per_cpu, peak, hwm, same in rows:
+    for n_workers, wall, cpu, per, per_cpu, per_work, peak, hwm, same in rows:
         rw, rc = (ref_wall1, ref_cpu1) if n_workers == 1 else (ref_wall, ref_cpu)
+        rw, rc = rw / n_ref * 1e6, rc / n_ref * 1e6
         print(
             f"{n_workers:>7} {wall:8.1f} {cpu:8.1f} {per:10.1f} {per_cpu:14.1f} "
-            f"{peak:9,.0f} / {hwm:,.0f}"
-            f"   {per / (rw / n_ref * 1e6):.2f}×, {per_cpu / (rc / n_ref * 1e6):.2f}×   {same}"
+            f"{per_work:15.1f} {peak:9,.0f} / {hwm:,.0f}"
+            f"   {per / rw:.2f}×, {per_cpu / rc:.2f}×, {per_work / rc:.2f}×   {same}"
         )
     for th, (w, c) in ref_times.items():
         print(
