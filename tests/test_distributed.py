@@ -280,17 +280,24 @@ def test_profile_measures_written_per_partition_equal_in_memory(tmp_path):
     np.testing.assert_array_equal(got["area_m2"].to_numpy(), raw.area_m2.to_numpy())
 
 
-def _worker_environment() -> tuple[str | None, str | None]:
+def _worker_environment() -> tuple[str | None, str | None, bool]:
     import os
 
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("FONCIER_THREADS")
+    import dask
+
+    return (
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        os.environ.get("FONCIER_THREADS"),
+        dask.config.get("distributed.worker.profile.enabled"),
+    )
 
 
 def test_process_workers_keep_glibc_defaults_and_one_thread_each():
     with local_cluster(1, processes=True) as client:
         (env,) = client.run(_worker_environment).values()
-    # No trim threshold (it makes numpy's large temporaries slow); measures on 1 thread.
-    assert env == (None, "1")
+    # No trim threshold (it makes numpy's large temporaries slow); measures on 1 thread;
+    # no statistical profiler sampling the worker's stack.
+    assert env == (None, "1", False)
 
 
 def test_partition_count_is_checked(data):
