@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from layers import http, reachability
+from layers import reachability
 from layers.config import OnlineMode, settings
 from layers.errors import (
     ArgumentError,
@@ -39,6 +39,7 @@ from layers.errors import (
 )
 
 if TYPE_CHECKING:
+    from layers import http
     from layers.registry import LayerEntry
 
 __all__ = [
@@ -242,6 +243,9 @@ def load_online(
     DataSourceError
         With ``strict``, when the layer could not be obtained online.
     """
+    # requests-cache (tens of milliseconds to import) only when an online layer is asked for
+    from layers import http
+
     source = online_source(entry)
     service = service_of(source)
     url, service_name = service if service is not None else ("", "service en ligne")

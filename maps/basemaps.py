@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from layers.errors import FoncierError
 
@@ -61,7 +61,10 @@ class Basemap:
 def _xyz(path: str) -> tuple[str, int]:
     import xyzservices.providers as xyz
 
-    provider = xyz.query_name(path)
+    # By exact keys: ``query_name`` normalises every provider name at each call.
+    provider: Any = xyz
+    for key in path.split("."):
+        provider = provider[key]
     return provider.build_url(), int(provider.get("max_zoom", 19))
 
 

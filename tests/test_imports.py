@@ -16,6 +16,7 @@ HEAVY = (
     "sklearn",
     "scipy",
     "dask",
+    "requests_cache",
 )
 
 
@@ -47,7 +48,7 @@ def test_import_foncier_is_light_and_the_facade_resolves_on_use():
 def test_siting_map_does_not_pay_for_scipy_or_scikit_learn(tmp_path):
     code = (
         "from foncier.cli import app\n"
-        "try:\n    app(['map', 'alencon', '--output', 'carte.html'])\n"
+        "try:\n    app(['map', 'alencon', '--offline', '--output', 'carte.html'])\n"
         "except SystemExit as exc:\n    assert not exc.code, exc.code"
     )
     loaded = _loaded_after(code, cwd=tmp_path)
@@ -55,3 +56,5 @@ def test_siting_map_does_not_pay_for_scipy_or_scikit_learn(tmp_path):
     assert "folium" in loaded
     # folium.plugins would import some fifty plugins for the three a map uses
     assert not loaded & {"mapclassify", "sklearn", "scipy", "folium.plugins"}
+    # offline, the HTTP cache (requests-cache and what it imports) is not needed
+    assert "requests_cache" not in loaded

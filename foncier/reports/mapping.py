@@ -215,6 +215,27 @@ def _skipped_lines(meta: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
+    """The rows of ``frame`` as dicts of Python values, geometries left out.
+
+    What ``DataFrame.to_dict("records")`` gives for the text of the popups, built column by
+    column (``tolist``) rather than value by value: ten times faster on a scored table.
+    """
+    keep = frame.dtypes.astype(str).to_numpy() != "geometry"
+    plain = pd.DataFrame(frame.loc[:, keep])
+    plain.attrs = {}  # column access would deep-copy the scoring metadata each time
+    columns = list(plain.columns)
+    if not columns:
+        return [{} for _ in range(len(plain))]
+    values = []
+    for j in range(len(columns)):
+        column = plain.iloc[:, j].tolist()
+        if any(v is pd.NA for v in column):
+            column = [None if v is pd.NA else v for v in column]  # as to_dict gives them
+        values.append(column)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
 #: Column headers of the score breakdown in site popups.
 BREAKDOWN_HEADER = ("Critère", "Valeur", "Note 0–1", "Poids", "Contribution")
 
@@ -260,8 +281,8 @@ def site_popup_data(
         top_n = int((sensitivity.attrs.get("sensitivity") or {}).get("top_n", top_n))
         sens = sensitivity.reindex(scored.index)
     name_col = _name_column(scored)
-    records = scored.to_dict("records")
-    sens_records = sens.to_dict("records") if sensitivity is not None else [{}] * len(scored)
+    records = _records(scored)
+    sens_records = _records(sens) if sensitivity is not None else [{}] * len(scored)
     out = []
     for row, srow in zip(records, sens_records, strict=True):
         rank = row.get("rank")
