@@ -521,3 +521,30 @@ def test_relative_criteria_are_explained_in_the_legend_and_note():
     assert "notes relatives" not in html.unescape(
         render_html(siting_map(flat, territory=make_territory()))
     )
+
+
+def test_popup_rows_are_the_rows_to_dict_gives_without_geometry():
+    from foncier.reports.mapping import _records
+
+    frame = gpd.GeoDataFrame(
+        {
+            "site_id": ["a", "b", "c"],
+            "rank": pd.array([1, None, 3], dtype="Int64"),
+            "score": [91.5, float("nan"), 40.0],
+            "excluded": [False, True, False],
+            "why": ["près", None, pd.NA],
+            "when": pd.to_datetime(["2026-01-01", None, "2026-03-01"]),
+        },
+        geometry=[shapely.Point(0, 0), shapely.Point(1, 1), None],
+        crs=2154,
+    )
+    frame.attrs["foncier"] = {"criteria": [{"id": "x"}]}
+    ours = _records(frame)
+    theirs = pd.DataFrame(frame.drop(columns="geometry")).to_dict("records")
+    assert [list(r) for r in ours] == [list(r) for r in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        for key in a:
+            assert type(a[key]) is type(b[key]), key
+            assert a[key] == b[key] or (pd.isna(a[key]) and pd.isna(b[key])), key
+    assert ours[1]["rank"] is None
+    assert frame.attrs["foncier"] == {"criteria": [{"id": "x"}]}
