@@ -58,3 +58,16 @@ def test_siting_map_does_not_pay_for_scipy_or_scikit_learn(tmp_path):
     assert not loaded & {"mapclassify", "sklearn", "scipy", "folium.plugins"}
     # offline, the HTTP cache (requests-cache and what it imports) is not needed
     assert "requests_cache" not in loaded
+
+
+def test_the_command_collects_garbage_less_often_than_the_library():
+    code = (
+        "import gc, sys\n"
+        "from foncier.__main__ import GC_THRESHOLDS, main\n"
+        "assert gc.get_threshold() != GC_THRESHOLDS  # importing foncier changes nothing\n"
+        "sys.argv = ['foncier', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('THRESHOLDS:%r' % (gc.get_threshold() == GC_THRESHOLDS,))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.endswith("THRESHOLDS:True")
