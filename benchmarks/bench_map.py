@@ -22,7 +22,9 @@ a worktree of an older commit), interleaved with this one's, for a before/after 
 one run.
 
 Prints the median and the spread (min–max) of each, the ratio of each map to the floor
-measured in the same run, and the load average of the machine.
+measured in the same run, the median CPU time (user + system, all threads; far less
+sensitive than wall time to a busy machine) and its ratio to the floor's, and the load
+average of the machine.
 
 Usage::
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,10 +54,15 @@ PRESETS = (
 )
 
 
-def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> float:
+def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, all threads) of ``cmd``, seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
@@ -100,6 +108,7 @@ def main() -> None:
                 if kind == "cold":
                     cold.add(name)
     times: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
     loads = []
     base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,23 +117,33 @@ def main() -> None:
         for name, cmd in commands.items():
             if name not in cold:
                 run(cmd, cwd=work, env=base_env)
-        for _ in range(args.rounds):
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
             for name, cmd in commands.items():
                 env = base_env
                 if name in cold:
                     fresh = tempfile.mkdtemp(dir=work, prefix="pyc-")
                     env = {**base_env, "PYTHONPYCACHEPREFIX": fresh}
-                times[name].append(run(cmd, cwd=work, env=env))
+                wall, cpu = run(cmd, cwd=work, env=env)
+                times[name].append(wall)
+                cpus[name].append(cpu)
     floor = statistics.median(times["floor: import geopandas, folium"])
     print(
         f"{args.rounds} interleaved rounds; load average (1 min) during the rounds: "
         f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'command':<50} {'median':>8} {'min':>7} {'max':>7} {'/ floor':>8}")
+    floor_cpu = statistics.median(cpus["floor: import geopandas, folium"])
+    print(
+        f"{'command':<50} {'median':>8} {'min':>7} {'max':>7} {'/ floor':>8}"
+        f" {'CPU':>7} {'/ floor':>8}"
+    )
     for name, values in times.items():
-        med = statistics.median(values)
-        print(f"{name:<50} {med:7.2f}s {min(values):6.2f}s {max(values):6.2f}s {med / floor:7.2f}x")
+        med, cpu = statistics.median(values), statistics.median(cpus[name])
+        print(
+            f"{name:<50} {med:7.2f}s {min(values):6.2f}s {max(values):6.2f}s {med / floor:7.2f}x"
+            f" {cpu:6.2f}s {cpu / floor_cpu:7.2f}x"
+        )
 
 
 if __name__ == "__main__":
