@@ -77,8 +77,10 @@ def foncier_way(parcels: gpd.GeoDataFrame, times: dict[str, float]) -> pd.DataFr
     out = pd.DataFrame(index=parcels.index)
     t = time.perf_counter()
     sites = measures.prepare_sites(parcels)
+    times["prepare_sites"] = time.perf_counter() - t
+    t = time.perf_counter()
     zones = {name: measures.prepare_zones(layers[name]) for name in OVERLAP_LAYERS}
-    times["prepare"] = time.perf_counter() - t
+    times["prepare_zones"] = time.perf_counter() - t
     for name in DISTANCE_LAYERS:
         t = time.perf_counter()
         out[f"d_{name}"] = measures.distance_to(sites, layers[name])["distance_m"]

@@ -655,3 +655,29 @@ def test_distances_of_awkward_sites_match_shapely():
     assert ((ref == 0) == (res == 0)).all()
     assert (ref == 0).sum() > 20
     assert (ref > 0).sum() > 300
+
+
+def test_site_invariants_match_geos():
+    rng = np.random.default_rng(25)
+    geoms = np.concatenate(
+        [
+            _sites_with_holes_and_parts(rng, 200, 5_000),
+            shapely.points(rng.uniform(0, 5_000, (10, 2))),
+            random_lines(rng, 5, box_m=5_000),
+        ]
+    )
+    prepared = measures.prepare_sites(gdf(geoms))
+    c = shapely.centroid(geoms)
+    np.testing.assert_allclose(prepared.cx, shapely.get_x(c), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(prepared.cy, shapely.get_y(c), rtol=0, atol=1e-6)
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    far = np.zeros(geoms.size)
+    np.maximum.at(far, idx, np.hypot(xy[:, 0] - prepared.cx[idx], xy[:, 1] - prepared.cy[idx]))
+    np.testing.assert_allclose(prepared.radius, far, rtol=0, atol=1e-6)
+    first = shapely.get_point(shapely.get_exterior_ring(geoms[:100]), 0)
+    np.testing.assert_array_equal(prepared.first_x[:100], shapely.get_x(first))
+    np.testing.assert_allclose(prepared.bounds, shapely.bounds(geoms))
+    # The edges, made on demand, go round every ring and line once: total length = perimeter.
+    e = prepared.edges
+    length = np.bincount(e.owner, np.hypot(e.x1 - e.x0, e.y1 - e.y0), minlength=geoms.size)
+    np.testing.assert_allclose(length, shapely.length(geoms), rtol=1e-12)

@@ -14,6 +14,7 @@ statistics sample pixel centres, counts use an R-tree of the feature points.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Callable
@@ -84,7 +85,8 @@ class PreparedSites:
     area : numpy.ndarray
         Area in m² (0 for points and lines).
     edges : Segments
-        Edges of the sites (rings of polygons, segments of lines, points as 0-length).
+        Edges of the sites (rings of polygons, segments of lines, points as 0-length),
+        made on first use (no measure needs them for every site).
     areal : numpy.ndarray of bool
         Whether each site is a polygon.
     first_x, first_y : numpy.ndarray
@@ -101,7 +103,6 @@ class PreparedSites:
     radius: np.ndarray
     bounds: np.ndarray
     area: np.ndarray
-    edges: Segments
     areal: np.ndarray
     first_x: np.ndarray
     first_y: np.ndarray
@@ -110,11 +111,13 @@ class PreparedSites:
     def __len__(self) -> int:
         return int(self.index.size)
 
+    @functools.cached_property
+    def edges(self) -> Segments:
+        """Edges of the sites, made on first use."""
+        return segments_of(self.geometry)
+
     def take(self, lo: int, hi: int) -> PreparedSites:
         """The sites at positions ``lo:hi``, as views of these arrays (no copy of geometry)."""
-        e = self.edges
-        a, b = (int(v) for v in np.searchsorted(e.owner, [lo, hi]))
-        edges = Segments(e.x0[a:b], e.y0[a:b], e.x1[a:b], e.y1[a:b], e.owner[a:b] - lo)
         return PreparedSites(
             index=self.index[lo:hi],
             crs=self.crs,
@@ -124,7 +127,6 @@ class PreparedSites:
             radius=self.radius[lo:hi],
             bounds=self.bounds[lo:hi],
             area=self.area[lo:hi],
-            edges=edges,
             areal=self.areal[lo:hi],
             first_x=self.first_x[lo:hi],
             first_y=self.first_y[lo:hi],
@@ -164,35 +166,51 @@ def _in_chunks(n: int, func: Callable[[int, int], T]) -> list[T]:
 
 
 def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
-    """Centroid, radius, first vertex, bounds, area, edges of an array of site geometries."""
+    """Centroid, radius, first vertex, bounds and area of an array of site geometries.
+
+    One pass over the coordinates: the centroid of a polygon without holes by the
+    shoelace formula (triangles from its first vertex, as GEOS computes it), of anything
+    else by GEOS; the radius as the largest centroid-vertex distance.
+    """
     n = geoms.size
-    centroids = shapely.centroid(geoms)
-    cx = np.asarray(shapely.get_x(centroids) if n else np.empty(0), dtype=float)
-    cy = np.asarray(shapely.get_y(centroids) if n else np.empty(0), dtype=float)
-    edges = segments_of(geoms)
+    cx, cy = np.full(n, np.nan), np.full(n, np.nan)
     radius = np.zeros(n)
-    first_x = np.full(n, np.nan)
-    first_y = np.full(n, np.nan)
-    owner = edges.owner
-    if owner.size:
-        # Edge starts and ends cover every vertex; each site's edges are one run of
-        # `owner`, the first edge starting at a vertex of the site.
-        d = np.maximum(
-            np.hypot(edges.x0 - cx[owner], edges.y0 - cy[owner]),
-            np.hypot(edges.x1 - cx[owner], edges.y1 - cy[owner]),
-        )
-        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        radius[owner[first]] = np.maximum.reduceat(d, first)
-        first_x[owner[first]] = edges.x0[first]
-        first_y[owner[first]] = edges.y0[first]
+    first_x, first_y = np.full(n, np.nan), np.full(n, np.nan)
+    types = shapely.get_type_id(geoms)
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    if idx.size:
+        start = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        first_x[idx[start]] = xy[start, 0]
+        first_y[idx[start]] = xy[start, 1]
+        simple = (types == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+        # Shoelace over the single ring, relative to its first vertex.
+        u = xy[:, 0] - np.repeat(xy[start, 0], np.diff(np.r_[start, idx.size]))
+        v = xy[:, 1] - np.repeat(xy[start, 1], np.diff(np.r_[start, idx.size]))
+        cross = u[:-1] * v[1:] - u[1:] * v[:-1]
+        same = idx[:-1] == idx[1:]
+        cross[~same] = 0.0
+        owner = idx[:-1]
+        a2 = np.bincount(owner, weights=cross, minlength=n)
+        sx = np.bincount(owner, weights=(u[:-1] + u[1:]) * cross, minlength=n)
+        sy = np.bincount(owner, weights=(v[:-1] + v[1:]) * cross, minlength=n)
+        ok = simple & (a2 != 0)
+        ok_pos = np.flatnonzero(ok)
+        cx[ok_pos] = xy[start, 0][np.searchsorted(idx[start], ok_pos)] + sx[ok] / (3 * a2[ok])
+        cy[ok_pos] = xy[start, 1][np.searchsorted(idx[start], ok_pos)] + sy[ok] / (3 * a2[ok])
+        rest = np.flatnonzero(~ok)
+        if rest.size:
+            c = shapely.centroid(geoms[rest])
+            cx[rest] = shapely.get_x(c)
+            cy[rest] = shapely.get_y(c)
+        d = np.hypot(xy[:, 0] - cx[idx], xy[:, 1] - cy[idx])
+        radius[idx[start]] = np.maximum.reduceat(d, start)
     return {
         "cx": cx,
         "cy": cy,
         "radius": radius,
         "bounds": shapely.bounds(geoms).reshape(n, 4),
         "area": shapely.area(geoms),
-        "edges": edges,
-        "areal": np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES),
+        "areal": np.isin(types, _POLYGON_TYPES),
         "first_x": first_x,
         "first_y": first_y,
     }
@@ -206,21 +224,10 @@ def _all_valid(geoms: np.ndarray) -> bool:
     )
 
 
-def _join_invariants(parts: list[dict[str, Any]], starts: list[int]) -> dict[str, Any]:
+def _join_invariants(parts: list[dict[str, Any]]) -> dict[str, Any]:
     if len(parts) == 1:
         return parts[0]
-    out: dict[str, Any] = {
-        k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "edges"
-    }
-    segs = [p["edges"] for p in parts]
-    out["edges"] = Segments(
-        np.concatenate([e.x0 for e in segs]),
-        np.concatenate([e.y0 for e in segs]),
-        np.concatenate([e.x1 for e in segs]),
-        np.concatenate([e.y1 for e in segs]),
-        np.concatenate([e.owner + lo for e, lo in zip(segs, starts, strict=True)]),
-    )
-    return out
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> PreparedSites:
@@ -257,9 +264,8 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
     if len(sites) and not all(_in_chunks(geoms.size, lambda lo, hi: _all_valid(geoms[lo:hi]))):
         sites = repair_geometries(sites, name="sites")
         geoms = sites.geometry.to_numpy()
-    bounds = _chunk_bounds(geoms.size)
     parts = _in_chunks(geoms.size, lambda lo, hi: _site_invariants(geoms[lo:hi]))
-    inv = _join_invariants(parts, [lo for lo, _ in bounds])
+    inv = _join_invariants(parts)
     return PreparedSites(index=sites.index, crs=crs, geometry=geoms, frame=sites, **inv)
 
 
@@ -800,10 +806,12 @@ def _box_overlap_area(
     directions; the second array tells for which sites it does (the others are left to
     GEOS). Exact to rounding: coordinates are taken relative to the box's corner.
     """
-    edges = prepared.edges
-    offsets = _edge_offsets(prepared)
-    counts = offsets[site + 1] - offsets[site]
-    row, e = _expand_ranges(offsets[site], counts)
+    # The edges of these sites only.
+    which, local = np.unique(site, return_inverse=True)
+    edges = segments_of(prepared.geometry[which])
+    offsets = edges.offsets(which.size)
+    counts = offsets[local + 1] - offsets[local]
+    row, e = _expand_ranges(offsets[local], counts)
     x0, y0 = boxes[:, 0], boxes[:, 1]
     # Coordinates relative to the box's lower-left corner keep the products small.
     ax, ay = edges.x0[e] - x0[row], edges.y0[e] - y0[row]
@@ -841,11 +849,6 @@ def _quadrant_integral(
     span = np.maximum(t1 - t0, 0.0)
     x_mid = ax + dx * ((t0 + t1) / 2.0)
     return (x_mid - qx) * dy * span
-
-
-def _edge_offsets(prepared: PreparedSites) -> np.ndarray:
-    """CSR offsets of the sites' edges (``edges.owner`` is sorted)."""
-    return np.searchsorted(prepared.edges.owner, np.arange(len(prepared) + 1))
 
 
 def intersects(
