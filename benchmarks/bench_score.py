@@ -6,8 +6,9 @@ Three ways to measure the same 10 criteria on the synthetic data of ``synthetic.
 * ``foncier``: ``prepare_sites`` once, then ``distance_to`` × 6, ``overlap_share`` × 3 and
   ``zonal_stat`` (pixel centres inside each parcel), on ``settings.threads`` threads;
 * ``tuned``: what an expert writes with shapely / geopandas / rasterio on the same semantics:
-  ``STRtree.query_nearest`` against *segments* (lines exploded into 2-point pieces),
-  ``geopandas.overlay`` against the *exploded* union of the zones, and the mean of the pixels
+  ``STRtree.query_nearest`` against *segments* (lines exploded into 2-point pieces), an
+  ``STRtree`` of the *exploded* union of the zones (parcels properly inside a prepared part
+  take their area, the others are intersected), and the mean of the pixels
   whose centre is inside each parcel by ``rasterio.features.rasterize`` + ``np.bincount``
   (the same statistic as foncier); the coverage-weighted mean of ``exactextract`` (array
   raster source, WKB features) is timed and compared too, as an alternative statistic;
@@ -49,7 +50,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic
-from synthetic import DISTANCE_LAYERS, L93, OVERLAP_LAYERS
+from synthetic import DISTANCE_LAYERS, OVERLAP_LAYERS
 
 from foncier.engine import measures
 from layers import settings
@@ -212,16 +213,21 @@ def tuned_way(parcels: gpd.GeoDataFrame, times: dict[str, float]) -> pd.DataFram
         d[src] = dist
         out[f"d_{name}"] = d
         times[f"d_{name}"] = time.perf_counter() - t
-    base = gpd.GeoDataFrame({"pos": np.arange(len(parcels))}, geometry=geoms, crs=L93)
     area = shapely.area(geoms)
     for name in OVERLAP_LAYERS:
         t = time.perf_counter()
         # Exploded union: non-overlapping parts whose boxes prune well (not one huge
-        # multipolygon), and an area covered by two zones counts once.
-        parts = layers[name][["geometry"]].dissolve().explode(index_parts=False)
-        inter = gpd.overlay(base, parts, how="intersection")
-        covered = np.bincount(inter["pos"], weights=inter.geometry.area, minlength=len(base))
-        out[f"share_{name}"] = covered / area
+        # multipolygon), and an area covered by two zones counts once. An R-tree gives the
+        # (parcel, part) pairs; a parcel properly inside a prepared part takes its own area,
+        # the others are intersected (2-3 times faster than geopandas.overlay, same values).
+        parts = shapely.get_parts(shapely.union_all(layers[name].geometry.to_numpy()))
+        shapely.prepare(parts)
+        i, j = shapely.STRtree(parts).query(geoms, predicate="intersects")
+        inside = shapely.contains_properly(parts[j], geoms[i])
+        part_area = np.where(inside, area[i], 0.0)
+        rest = ~inside
+        part_area[rest] = shapely.area(shapely.intersection(geoms[i[rest]], parts[j[rest]]))
+        out[f"share_{name}"] = np.bincount(i, weights=part_area, minlength=len(geoms)) / area
         times[f"share_{name}"] = time.perf_counter() - t
     t = time.perf_counter()
     out["slope_mean"] = tuned_slope_centres(parcels, slope)
