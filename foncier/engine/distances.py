@@ -10,10 +10,11 @@ lies within ``h`` of ``q`` and whose vertices lie within ``r`` of ``c`` cannot b
 any other piece. The cell's list is sorted by distance to ``q`` and each site takes the
 prefix it needs (``d(q, p) <= U + |c - q| + 2 r`` with ``U`` the centroid's distance to the
 cell's nearest piece). For each site the candidates are then narrowed with the bounds
-``d(c, p) - r <= d(site, p) <= d(c, p) + r`` and exact distances are computed in numpy
-(site vertex to piece, piece end to site edge, crossing test, piece inside the site) only
-for the pieces that can still be nearest. A site inside a polygon feature (no boundary
-crossing) is found with one point-in-polygon test of its first vertex.
+``d(c, p) - r <= d(site, p) <= d(c, p) + r`` (centroid distances in numpy) and GEOS's
+exact distance (``shapely.distance``, one small call per pair) is computed only for the
+pieces that can still be nearest. A site inside a polygon feature (no boundary crossing)
+is found with one point-in-polygon test of its first vertex (the whole site when it has
+several parts).
 
 All coordinates are in one projected CRS in metres; the callers check that.
 """
@@ -188,39 +189,6 @@ def _ragged_segments(
     )
 
 
-def point_segment_distance(
-    px: np.ndarray,
-    py: np.ndarray,
-    x0: np.ndarray,
-    y0: np.ndarray,
-    x1: np.ndarray,
-    y1: np.ndarray,
-) -> np.ndarray:
-    """Euclidean distance from points to segments, element-wise (metres)."""
-    # In-place arithmetic: this runs on millions of rows, temporaries dominate its cost.
-    dx = np.subtract(x1, x0)
-    dy = np.subtract(y1, y0)
-    ux = np.subtract(px, x0)
-    uy = np.subtract(py, y0)
-    l2 = dx * dx
-    l2 += dy * dy
-    t = ux * dx
-    t += uy * dy
-    degenerate = l2 == 0
-    l2[degenerate] = 1.0
-    t /= l2
-    t[degenerate] = 0.0
-    np.clip(t, 0.0, 1.0, out=t)
-    dx *= t
-    dy *= t
-    ux -= dx
-    uy -= dy
-    ux *= ux
-    uy *= uy
-    ux += uy
-    return np.sqrt(ux, out=ux)
-
-
 def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR expansion: for each row ``i`` the indices ``starts[i] .. starts[i]+counts[i]-1``.
 
@@ -254,14 +222,6 @@ def exact_pair_distance(
     out = shapely.distance(site_geoms[pair_site], piece_geoms[pair_piece])
     out[out < ZERO_TOLERANCE_M] = 0.0
     return out
-
-
-def _min_by_row(res: np.ndarray, row: np.ndarray, values: np.ndarray) -> None:
-    """``res[r] = min(res[r], values[row == r])`` for rows sorted ascending (no loop)."""
-    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-    if starts.size:
-        who = row[starts]
-        res[who] = np.minimum(res[who], np.minimum.reduceat(values, starts))
 
 
 def _group_min(
@@ -378,8 +338,8 @@ def _cell_candidates(
 def _to_pieces(px: np.ndarray, py: np.ndarray, pieces: Segments, idx: np.ndarray) -> np.ndarray:
     """Distance from points to the pieces ``idx`` (element-wise, metres).
 
-    As :func:`point_segment_distance`, with the pieces' directions computed once: this
-    runs on several candidate pieces per site.
+    The projection of each point on the segment, clamped to its ends; the pieces'
+    directions are computed once per layer, as this runs on several pieces per site.
     """
     dx, dy, inv = pieces.direction
     ex, ey = dx[idx], dy[idx]
