@@ -203,6 +203,7 @@ WATERWAYS = Coverage(
     "Grand Canal du Havre, canal de Tancarville) ni les canaux du port de Dunkerque ; "
     "OpenStreetMap en ligne les a",
     gaps_in=frozenset({"14", "27", "59", "76"}),
+    nearest_note="la plus proche de la sélection hors ligne, incomplète dans ce département",
 )
 #: RTE (mainland France) and the EDF SEI source substations of La Réunion.
 POWER_GRIDS = Coverage(

@@ -86,7 +86,7 @@ def test_nothing_in_reach_of_an_incomplete_layer_is_skipped_and_weights_renormal
     meta = scored.attrs["foncier"]
     assert [s["id"] for s in meta["criteria_skipped"]] == ["motorway"]
     assert meta["criteria_skipped"][0]["reason"] == f"non couvert hors ligne ({GAPS})"
-    assert any("non couvert hors ligne" in s for s in meta["skipped"])
+    assert meta["skipped"] == [f"Motorway : non couvert hors ligne ({GAPS})"]
     assert "motorway__raw" not in scored.columns
     # Only the rail criterion counts: the score is the rail score, not half of it.
     assert np.allclose(scored["score"], 100 * scored["rail__score"])
@@ -191,3 +191,4 @@ def test_le_havre_and_dunkerque_waterways_are_partial():
     assert not any("Bourbourg" in n or "Bergues" in n or "Colme" in n for n in names)
     inside = ways[ways.intersects(dunkerque.perimeter)]
     assert set(inside["name"].dropna()) == {"River Aa"}
+    assert ways.attrs[COVERAGE_ATTR]["nearest_note"] == WATERWAYS.nearest_note

@@ -154,6 +154,9 @@ def _skip_record(rule: Criterion | Exclusion, reason: str) -> dict[str, Any]:
     return {"id": rule.id, "label": rule.label, "layer": rule.layer, "reason": reason}
 
 
+#: Start of the skip reason of a criterion whose layer has nothing in reach and is known to
+#: be incomplete offline there.
+NOT_COVERED_OFFLINE = "non couvert hors ligne"
 #: A distance whose 0..1 score is within this of the "nothing near" score gives nothing.
 REACH_TOLERANCE = 0.01
 #: Longest reach considered, metres (a curve still rising beyond it is cut there).
@@ -345,7 +348,7 @@ def measure_criteria(
                     rule.layer,
                     gaps,
                 )
-                skipped.append(_skip_record(rule, f"non couvert hors ligne ({gaps})"))
+                skipped.append(_skip_record(rule, f"{NOT_COVERED_OFFLINE} ({gaps})"))
                 continue
             v, near = measure_rule(rule, prepared, sites, layer)
             note = str(coverage.get("nearest_note") or "") if coverage is not None else ""
@@ -563,7 +566,11 @@ def score_from_raw(
     )
     out["why"] = _why(out, active, top_n=top_n)
     skipped = [
-        f"{s['label']} : couche {s['layer']} "
+        # "non couvert hors ligne" speaks of the criterion: "Échangeur autoroutier : non
+        # couvert hors ligne (…)"; the other reasons of its layer.
+        f"{s['label']} : {s['reason']}"
+        if str(s.get("reason", "")).startswith(NOT_COVERED_OFFLINE)
+        else f"{s['label']} : couche {s['layer']} "
         + ("non disponible" if s.get("reason") == "couche non disponible" else s["reason"])
         for s in (*raw.criteria_skipped, *raw.exclusions_skipped)
     ]
