@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from layers.crs import require_crs
 from layers.errors import GeometryError
-from maps import leaflet_plugins
 from maps.basemaps import DEFAULT_BASEMAPS, add_basemaps
 from maps.legend import legend_element, legend_entries
 from maps.popups import POPUP_CSS
@@ -141,6 +140,7 @@ def base_map(
         Finish it with :func:`finish_map` after adding layers.
     """
     import folium
+    from folium import plugins
 
     w, s, e, n = bounds_lonlat(extent) if extent is not None else (-5.2, 41.3, 9.6, 51.1)
     if m is None:
@@ -169,14 +169,11 @@ def base_map(
             add_sources(m, sources)
         _controls().add_to(m)
         if fullscreen:
-            leaflet_plugins.fullscreen(
-                position="topleft",
-                title="Plein écran",
-                title_cancel="Quitter le plein écran",
-                force_separate_button=False,
+            plugins.Fullscreen(
+                position="topleft", title="Plein écran", title_cancel="Quitter le plein écran"
             ).add_to(m)
         if measure:
-            leaflet_plugins.measure_control(
+            plugins.MeasureControl(
                 position="topleft",
                 primary_length_unit="kilometers",
                 secondary_length_unit="meters",

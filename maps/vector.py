@@ -23,7 +23,6 @@ import shapely
 from layers.crs import require_crs
 from layers.errors import SchemaError
 from layers.geometry import repair_geometries
-from maps import leaflet_plugins
 from maps.legend import add_legend_entry
 from maps.popups import escape_text, popup_from_columns
 from maps.styles import LayerStyle, icon_svg, layer_style, leaflet_style
@@ -511,6 +510,7 @@ def add_points(
         The overlay.
     """
     import folium
+    from folium import plugins
 
     st = _resolve_style(style, "point", name)
     label = name or st.label
@@ -542,7 +542,7 @@ def add_points(
         )
         target: Any = group
         if len(web) > cluster_threshold:
-            target = leaflet_plugins.marker_cluster(
+            target = plugins.MarkerCluster(
                 control=False,
                 icon_create_function=_cluster_icon_js(st.color),
                 options={
