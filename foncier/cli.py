@@ -412,9 +412,7 @@ def layers(
         counted = n is not None and not pd.isna(n)
         table.add_row(
             Text(str(row["layer"])),
-            Text("oui", style="green")
-            if row["offline"]
-            else Text("sites nommés" if counted else "—"),
+            Text("oui", style="green") if row["embedded"] else Text("—"),
             Text(online),
             str(n) if counted else "",
             covered[str(row["covered"])]

@@ -376,8 +376,9 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
     Returns
     -------
     DataFrame
-        ``layer, theme, description, offline, online, needs, source, coverage`` (where the
-        layer has data as loaded by default), ``coverage_online`` (when loaded online), and
+        ``layer, theme, description, offline, embedded`` (the layer or part of it loads
+        offline), ``online, needs, source, coverage`` (where the layer has data as loaded
+        by default), ``coverage_online`` (when loaded online), and
         with a territory ``covered`` and ``covered_online`` (``"full"``, ``"partial"`` or
         ``"none"``), ``gaps`` (what the offline data is known to lack there, ``""`` when
         nothing) and ``features``.
@@ -389,6 +390,7 @@ def available_layers(territory: Territory | None = None, *, count: bool = False)
             "theme": info.theme,
             "description": info.description,
             "offline": info.offline,
+            "embedded": info.embedded,
             "online": info.online,
             "needs": info.needs,
             "source": info.source,

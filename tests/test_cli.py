@@ -75,8 +75,17 @@ def test_layers_counts_offline_features(test_data):
     }
     row = next(line for line in result.output.splitlines() if "rail_freight_stations" in line)
     assert f" {len(codes)} " in row
-    online = next(line for line in result.output.splitlines() if "motorway_junctions" in line)
-    assert "oui" in online  # available online only
+
+    def cells(layer: str) -> list[str]:
+        line = next(x for x in result.output.splitlines() if f" {layer} " in x)
+        return [c.strip() for c in line.split("│")[1:-1]]
+
+    # Columns: layer, offline, online. Rail lines and tolled interchanges are embedded (and
+    # also online); flood zones need a file; the stations are embedded only.
+    assert cells("rail_lines")[1:3] == ["oui", "oui"]
+    assert cells("motorway_junctions")[1:3] == ["oui", "oui"]
+    assert cells("rail_stations")[1:3] == ["oui", "—"]
+    assert cells("flood_zones")[1] == "—"
 
 
 def test_plain_territory_map(tmp_path):
