@@ -268,8 +268,10 @@ def _finish(
             out = out.assign(area_ha=area_ha)
         out = _conform(out, layer)
     if len(out) == 0:
-        # Named sites exist for a few territories only: none is the usual case elsewhere.
-        (log.info if layer == "named_sites" else log.warning)(
+        # Information only: a layer is often assembled from several parts (national data,
+        # named sites, OpenStreetMap), one of which may be empty here; scoring warns on its
+        # own when a criterion's whole layer is empty.
+        log.info(
             "%s: no feature within %.0f km of territory %r; returning an empty layer.",
             layer,
             area.margin_m / 1000,
