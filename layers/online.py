@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from layers import reachability
 from layers.config import OnlineMode, settings
 from layers.errors import (
     ArgumentError,
@@ -283,6 +282,8 @@ def load_online(
 
     # 2. The web, when allowed and the host answers.
     if not reason:
+        from layers import reachability  # imports requests: only when a layer goes online
+
         if settings.offline:
             reason = "mode hors ligne (settings.offline, FONCIER_OFFLINE) et absente du cache"
         elif url:

@@ -17,6 +17,7 @@ HEAVY = (
     "scipy",
     "dask",
     "requests_cache",
+    "layers.reachability",
 )
 
 
@@ -55,8 +56,8 @@ def test_siting_map_does_not_pay_for_scipy_or_scikit_learn(tmp_path):
     assert (tmp_path / "carte.html").stat().st_size > 10_000
     assert "folium" in loaded
     assert not loaded & {"mapclassify", "sklearn", "scipy"}
-    # offline, the HTTP cache (requests-cache and what it imports) is not needed
-    assert "requests_cache" not in loaded
+    # offline, neither the HTTP cache (requests-cache) nor the reachability check is needed
+    assert not loaded & {"requests_cache", "layers.reachability"}
 
 
 def test_the_command_collects_garbage_less_often_than_the_library():
