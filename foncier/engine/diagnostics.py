@@ -44,6 +44,7 @@ __all__ = [
     "TOLERANCE",
     "CriterionDiagnostic",
     "RankingDiagnostics",
+    "diagnostics_from_stats",
     "ranking_diagnostics",
 ]
 
@@ -305,20 +306,72 @@ def ranking_diagnostics(scored: pd.DataFrame, *, top_n: int | None = None) -> Ra
         at_max = float((sr >= 1 - _EPS).mean()) if m else float("nan")
         top_mean = float(s[top].mean()) if len(top) else float("nan")
         rest_median = float(np.median(s[rest])) if len(rest) else float("nan")
-        separation = top_mean - rest_median
+        crits.append(
+            {
+                "id": str(c["id"]),
+                "label": str(c.get("label", c["id"])),
+                "share_at_min": at_min,
+                "share_at_max": at_max,
+                "spread": float(sr.max() - sr.min()) if m else float("nan"),
+                "top_mean": top_mean,
+                "rest_median": rest_median,
+                "intended": (c.get("transform") or {}).get("saturation"),
+            }
+        )
+    return diagnostics_from_stats(
+        top_n=n,
+        n_ranked=m,
+        n_tied_first=n_tied,
+        best_score=best,
+        top_n_spread=spread,
+        criteria=crits,
+    )
+
+
+def diagnostics_from_stats(
+    *,
+    top_n: int,
+    n_ranked: int,
+    n_tied_first: int,
+    best_score: float,
+    top_n_spread: float,
+    criteria: list[dict[str, Any]],
+) -> RankingDiagnostics:
+    """Diagnostics from figures computed elsewhere (e.g. over a partitioned dataset).
+
+    Parameters
+    ----------
+    top_n, n_ranked, n_tied_first : int
+        See :class:`RankingDiagnostics`.
+    best_score, top_n_spread : float
+        Points out of 100 (``nan`` when no site is ranked).
+    criteria : list of dict
+        Per criterion: ``id``, ``label``, ``share_at_min``, ``share_at_max``, ``spread``,
+        ``top_mean``, ``rest_median`` (see :class:`CriterionDiagnostic`) and ``intended``.
+
+    Returns
+    -------
+    RankingDiagnostics
+        With the separation, saturation and verdict rules of :func:`ranking_diagnostics`.
+    """
+    n, m, n_tied = top_n, n_ranked, n_tied_first
+    best, spread = best_score, top_n_spread
+    crits = []
+    for c in criteria:
+        separation = c["top_mean"] - c["rest_median"]
         crits.append(
             CriterionDiagnostic(
-                id=str(c["id"]),
-                label=str(c.get("label", c["id"])),
-                share_at_min=at_min,
-                share_at_max=at_max,
-                spread=float(sr.max() - sr.min()) if m else float("nan"),
-                top_mean=top_mean,
-                rest_median=rest_median,
+                id=c["id"],
+                label=c["label"],
+                share_at_min=c["share_at_min"],
+                share_at_max=c["share_at_max"],
+                spread=c["spread"],
+                top_mean=c["top_mean"],
+                rest_median=c["rest_median"],
                 separation=separation,
                 separates=bool(np.isfinite(separation) and separation >= MIN_SEPARATION),
-                saturated=bool(m and max(at_min, at_max) > SATURATION_SHARE),
-                intended=(c.get("transform") or {}).get("saturation"),
+                saturated=bool(m and max(c["share_at_min"], c["share_at_max"]) > SATURATION_SHARE),
+                intended=c.get("intended"),
             )
         )
 

@@ -345,6 +345,8 @@ def _raw_table(
 
     raw = measure(partition, *args)
     parts = [
+        # The tie-break's last key is the ``site_id`` column when the sites have one.
+        *([partition[["site_id"]]] if "site_id" in partition.columns else []),
         raw.values.add_prefix("v:"),
         raw.nearest.add_prefix("n:"),
         raw.exclusion_values.add_prefix("x:"),
@@ -428,8 +430,10 @@ def measure_to_parquet(
     runs on each partition in its worker, and its tables are written as ``part.N.parquet``
     under ``path``. Columns: ``v:RULE`` (raw value: metres, shares 0..1, degrees …),
     ``n:RULE`` (name of the nearest feature, for distance rules), ``x:RULE`` (exclusion
-    rule values) and ``area_m2``, indexed like the sites. Transforms, weights and ranks then
-    run over these columns.
+    rule values), ``area_m2`` and ``site_id`` when the sites have it, indexed like the
+    sites; ``_foncier.json`` records the profile and the rules skipped for want of a layer.
+    :func:`foncier.engine.national.score_measures_parquet` then scores and ranks all the
+    sites from these columns, partition by partition.
 
     Parameters
     ----------
@@ -464,10 +468,34 @@ def measure_to_parquet(
     _check_output(path, overwrite=overwrite)
     with use_scheduler(scheduler):
         head = sites.partitions[0].compute().head(1)
+        probe = measure(head, *args)
         meta = _raw_table(head, measure, *args).iloc[:0]
-        return score_to_parquet(
+        count = score_to_parquet(
             _raw_table, sites, path, measure, *args, meta=meta, overwrite=overwrite
         )
+    _write_measures_record(path, probe, args)
+    return count
+
+
+#: File of a measured dataset recording its profile and the rules skipped (no layer).
+MEASURES_RECORD = "_foncier.json"
+
+
+def _write_measures_record(path: str | Path, probe: Any, args: tuple[Any, ...]) -> None:
+    """Write which rules were skipped (the same for every partition: it depends on the layers)."""
+    import json
+
+    import fsspec
+
+    profile = next((a for a in args if hasattr(a, "criteria") and hasattr(a, "id")), None)
+    record = {
+        "profile": getattr(profile, "id", None),
+        "criteria_skipped": list(getattr(probe, "criteria_skipped", ())),
+        "exclusions_skipped": list(getattr(probe, "exclusions_skipped", ())),
+    }
+    fs, target = fsspec.core.url_to_fs(str(path))
+    with fs.open(f"{target.rstrip('/')}/{MEASURES_RECORD}", "w") as f:
+        json.dump(record, f, ensure_ascii=False, indent=1)
 
 
 def local_cluster(

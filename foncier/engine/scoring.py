@@ -84,11 +84,15 @@ __all__ = [
     "canonical_order",
     "criterion_scores",
     "criterion_tiebreaks",
+    "criterion_weights",
     "measure_criteria",
     "rank",
+    "raw_array",
     "raw_from_scored",
     "score",
     "score_from_raw",
+    "score_metadata",
+    "scored_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -398,11 +402,29 @@ def active_criteria(raw: RawMeasures, prof: Profile) -> list[Criterion]:
     return active
 
 
+def raw_array(values: pd.Series) -> np.ndarray:
+    """A criterion's raw values as the transforms take them: floats, or objects (text).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        One column of :attr:`RawMeasures.values`.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=float)
+    return values.to_numpy(dtype=object)
+
+
 def criterion_scores(
     raw: RawMeasures,
     profile: Profile,
     *,
     stretch: np.ndarray | None = None,
+    relative: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """0..1 scores of the measured criteria.
 
@@ -415,6 +437,10 @@ def criterion_scores(
     stretch : numpy.ndarray, optional
         Shape ``(draws, criteria)``: factor stretching each criterion's curve along its raw
         axis (see :func:`foncier.engine.transforms.apply_transform`), for the sensitivity analysis.
+    relative : mapping, optional
+        Criterion id → scores of a relative criterion (``percentile``, ``minmax``) computed
+        over a larger candidate set than these sites (:mod:`foncier.engine.national`); used
+        as given instead of the transform over these sites only.
 
     Returns
     -------
@@ -425,12 +451,10 @@ def criterion_scores(
     active = active_criteria(raw, profile)
     cols = []
     for j, c in enumerate(active):
-        values = raw.values[c.id]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            x: Any = values.to_numpy(dtype=float)
-        else:
-            x = values.to_numpy(dtype=object)
-        if stretch is None:
+        x = raw_array(raw.values[c.id])
+        if relative is not None and c.id in relative:
+            cols.append(np.asarray(relative[c.id], dtype=float))
+        elif stretch is None:
             cols.append(apply_transform(x, c.transform))
         else:
             f = stretch[:, j][:, None]
@@ -476,11 +500,7 @@ def criterion_tiebreaks(raw: RawMeasures, profile: Profile) -> np.ndarray:
     active = active_criteria(raw, profile)
     cols = []
     for c in active:
-        values = raw.values[c.id]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            x: Any = values.to_numpy(dtype=float)
-        else:
-            x = values.to_numpy(dtype=object)
+        x = raw_array(raw.values[c.id])
         cols.append(midrank_quantile(closeness_key(x, c.transform)))
     if not cols:
         return np.zeros((len(raw.index), 0))
@@ -496,36 +516,45 @@ def canonical_order(active: list[Criterion]) -> np.ndarray:
     return np.argsort(np.asarray([c.id for c in active], dtype=str), kind="stable")
 
 
-def score_from_raw(
+def criterion_weights(active: list[Criterion]) -> np.ndarray:
+    """Normalised weights of the criteria scored, in their order, summed in id order."""
+    canon = canonical_order(active)
+    back = np.argsort(canon)
+    return normalise_weights(np.asarray([c.weight for c in active], dtype=float)[canon])[back]
+
+
+def scored_columns(
     raw: RawMeasures,
-    profile: str | Path | Profile,
-    *,
-    top_n: int = 10,
+    prof: Profile,
+    weights: np.ndarray,
+    scores: np.ndarray,
+    ties: np.ndarray,
 ) -> pd.DataFrame:
-    """Transform, exclude, aggregate and rank from raw measures.
+    """Per-site columns of a scored table, before the ranks.
+
+    Every column depends on the site's own row only, given its criterion scores and
+    tie-break quantiles (which may come from a larger candidate set, see
+    :mod:`foncier.engine.national`): the ``c__*`` columns, ``score``, ``tiebreak``,
+    ``excluded`` and ``exclusion_reasons``.
 
     Parameters
     ----------
     raw : RawMeasures
-        Output of :func:`measure_criteria`.
-    profile : str, Path or Profile
-        The profile (the same one the raw values were measured for).
-    top_n : int
-        Number of best sites that get a ``why`` sentence.
+        Raw measures of the sites.
+    prof : Profile
+        The profile.
+    weights : numpy.ndarray
+        :func:`criterion_weights` of the criteria scored.
+    scores, ties : numpy.ndarray
+        ``(sites, criteria)``: 0..1 scores and tie-break quantiles, criteria in profile order.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like the sites: the ``c__*`` columns, ``score`` (0..100), ``excluded``,
-        ``exclusion_reasons``, ``rank``, ``why``. ``attrs["foncier"]`` holds the metadata.
+        Indexed like ``raw``.
     """
-    prof = load_profile(profile)
     active = active_criteria(raw, prof)
     canon = canonical_order(active)
-    back = np.argsort(canon)
-    weights = normalise_weights(np.asarray([c.weight for c in active], dtype=float)[canon])[back]
-    scores = criterion_scores(raw, prof)
-    ties = criterion_tiebreaks(raw, prof)
     nan_raw = raw.values[[c.id for c in active]].isna().sum()
     for cid, count in nan_raw.items():
         if count:
@@ -561,10 +590,39 @@ def score_from_raw(
     )
     out["excluded"] = ex["excluded"].to_numpy()
     out["exclusion_reasons"] = ex["exclusion_reasons"].to_numpy()
-    out["rank"], out["ex_aequo"] = ranks_and_ties(
-        out["score"], out["tiebreak"], out["excluded"], raw.ids()
-    )
-    out["why"] = _why(out, active, top_n=top_n)
+    return out
+
+
+def score_metadata(
+    raw: RawMeasures,
+    prof: Profile,
+    weights: np.ndarray,
+    *,
+    top_n: int,
+    n_sites: int,
+    n_excluded: int,
+) -> dict[str, Any]:
+    """The ``attrs["foncier"]`` metadata of a scored table, without its diagnostics.
+
+    Parameters
+    ----------
+    raw : RawMeasures
+        Raw measures (their columns say which rules were measured, and which skipped).
+    prof : Profile
+        The profile.
+    weights : numpy.ndarray
+        :func:`criterion_weights` of the criteria scored.
+    top_n : int
+        Number of best sites that get a ``why`` sentence.
+    n_sites, n_excluded : int
+        Number of sites scored, and excluded.
+
+    Returns
+    -------
+    dict
+        Plain-Python metadata (see this module's docstring).
+    """
+    active = active_criteria(raw, prof)
     skipped = [
         # "non couvert hors ligne" speaks of the criterion: "Échangeur autoroutier : non
         # couvert hors ligne (…)"; the other reasons of its layer.
@@ -574,7 +632,7 @@ def score_from_raw(
         + ("non disponible" if s.get("reason") == "couche non disponible" else s["reason"])
         for s in (*raw.criteria_skipped, *raw.exclusions_skipped)
     ]
-    out.attrs["foncier"] = {
+    return {
         "profile": prof.id,
         "profile_name": prof.name,
         "aggregation": prof.aggregation,
@@ -606,9 +664,52 @@ def score_from_raw(
         "ahp": prof.ahp.as_dict() if prof.ahp is not None else None,
         "top_n": top_n,
         "ranking": RANKING_RULE,
-        "n_sites": len(out),
-        "n_excluded": int(out["excluded"].sum()),
+        "n_sites": n_sites,
+        "n_excluded": n_excluded,
     }
+
+
+def score_from_raw(
+    raw: RawMeasures,
+    profile: str | Path | Profile,
+    *,
+    top_n: int = 10,
+) -> pd.DataFrame:
+    """Transform, exclude, aggregate and rank from raw measures.
+
+    Parameters
+    ----------
+    raw : RawMeasures
+        Output of :func:`measure_criteria`.
+    profile : str, Path or Profile
+        The profile (the same one the raw values were measured for).
+    top_n : int
+        Number of best sites that get a ``why`` sentence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like the sites: the ``c__*`` columns, ``score`` (0..100), ``excluded``,
+        ``exclusion_reasons``, ``rank``, ``why``. ``attrs["foncier"]`` holds the metadata.
+    """
+    prof = load_profile(profile)
+    active = active_criteria(raw, prof)
+    weights = criterion_weights(active)
+    scores = criterion_scores(raw, prof)
+    ties = criterion_tiebreaks(raw, prof)
+    out = scored_columns(raw, prof, weights, scores, ties)
+    out["rank"], out["ex_aequo"] = ranks_and_ties(
+        out["score"], out["tiebreak"], out["excluded"], raw.ids()
+    )
+    out["why"] = _why(out, active, top_n=top_n)
+    out.attrs["foncier"] = score_metadata(
+        raw,
+        prof,
+        weights,
+        top_n=top_n,
+        n_sites=len(out),
+        n_excluded=int(out["excluded"].sum()),
+    )
     diagnostics = ranking_diagnostics(out, top_n=top_n)
     out.attrs["foncier"]["diagnostics"] = diagnostics.as_dict()
     if not diagnostics.discriminates:

@@ -48,6 +48,7 @@ import pandas as pd
 __all__ = [
     "SCORE_DECIMALS",
     "TIEBREAK_DECIMALS",
+    "midrank_from_counts",
     "midrank_quantile",
     "ranks_and_ties",
     "round_key",
@@ -105,6 +106,31 @@ def midrank_quantile(key: Any) -> np.ndarray:
     ordered = np.sort(k)
     below = np.searchsorted(ordered, k, side="left")
     equal = np.searchsorted(ordered, k, side="right") - below
+    return midrank_from_counts(below, equal, n)
+
+
+def midrank_from_counts(below: Any, equal: Any, n: int) -> np.ndarray:
+    """Mid-rank percentile from counts made elsewhere (e.g. over a partitioned dataset).
+
+    Parameters
+    ----------
+    below : array-like of int
+        ``L``: number of values strictly worse than each value.
+    equal : array-like of int
+        ``E``: number of values equal to each value, itself included.
+    n : int
+        ``N``: number of values.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L + (E − 1) / 2) / (N − 1)``, the same floats as :func:`midrank_quantile` gives
+        for the same counts; ``0.5`` when ``N = 1``.
+    """
+    below = np.asarray(below, dtype=np.int64)
+    equal = np.asarray(equal, dtype=np.int64)
+    if n <= 1:
+        return np.full(below.shape, 0.5)
     return (below + (equal - 1) / 2.0) / (n - 1)
 
 

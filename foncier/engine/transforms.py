@@ -82,6 +82,8 @@ __all__ = [
     "linear",
     "minmax",
     "percentile",
+    "percentile_from_counts",
+    "percentile_key",
     "piecewise",
     "sigmoid",
     "step",
@@ -311,7 +313,7 @@ def percentile(values: Any, *, direction: str = "increasing") -> np.ndarray:
     from foncier.engine.ties import midrank_quantile
 
     x = _as_float(values)
-    oriented = x if direction == "increasing" else -x
+    oriented = percentile_key(x, direction=direction)
     flat = np.atleast_2d(oriented)
     out = np.zeros(flat.shape)
     for i, row in enumerate(flat):  # one row per draw: a handful, never one per site
@@ -320,7 +322,56 @@ def percentile(values: Any, *, direction: str = "increasing") -> np.ndarray:
     return _clean(out.reshape(x.shape))
 
 
-def minmax(values: Any, *, direction: str = "increasing") -> np.ndarray:
+def percentile_key(values: Any, *, direction: str = "increasing") -> np.ndarray:
+    """Raw values oriented as :func:`percentile` ranks them (larger = better; ``nan`` kept).
+
+    Parameters
+    ----------
+    values : array-like
+        Raw values.
+    direction : {"increasing", "decreasing"}
+        The transform's direction.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    x = _as_float(values)
+    return x if direction == "increasing" else -x
+
+
+def percentile_from_counts(below: Any, equal: Any, n_known: int, known: Any) -> np.ndarray:
+    """:func:`percentile` scores from counts made over a larger candidate set.
+
+    Parameters
+    ----------
+    below, equal : array-like of int
+        For each site, the number of known values of the whole candidate set strictly below
+        its :func:`percentile_key`, and equal to it (itself included); ignored where unknown.
+    n_known : int
+        Number of known (not ``nan``) values in the whole candidate set.
+    known : array-like of bool
+        Whether each site's value is known (missing values score 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        The same floats :func:`percentile` gives on the whole candidate set.
+    """
+    from foncier.engine.ties import midrank_from_counts
+
+    mask = np.asarray(known, dtype=bool)
+    out = np.zeros(mask.shape)
+    out[mask] = midrank_from_counts(np.asarray(below)[mask], np.asarray(equal)[mask], n_known)
+    return _clean(out)
+
+
+def minmax(
+    values: Any,
+    *,
+    direction: str = "increasing",
+    bounds: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Score relative to the candidate sites: linear between their worst and best values.
 
     Parameters
@@ -329,6 +380,9 @@ def minmax(values: Any, *, direction: str = "increasing") -> np.ndarray:
         Raw values of all the candidate sites, shape ``(sites,)`` or ``(draws, sites)``.
     direction : {"increasing", "decreasing"}
         Whether large raw values are good (``increasing``) or bad.
+    bounds : (float, float), optional
+        ``(min, max)`` of the finite values of the whole candidate set when ``values`` are
+        only part of it (a partition of a national dataset); ``nan`` when it has none.
 
     Returns
     -------
@@ -341,8 +395,11 @@ def minmax(values: Any, *, direction: str = "increasing") -> np.ndarray:
     finite = np.where(np.isfinite(x), x, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows: nanmin warns
-        lo = np.nanmin(finite, axis=-1, keepdims=True)
-        hi = np.nanmax(finite, axis=-1, keepdims=True)
+        if bounds is None:
+            lo = np.nanmin(finite, axis=-1, keepdims=True)
+            hi = np.nanmax(finite, axis=-1, keepdims=True)
+        else:
+            lo, hi = np.float64(bounds[0]), np.float64(bounds[1])
         span = hi - lo
         up = np.where(span > 0, np.clip((x - lo) / np.where(span > 0, span, 1.0), 0.0, 1.0), 0.5)
     up = np.where(np.isnan(x), np.nan, up)
