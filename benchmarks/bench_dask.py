@@ -21,6 +21,14 @@
    before the run) times the wall time is subtracted to give the CPU of the work.
 5. Agreement: the dask results of the reference parcels and of the last file must be
    identical (bit for bit, NaN where NaN) to the in-memory ones.
+6. National ranking (``--rank-n`` rows, 0 to skip): a measured dataset as
+   ``measure_to_parquet`` writes it (``v:``/``n:``/``x:`` columns of the
+   ``industrie-manufacturiere`` profile, with ties and missing values) is generated in
+   code, partition by partition, then ranked on the same cluster by
+   ``foncier.engine.national.score_measures_parquet``: scores, national ranks and the top
+   sites written partition by partition, nothing gathered. Wall, CPU and peak memory are
+   printed, and, up to ``--rank-check`` rows, agreement with ``foncier.score``'s in-memory
+   ranking of the same raw values. ``--rank-only`` skips steps 1–5.
 
 Usage::
 
@@ -28,6 +36,7 @@ Usage::
     uv run python benchmarks/bench_dask.py --n 10000000 --workers 1,2   # ~1.3 GB under /tmp
     uv run python benchmarks/bench_dask.py --n 10000000 --scheduler tcp://scheduler:8786 \\
         --data /shared/parcels-10M --out /shared/scores-10M
+    uv run python benchmarks/bench_dask.py --rank-only --rank-n 10000000 --workers 1,2
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 
 from foncier.engine.distributed import local_cluster, score_to_parquet, use_scheduler
+from foncier.engine.national import score_measures_parquet
 from layers import settings
 
 
@@ -146,6 +156,108 @@ def _reference(
     conn.close()
 
 
+#: Profile of the synthetic measured dataset (it has a relative ``percentile`` criterion).
+RANK_PROFILE = "industrie-manufacturiere"
+
+
+def _measured_partition(profile: Any, start: int, count: int, seed: int) -> pd.DataFrame:
+    """Rows ``start .. start + count`` of a synthetic measured dataset (cheap numpy)."""
+    rng = np.random.default_rng([seed, start])
+    cols: dict[str, Any] = {}
+    for rule, prefix in [
+        *((c, "v:") for c in profile.criteria),
+        *((e, "x:") for e in profile.exclusions),
+    ]:
+        if rule.measure == "distance":
+            x = np.round(rng.exponential(6000.0, count), -1)  # 10 m steps: ties
+            if prefix == "v:":  # name of the nearest feature
+                cols[f"n:{rule.id}"] = pd.Categorical.from_codes(
+                    rng.integers(0, 50, count), [f"{rule.id} {k}" for k in range(50)]
+                )
+        elif rule.measure == "overlap_share":
+            x = np.where(rng.random(count) < 0.8, 0.0, np.round(rng.random(count), 2))
+        elif rule.measure == "intersects":
+            x = rng.random(count) < 0.05
+        elif rule.measure == "zonal_mean":
+            x = np.round(rng.gamma(1.5, 1.5, count), 1)
+        else:  # sums, counts, areas
+            x = np.round(rng.lognormal(11, 1.0, count), 0)
+        if x.dtype == float:
+            x[rng.random(count) < 0.01] = np.nan  # unknown values
+        cols[f"{prefix}{rule.id}"] = x
+    cols["area_m2"] = rng.uniform(200.0, 50_000.0, count)
+    return pd.DataFrame(cols, index=pd.RangeIndex(start, start + count, name="fid"))
+
+
+def write_measured(path: Path, n: int, partition: int, seed: int) -> None:
+    """A measured dataset of ``n`` rows, written partition by partition (kept for reruns)."""
+    from foncier.engine.profiles import load_profile
+
+    if (path / "_done").exists():
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    profile = load_profile(RANK_PROFILE)
+    t = time.perf_counter()
+    for i, start in enumerate(range(0, n, partition)):
+        part = _measured_partition(profile, start, min(partition, n - start), seed)
+        part.to_parquet(path / f"part.{i}.parquet")
+    (path / "_done").write_text(str(n))
+    print(f"wrote {n:,} measured rows in {i + 1} files in {time.perf_counter() - t:.0f} s")
+
+
+def rank_step(args: argparse.Namespace, label: str, client: Any) -> None:
+    """Rank the synthetic measured dataset nationally on the running cluster; print figures."""
+    if args.rank_n <= 0:
+        return
+    root = Path("/tmp/foncier-bench")
+    data = root / f"measured-{args.rank_n}-{args.partition}"
+    out = root / f"ranked-{args.rank_n}-{args.partition}"
+    write_measured(data, args.rank_n, args.partition, args.seed)
+    load0 = os.getloadavg()[0]
+    with MemorySampler() as mem:
+        t, c = time.perf_counter(), tree_cpu_seconds()
+        ranking = score_measures_parquet(data, out, RANK_PROFILE, overwrite=True)
+        wall, cpu = time.perf_counter() - t, tree_cpu_seconds() - c
+    hwm = sum(client.run(max_rss_mb).values()) if client is not None else 0.0
+    print(
+        f"national ranking, {label}: {args.rank_n:,} measured rows in {ranking.n_partitions} "
+        f"partitions: {wall:.1f} s, CPU {cpu:.1f} s = {wall / args.rank_n * 1e6:.2f} µs a row "
+        f"(CPU {cpu / args.rank_n * 1e6:.2f} µs); peak RSS of all local processes "
+        f"{mem.peak:,.0f} MB sampled (workers' high-water marks {hwm:,.0f} MB, this process "
+        f"{max_rss_mb():,.0f} MB); {ranking.n_ranked:,} ranked, {ranking.n_excluded:,} "
+        f"excluded; {ranking.message}; load average {load0:.1f}→{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    if args.rank_n <= args.rank_check:
+        from foncier.engine.profiles import load_profile
+        from foncier.engine.scoring import RawMeasures, score_from_raw
+
+        profile = load_profile(RANK_PROFILE)
+        table = pd.concat(
+            pd.read_parquet(f)
+            for f in sorted(data.glob("part.*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
+        )
+
+        def block(prefix: str) -> pd.DataFrame:
+            cols = [c for c in table.columns if c.startswith(prefix)]
+            return table[cols].rename(columns=lambda c: c[len(prefix) :])
+
+        raw = RawMeasures(block("v:"), block("n:"), block("x:"), table["area_m2"])
+        expected = score_from_raw(raw, profile)
+        got = pd.concat(
+            pd.read_parquet(f)
+            for f in sorted(out.glob("part.*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
+        )
+        num = [c for c in expected.columns if pd.api.types.is_float_dtype(expected[c])]
+        same = bool(
+            np.array_equal(got[num].to_numpy(), expected[num].to_numpy(), equal_nan=True)
+            and got["rank"].equals(expected["rank"])
+            and got["ex_aequo"].equals(expected["ex_aequo"])
+        )
+        print(f"national ranking identical to foncier.score in memory: {same}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -161,11 +273,25 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="2GB", help="per local worker")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--rank-n", type=int, default=1_000_000, help="measured rows to rank (0: skip)"
+    )
+    parser.add_argument(
+        "--rank-check", type=int, default=1_000_000, help="check the ranking up to this N"
+    )
+    parser.add_argument("--rank-only", action="store_true", help="only the national ranking step")
+    parser.add_argument(
         "--idle", type=float, default=10.0, help="seconds to measure the idle cluster's CPU"
     )
     args = parser.parse_args()
     import dask_geopandas
 
+    if args.rank_only:
+        for w in [int(x) for x in args.workers.split(",") if x]:
+            with local_cluster(
+                w, threads_per_worker=1, processes=True, memory_limit=args.memory_limit
+            ) as client:
+                rank_step(args, f"{w} local worker(s)", client)
+        return
     root = Path("/tmp/foncier-bench")
     data = Path(args.data or root / f"parcels-{args.n}-{args.partition}")
     out = Path(args.out or root / f"scores-{args.n}-{args.partition}")
@@ -234,6 +360,7 @@ def main() -> None:
                 0.0 if args.scheduler else sum(client.run(max_rss_mb, nanny=True).values())
             )
             n_workers = len(client.scheduler_info()["workers"])
+            rank_step(args, label, client)
         hwm = workers_peak + nannies_peak + max_rss_mb()
         # Agreement: the reference rows are the first files and the last file.
         out_files = sorted(out.glob("*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
