@@ -574,6 +574,31 @@ def test_box_overlap_area_matches_shapely():
     assert (expected[ok] == 0).sum() > 300
 
 
+def test_piece_overlap_area_inside_outside_touching_and_crossing():
+    # A zone piece with a hole; sites wholly inside, in the hole, outside, touching the
+    # outer edge from outside, touching it from inside, and crossing each boundary.
+    piece = Polygon(
+        [(0, 0), (0, 100), (100, 100), (100, 0)], [[(40, 40), (40, 60), (60, 60), (60, 40)]]
+    )
+    sites = np.array(
+        [
+            box(10, 10, 20, 20),  # inside: its own area, no intersection
+            box(45, 45, 55, 55),  # in the hole: 0
+            box(200, 0, 210, 10),  # outside: 0
+            box(100, 10, 110, 20),  # touching from outside: 0
+            box(0, 10, 10, 20),  # touching the outer edge from inside: all of it
+            box(90, 10, 110, 20),  # crossing the outer edge: half
+            box(35, 45, 45, 55),  # crossing the hole's edge: half
+            Polygon([(20, 20), (30, 20), (25, 30)]),  # inside, not a box
+        ]
+    )
+    areas = shapely.area(sites)
+    got = measures._piece_overlap_area(sites, areas, np.full(sites.size, piece, dtype=object))
+    expected = shapely.area(shapely.intersection(sites, piece))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    assert got.tolist() == pytest.approx([100.0, 0.0, 0.0, 0.0, 100.0, 100.0, 50.0, 50.0])
+
+
 def test_grid_cut_of_zones_matches_cell_by_cell_clipping():
     rng = np.random.default_rng(22)
     zones = np.asarray(random_polygons(rng, 30, box_m=20_000, rmin=300, rmax=4000))

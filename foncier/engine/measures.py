@@ -780,8 +780,8 @@ def _share_array(prepared: PreparedSites, prep_zones: PreparedZones) -> np.ndarr
         whole[boxed[ok]] = True
     rest = np.flatnonzero(~whole)
     if rest.size:
-        area_in[rest] = shapely.area(
-            shapely.intersection(prepared.geometry[site[rest]], prep_zones.pieces[piece[rest]])
+        area_in[rest] = _piece_overlap_area(
+            prepared.geometry[site[rest]], prepared.area[site[rest]], prep_zones.pieces[piece[rest]]
         )
     covered = np.bincount(site, weights=area_in, minlength=n)
     areal = prepared.area > 0
@@ -790,6 +790,24 @@ def _share_array(prepared: PreparedSites, prep_zones: PreparedZones) -> np.ndarr
         touching = _intersects_array(prepared, prep_zones)
         share[~areal] = touching[~areal].astype(float)
     return share
+
+
+def _piece_overlap_area(geoms: np.ndarray, areas: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """Area (m²) of each site ``geoms[k]`` inside the zone piece ``pieces[k]``.
+
+    Most sites near a zone boundary lie wholly inside or outside the piece of their cell:
+    two predicates (about 1 µs each, the piece prepared on the fly) settle them, a site
+    inside taking its own area; only the sites that cross the piece's boundary are
+    intersected (about 8 µs each).
+    """
+    out = np.zeros(geoms.size)
+    inside = shapely.contains_properly(pieces, geoms)
+    out[inside] = areas[inside]
+    other = np.flatnonzero(~inside)
+    cross = other[shapely.intersects(pieces[other], geoms[other])]
+    if cross.size:
+        out[cross] = shapely.area(shapely.intersection(geoms[cross], pieces[cross]))
+    return out
 
 
 def _box_overlap_area(
