@@ -280,15 +280,18 @@ def test_profile_measures_written_per_partition_equal_in_memory(tmp_path):
     np.testing.assert_array_equal(got["area_m2"].to_numpy(), raw.area_m2.to_numpy())
 
 
-def _worker_environment() -> tuple[str | None, str | None, bool]:
+def _worker_environment() -> tuple[str | None, str | None, bool, int]:
     import os
 
     import dask
+
+    from layers.config import settings
 
     return (
         os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         os.environ.get("FONCIER_THREADS"),
         dask.config.get("distributed.worker.profile.enabled"),
+        settings.threads,
     )
 
 
@@ -297,7 +300,49 @@ def test_process_workers_keep_glibc_defaults_and_one_thread_each():
         (env,) = client.run(_worker_environment).values()
     # No trim threshold (it makes numpy's large temporaries slow); measures on 1 thread;
     # no statistical profiler sampling the worker's stack.
-    assert env == (None, "1", False)
+    assert env == (None, "1", False, 1)
+
+
+_SCRIPT = """
+import os
+import sys
+
+from layers.config import settings  # a script importing foncier at its top
+
+
+def probe():
+    from layers.config import settings
+
+    return settings.threads, os.environ["FONCIER_THREADS"]
+
+
+if __name__ == "__main__":
+    from foncier.engine.distributed import local_cluster
+
+    with local_cluster(1, threads_per_worker=1) as client:
+        seen = [*client.run(probe).values(), client.submit(probe, pure=False).result()]
+    print(seen, settings.threads)
+"""
+
+
+def test_workers_measure_on_their_threads_when_the_main_module_imports_foncier(tmp_path):
+    # A new worker process imports the caller's main module before the nanny sets its
+    # environment: with FONCIER_THREADS=5 inherited, that import made the worker's
+    # settings say 5 threads although its environment then said 1.
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "main_imports_foncier.py"
+    script.write_text(_SCRIPT)
+    env = {**os.environ, "FONCIER_THREADS": "5"}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    # Each worker (seen by client.run and by a task) measures on 1 thread; this process
+    # keeps its own setting and environment.
+    assert done.stdout.strip().splitlines()[-1] == "[(1, '1'), (1, '1')] 5"
 
 
 def test_partition_count_is_checked(data):

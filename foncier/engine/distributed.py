@@ -515,8 +515,10 @@ def local_cluster(
     n_workers : int
         Number of workers.
     threads_per_worker : int
-        Threads per worker (1 suits the numpy/GEOS work of the measures); the measures
-        inside a worker use that many threads (``FONCIER_THREADS``).
+        Threads per worker (1 suits the numpy/GEOS work of the measures); with
+        ``processes``, the measures inside a worker use that many threads
+        (``settings.threads``, set in each worker, and ``FONCIER_THREADS`` in its
+        environment).
     processes : bool
         Workers in separate processes (true parallelism) or threads of this process.
     **kwargs
@@ -552,9 +554,22 @@ def local_cluster(
         "distributed.worker.profile.enabled": False,
     }
     with dask.config.set(config):
-        return distributed.Client(
+        client = distributed.Client(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
             processes=processes,
             **kwargs,
         )
+    if processes:
+        # The environment variable reaches a worker only after it has imported the main
+        # module (and with it, often, foncier's settings): set the value in each worker.
+        from foncier.engine.dask_workers import MeasureThreads
+
+        value = str(kwargs["env"]["FONCIER_THREADS"]).strip()
+        threads = int(value) if value.isdigit() else threads_per_worker
+        try:
+            client.register_plugin(MeasureThreads(threads))
+        except BaseException:
+            client.close()
+            raise
+    return client
