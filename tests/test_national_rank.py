@@ -198,10 +198,18 @@ def test_same_columns_and_ranks_as_in_memory(tmp_path, sizes):
     assert not list(tmp_path.glob(".scores.partial-*"))
 
 
-def test_tiebreak_quantiles_are_global(tmp_path):
+def test_tiebreak_quantiles_are_global(tmp_path, caplog):
     raw = synthetic_raw(120, seed=8)
     write_measured(raw, tmp_path / "m", (30, 30, 60))
-    score_measures_parquet(tmp_path / "m", tmp_path / "s", PROFILE, scheduler="synchronous")
+    with caplog.at_level("WARNING"):
+        score_measures_parquet(tmp_path / "m", tmp_path / "s", PROFILE, scheduler="synchronous")
+    # Missing values are said once for all the sites, not once per partition.
+    said = [r.getMessage() for r in caplog.records if "without a raw value" in r.getMessage()]
+    assert said == [
+        f"{c}: {n} site(s) without a raw value score 0."
+        for c, n in raw.values.isna().sum().items()
+        if n
+    ]
     got = read_result(tmp_path / "s")
     # Closer is better: the quantile of -distance over all 120 sites (missing lowest).
     rail = raw.values["rail"].to_numpy()

@@ -66,6 +66,7 @@ from foncier.engine.scoring import (
     raw_array,
     score_metadata,
     scored_columns,
+    warn_missing,
 )
 from foncier.engine.ties import (
     SCORE_DECIMALS,
@@ -568,7 +569,8 @@ def _second_round(
             "min": float(s.min()) if len(s) else np.inf,
             "max": float(s.max()) if len(s) else -np.inf,
         }
-    return {"n_ranked": int(ranked.sum()), "stats": stats, "sorts": sorts}
+    missing = raw.values[[c.id for c in active]].isna().sum()
+    return {"n_ranked": int(ranked.sum()), "stats": stats, "sorts": sorts, "missing": missing}
 
 
 def _third_round(
@@ -786,6 +788,8 @@ def _rank(
     thirds = dask.compute(*third)
     top = pd.concat([t["top"] for t in thirds]).sort_values("rank")
     m = sum(s["n_ranked"] for s in seconds)
+    # Said once for all the sites, not once per partition.
+    warn_missing(sum((s["missing"] for s in seconds), pd.Series(0, index=list(ctx.criteria))))
     n_excluded = n_sites - m
 
     # Metadata and diagnostics as foncier.score gives them, from the figures gathered.

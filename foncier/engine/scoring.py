@@ -93,6 +93,7 @@ __all__ = [
     "score_from_raw",
     "score_metadata",
     "scored_columns",
+    "warn_missing",
 ]
 
 log = logging.getLogger(__name__)
@@ -523,6 +524,19 @@ def criterion_weights(active: list[Criterion]) -> np.ndarray:
     return normalise_weights(np.asarray([c.weight for c in active], dtype=float)[canon])[back]
 
 
+def warn_missing(counts: pd.Series) -> None:
+    """Log, per criterion, how many sites have no raw value (they score 0 on it).
+
+    Parameters
+    ----------
+    counts : pandas.Series
+        Criterion id → number of sites without a raw value.
+    """
+    for cid, count in counts.items():
+        if count:
+            log.warning("%s: %d site(s) without a raw value score 0.", cid, int(count))
+
+
 def scored_columns(
     raw: RawMeasures,
     prof: Profile,
@@ -555,10 +569,6 @@ def scored_columns(
     """
     active = active_criteria(raw, prof)
     canon = canonical_order(active)
-    nan_raw = raw.values[[c.id for c in active]].isna().sum()
-    for cid, count in nan_raw.items():
-        if count:
-            log.warning("%s: %d site(s) without a raw value score 0.", cid, int(count))
     agg = aggregate(
         scores[:, canon],
         weights[canon],
@@ -697,6 +707,7 @@ def score_from_raw(
     weights = criterion_weights(active)
     scores = criterion_scores(raw, prof)
     ties = criterion_tiebreaks(raw, prof)
+    warn_missing(raw.values[[c.id for c in active]].isna().sum())
     out = scored_columns(raw, prof, weights, scores, ties)
     out["rank"], out["ex_aequo"] = ranks_and_ties(
         out["score"], out["tiebreak"], out["excluded"], raw.ids()
