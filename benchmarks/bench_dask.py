@@ -230,32 +230,44 @@ def rank_step(args: argparse.Namespace, label: str, client: Any) -> None:
         flush=True,
     )
     if args.rank_n <= args.rank_check:
-        from foncier.engine.profiles import load_profile
-        from foncier.engine.scoring import RawMeasures, score_from_raw
-
-        profile = load_profile(RANK_PROFILE)
-        table = pd.concat(
-            pd.read_parquet(f)
-            for f in sorted(data.glob("part.*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
+        # In a forked child: the in-memory ranking's memory stays out of the next runs' peaks.
+        recv, send = multiprocessing.Pipe(duplex=False)
+        child = multiprocessing.get_context("fork").Process(
+            target=_check_ranking, args=(data, out, send)
         )
+        child.start()
+        same = recv.recv()
+        child.join()
+        print(f"national ranking identical to foncier.score in memory: {same}", flush=True)
 
-        def block(prefix: str) -> pd.DataFrame:
-            cols = [c for c in table.columns if c.startswith(prefix)]
-            return table[cols].rename(columns=lambda c: c[len(prefix) :])
 
-        raw = RawMeasures(block("v:"), block("n:"), block("x:"), table["area_m2"])
-        expected = score_from_raw(raw, profile)
-        got = pd.concat(
-            pd.read_parquet(f)
-            for f in sorted(out.glob("part.*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
-        )
-        num = [c for c in expected.columns if pd.api.types.is_float_dtype(expected[c])]
-        same = bool(
+def _check_ranking(data: Path, out: Path, conn: Any) -> None:
+    """Compare the national ranking with ``score_from_raw`` on all the rows in memory."""
+    from foncier.engine.profiles import load_profile
+    from foncier.engine.scoring import RawMeasures, score_from_raw
+
+    def read(folder: Path) -> pd.DataFrame:
+        files = sorted(folder.glob("part.*.parquet"), key=lambda f: int(f.stem.split(".")[1]))
+        return pd.concat(pd.read_parquet(f) for f in files)
+
+    table = read(data)
+
+    def block(prefix: str) -> pd.DataFrame:
+        cols = [c for c in table.columns if c.startswith(prefix)]
+        return table[cols].rename(columns=lambda c: c[len(prefix) :])
+
+    raw = RawMeasures(block("v:"), block("n:"), block("x:"), table["area_m2"])
+    expected = score_from_raw(raw, load_profile(RANK_PROFILE))
+    got = read(out)
+    num = [c for c in expected.columns if pd.api.types.is_float_dtype(expected[c])]
+    conn.send(
+        bool(
             np.array_equal(got[num].to_numpy(), expected[num].to_numpy(), equal_nan=True)
             and got["rank"].equals(expected["rank"])
             and got["ex_aequo"].equals(expected["ex_aequo"])
         )
-        print(f"national ranking identical to foncier.score in memory: {same}", flush=True)
+    )
+    conn.close()
 
 
 def main() -> None:
