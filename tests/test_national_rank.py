@@ -227,8 +227,12 @@ def test_nothing_separates_the_sites(tmp_path):
         area_m2=raw.area_m2,
         site_ids=raw.site_ids,
     )
-    write_measured(flat, tmp_path / "m", (25, 35))
+    # Five partitions: the run of equal keys spans every bucket of the sorts.
+    write_measured(flat, tmp_path / "m", (10, 5, 20, 0, 25))
     ranking = score_measures_parquet(tmp_path / "m", tmp_path / "s", PROFILE, top_n=5)
+    expected = score_from_raw(flat, PROFILE, top_n=5)
+    assert_same(read_result(tmp_path / "s"), expected)
+    assert (expected["rail__tiebreak"] == 0.5).all()
     assert not ranking.diagnostics.discriminates
     assert "aucun critère ne varie d'un site à l'autre" in ranking.diagnostics.reasons
     assert "60 sites ont le meilleur score" in ranking.message
