@@ -103,18 +103,11 @@ def _read(
 ) -> gpd.GeoDataFrame:
     """Read an embedded GeoParquet file keeping rows where every ``column in values``.
 
-    The filters are pushed down to pyarrow, which skips the row groups whose column
-    statistics exclude the wanted codes (the files are sorted by département).
+    Only the row groups whose column statistics may hold the wanted codes are read (the
+    files are sorted by département), then the matching rows are kept.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    expression = None
-    for column, values in filters:
-        # Typed value set: an empty list must still compare with the string column.
-        term = pc.field(column).isin(pa.array(values, type=pa.large_string()))
-        expression = term if expression is None else expression & term
-    gdf = read_geoparquet(_path(name), filters=expression)
+    conditions = [(column, "in", values) for column, values in filters]
+    gdf = read_geoparquet(_path(name), filters=conditions or None)
     gdf = gdf.reset_index(drop=True)
     # The file stores the CRS as PROJJSON; give it back as the plain EPSG code.
     gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)
@@ -128,7 +121,8 @@ def _read(
 def _attributes(name: str, columns: tuple[str, ...]) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    return pq.read_table(_path(name), columns=list(columns)).to_pandas()
+    with pq.ParquetFile(_path(name)) as file:
+        return file.read(columns=list(columns)).to_pandas()
 
 
 def load_communes(

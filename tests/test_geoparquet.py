@@ -43,6 +43,57 @@ def test_filters_are_pushed_down_as_with_geopandas():
     assert ours.crs.to_epsg() == 4326
 
 
+COMMUNES = Path(admin.__file__).parent / "data" / "communes.parquet"
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        [("dep", "in", ["60"])],
+        [("dep", "in", ["02", "60", "77", "80", "95"])],
+        [("dep", "in", ["976", "01"])],
+        [("insee", "in", ["2A004", "97101", "01001"]), ("dep", "in", ["01", "2A", "971"])],
+        [("epci_siren", "in", ["200067965", "246000749"]), ("dep", "in", ["60"])],
+        [("dep", "in", [])],
+        [("dep", "in", ["zz"])],
+    ],
+)
+def test_in_conditions_read_what_geopandas_reads(conditions):
+    # The same rows, in the same order, as geopandas (pyarrow's dataset reader) gives.
+    expression = None
+    for column, _, values in conditions:
+        term = pc.field(column).isin(pa.array(values, type=pa.large_string()))
+        expression = term if expression is None else expression & term
+    ours = read_geoparquet(COMMUNES, filters=conditions)
+    same_frame(ours, gpd.read_parquet(COMMUNES, filters=expression))
+    for column, _, values in conditions:
+        assert set(ours[column]) <= set(values)
+
+
+def test_in_conditions_read_only_the_row_groups_that_may_hold_the_values(monkeypatch):
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(COMMUNES).metadata
+    dep = meta.schema.to_arrow_schema().get_field_index("dep")
+    ranges = [
+        (meta.row_group(i).column(dep).statistics.min, meta.row_group(i).column(dep).statistics.max)
+        for i in range(meta.num_row_groups)
+    ]
+    read = []
+    original = pq.ParquetFile.read_row_groups
+
+    def recording(self, row_groups, *args, **kwargs):
+        read.extend(row_groups)
+        return original(self, row_groups, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", recording)
+    ours = read_geoparquet(COMMUNES, filters=[("dep", "in", ["60"])])
+    assert len(ours) > 0
+    assert set(ours["dep"]) == {"60"}
+    assert read == [i for i, (lo, hi) in enumerate(ranges) if lo <= "60" <= hi]
+    assert 1 <= len(read) <= 2 < meta.num_row_groups
+
+
 @pytest.mark.parametrize("encoding", ["WKB", "geoarrow"])
 def test_files_written_by_geopandas_in_both_encodings(tmp_path, encoding):
     frame = gpd.GeoDataFrame(

@@ -18,6 +18,7 @@ HEAVY = (
     "dask",
     "requests_cache",
     "layers.reachability",
+    "pyarrow.dataset",
 )
 
 
@@ -58,6 +59,8 @@ def test_siting_map_does_not_pay_for_scipy_or_scikit_learn(tmp_path):
     assert not loaded & {"mapclassify", "sklearn", "scipy"}
     # offline, neither the HTTP cache (requests-cache) nor the reachability check is needed
     assert not loaded & {"requests_cache", "layers.reachability"}
+    # the embedded files are read row group by row group, without pyarrow's dataset layer
+    assert "pyarrow.dataset" not in loaded
 
 
 def test_the_command_collects_garbage_less_often_than_the_library():
