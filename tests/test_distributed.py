@@ -280,7 +280,7 @@ def test_profile_measures_written_per_partition_equal_in_memory(tmp_path):
     np.testing.assert_array_equal(got["area_m2"].to_numpy(), raw.area_m2.to_numpy())
 
 
-def _worker_environment() -> tuple[str | None, str | None, bool, int]:
+def _worker_environment() -> tuple[str | None, str | None, bool, int, str, str]:
     import os
 
     import dask
@@ -292,6 +292,8 @@ def _worker_environment() -> tuple[str | None, str | None, bool, int]:
         os.environ.get("FONCIER_THREADS"),
         dask.config.get("distributed.worker.profile.enabled"),
         settings.threads,
+        dask.config.get("distributed.admin.tick.interval"),
+        dask.config.get("distributed.admin.system-monitor.interval"),
     )
 
 
@@ -299,8 +301,8 @@ def test_process_workers_keep_glibc_defaults_and_one_thread_each():
     with local_cluster(1, processes=True) as client:
         (env,) = client.run(_worker_environment).values()
     # No trim threshold (it makes numpy's large temporaries slow); measures on 1 thread;
-    # no statistical profiler sampling the worker's stack.
-    assert env == (None, "1", False, 1)
+    # no statistical profiler sampling the worker's stack; no 20 ms tick, no 0.5 s monitor.
+    assert env == (None, "1", False, 1, "1s", "5s")
 
 
 _SCRIPT = """
