@@ -5,9 +5,12 @@
 2. The in-memory reference, in a forked child (so that its memory is its own): the same
    function (``synthetic.score_parcels``, the 10 criteria of ``bench_score.py``) on the
    first ``--ref`` parcels read with geopandas, on 1 thread and on ``--ref-threads``
-   threads; then, untimed, on the last file, for the agreement check.
+   threads (the CPU of reading the files is printed apart); then, untimed, on the last
+   file, for the agreement check.
 3. For each worker count: a ``dask.distributed`` LocalCluster of worker processes (1 thread
-   each, ``FONCIER_THREADS=1``), the layers scattered once to every worker, each worker
+   each: ``local_cluster`` sets the measures' threads in each worker), the read, scoring
+   and write stack imported in each worker before timing (as it is in the reference),
+   the layers scattered once to every worker, each worker
    reading its partitions, scoring them and writing its result file
    (``foncier.engine.distributed.score_to_parquet``): nothing is gathered. With
    ``--scheduler ADDRESS`` the same runs on an existing cluster instead.
@@ -18,7 +21,11 @@
    that have ended and gives the largest one, not the sum. CPU: user + system seconds of
    every process of the tree, before and after; the idle cluster's own rate (heartbeats,
    event loops, the sampler: CPU seconds per wall second, measured ``--idle`` seconds
-   before the run) times the wall time is subtracted to give the CPU of the work.
+   before the run) times the wall time is subtracted to give the CPU of the work; the
+   workers' own CPU (reading, scoring, writing) is printed apart from this process's
+   (client, scheduler, a LocalCluster's nannies, the sampler). Per-parcel CPU is compared
+   with the in-memory path on 1 thread and on ``--ref-threads``, wall time with the
+   in-memory path on as many threads as workers.
 5. Agreement: the dask results of the reference parcels and of the last file must be
    identical (bit for bit, NaN where NaN) to the in-memory ones.
 6. National ranking (``--rank-n`` rows, 0 to skip): a measured dataset as
@@ -140,9 +147,23 @@ def write_dataset(path: Path, n: int, partition: int, seed: int) -> None:
     )
 
 
-def _warm_up() -> None:
-    # Import the scoring stack in each worker before timing (a cold import takes seconds).
+def _warm_up() -> float:
+    """Import the scoring, reading and writing stack in a worker; return its CPU seconds.
+
+    Run before timing, as the in-memory reference has all of it imported: a worker's
+    first partition would otherwise pay about 1 CPU s of imports (dask.dataframe,
+    dask_geopandas, pyarrow's parquet and dataset modules), once per worker, whatever N.
+    """
+    c = time.process_time()
+    import dask.dataframe  # noqa: F401
+    import dask_geopandas  # noqa: F401
+    import geopandas.io.arrow  # noqa: F401
+    import pyarrow.dataset
+    import pyarrow.parquet  # noqa: F401
+
     import foncier.engine.measures  # noqa: F401
+
+    return time.process_time() - c
 
 
 def _reference(
@@ -389,7 +410,13 @@ def main() -> None:
             from distributed import default_client
 
             client = maybe_client or default_client()
-            client.run(_warm_up)
+            start_up = client.run(_warm_up).values()
+            print(
+                f"{label}: imports in each worker before timing, CPU "
+                + ", ".join(f"{x:.2f}" for x in start_up)
+                + " s (once per worker, not in the figures)",
+                flush=True,
+            )
             ddf = dask_geopandas.read_parquet(data)
             load0 = os.getloadavg()[0]
             with MemorySampler() as mem:
