@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
-from foncier.engine import measures
+from foncier.engine import distances, measures
 from layers.errors import CRSError, FoncierError, ProfileError, SchemaError
 from layers.raster import Raster
 
@@ -507,8 +507,10 @@ def test_threads_over_chunks_give_the_single_thread_values(random_sites, monkeyp
 
     monkeypatch.setattr(foncier_settings, "threads", 1)
     one, sites_one = measure_all()
-    # Chunks of 400 sites on 3 threads: 3000 sites give 6 uneven chunks.
+    # Chunks of 400 sites on 3 threads: 3000 sites give 6 uneven chunks; and the exact
+    # step of each chunk in blocks of 500 (site, candidate) rows.
     monkeypatch.setattr(measures, "_MIN_CHUNK", 400)
+    monkeypatch.setattr(distances, "_CHUNK_ROWS", 500)
     monkeypatch.setattr(foncier_settings, "threads", 3)
     assert len(measures._chunk_bounds(len(random_sites))) == 6
     many, sites_many = measure_all()

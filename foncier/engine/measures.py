@@ -216,6 +216,22 @@ def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
     }
 
 
+#: Sites handled at once by :func:`_site_invariants`: blocks of about half a million
+#: coordinates keep its temporaries in the processor's cache and in memory the allocator
+#: reuses (whole chunks made each temporary a fresh mapping, 15 % more CPU).
+_INVARIANT_BLOCK = 65_536
+
+
+def _invariants_in_blocks(geoms: np.ndarray) -> dict[str, Any]:
+    """:func:`_site_invariants` of ``geoms``, computed block by block."""
+    return _join_invariants(
+        [
+            _site_invariants(geoms[lo : lo + _INVARIANT_BLOCK])
+            for lo in range(0, max(geoms.size, 1), _INVARIANT_BLOCK)
+        ]
+    )
+
+
 def _all_valid(geoms: np.ndarray) -> bool:
     """Whether every geometry is present, non-empty and valid."""
     return bool(
@@ -264,7 +280,7 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
     if len(sites) and not all(_in_chunks(geoms.size, lambda lo, hi: _all_valid(geoms[lo:hi]))):
         sites = repair_geometries(sites, name="sites")
         geoms = sites.geometry.to_numpy()
-    parts = _in_chunks(geoms.size, lambda lo, hi: _site_invariants(geoms[lo:hi]))
+    parts = _in_chunks(geoms.size, lambda lo, hi: _invariants_in_blocks(geoms[lo:hi]))
     inv = _join_invariants(parts)
     return PreparedSites(index=sites.index, crs=crs, geometry=geoms, frame=sites, **inv)
 
@@ -1020,15 +1036,19 @@ def _zonal_array(prepared: PreparedSites, values: np.ndarray, t: Affine, stat: s
         ok = ~np.isnan(v)
         site_s = np.concatenate([site_s, need[on][ok]])
         val_s = np.concatenate([val_s, v[ok]])
-    if site_s.size:
+    if site_s.size and stat == "mean":
+        # Sums and counts per site: no sort needed.
+        total = np.bincount(site_s, weights=val_s, minlength=n)
+        count = np.bincount(site_s, minlength=n)
+        got = count > 0
+        out[got] = total[got] / count[got]
+    elif site_s.size:
         order = np.lexsort((val_s, site_s))
         site_s, val_s = site_s[order], val_s[order]
         starts = np.flatnonzero(np.r_[True, site_s[1:] != site_s[:-1]])
         ends = np.r_[starts[1:], site_s.size]
         who = site_s[starts]
-        if stat == "mean":
-            out[who] = np.add.reduceat(val_s, starts) / (ends - starts)
-        elif stat == "min":
+        if stat == "min":
             out[who] = val_s[starts]
         elif stat == "max":
             out[who] = val_s[ends - 1]
@@ -1055,7 +1075,7 @@ def _sample_inside(
     """
     n = counts.size
     cum = np.cumsum(counts)
-    chunk = 5_000_000
+    chunk = 262_144
     cuts = (
         np.searchsorted(cum, np.arange(chunk, int(cum[-1]) + 1, chunk))
         if n
