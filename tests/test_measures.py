@@ -192,6 +192,20 @@ def test_random_layers_match_brute_force(random_sites, kind):
     assert clear.mean() > 0.9
 
 
+def test_sites_around_the_vertices_of_a_zigzag_line_match_shapely():
+    # Sharp turns: a site near a vertex is often nearest to the vertex two segments share
+    # (the second segment is then skipped without a GEOS call), but a site inside a turn
+    # is nearer to the second segment than to the one nearest its centroid.
+    xs = np.arange(0, 2001, 200.0)
+    ys = np.where(np.arange(xs.size) % 2 == 0, 0.0, 150.0)
+    line = LineString(np.c_[xs, ys])
+    rng = np.random.default_rng(31)
+    centres = rng.uniform([-100, -200], [2100, 350], (1500, 2))
+    sites = shapely.buffer(shapely.points(centres), rng.uniform(1, 40, 1500), quad_segs=2)
+    got = measures.distance_to(gdf(sites), gdf([line]))["distance_m"].to_numpy()
+    np.testing.assert_array_equal(got, shapely.distance(sites, line))
+
+
 def test_random_layer_with_max_distance(random_sites):
     rng = np.random.default_rng(7)
     feats = random_lines(rng, 5, box_m=20_000)

@@ -432,6 +432,19 @@ def _nearest_of_chunk(
     maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
     maybe[best[has]] = False
     rows_b = np.flatnonzero(maybe)
+    # A piece continuing the A piece on the same line, from their shared vertex v, cannot
+    # be nearer than it when the whole site lies behind v along the piece: the piece's
+    # nearest point to every point of the site is then v, which the A piece holds too.
+    # This often drops the other segment at the vertex nearest to the site.
+    a_of_site = np.full(m, -1, dtype=np.int64)
+    a_of_site[has] = piece[best[has]]
+    a_b, p_b = a_of_site[row[rows_b]], piece[rows_b]
+    after, before = exact["continues"]
+    behind = _behind_shared_vertex(
+        pieces, p_b, (p_b == a_b + 1) & after[a_b], (p_b == a_b - 1) & before[a_b],
+        site_cx[site[rows_b]], site_cy[site[rows_b]], r[rows_b],
+    )  # fmt: skip
+    rows_b = rows_b[~behind]
     exact_b = exact_pair_distance(site[rows_b], piece[rows_b], **geoms)
     log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
     all_rows = np.concatenate([best[has], rows_b])
@@ -443,6 +456,57 @@ def _nearest_of_chunk(
     d_out[ok] = d_min[ok]
     p_out[ok] = piece[all_rows[arg[ok]]]
     return d_out, p_out
+
+
+def _continuations(pieces: Segments) -> tuple[np.ndarray, np.ndarray]:
+    """Which pieces continue one another on the same line.
+
+    ``after[p]``: piece ``p + 1`` starts where ``p`` ends, on the same feature;
+    ``before[p]``: piece ``p - 1`` ends where ``p`` starts. Points (0-length pieces) never
+    continue anything.
+    """
+    x0, y0, x1, y1 = pieces.x0, pieces.y0, pieces.x1, pieces.y1
+    real = (x0 != x1) | (y0 != y1)
+    link = (
+        (pieces.owner[1:] == pieces.owner[:-1])
+        & (x0[1:] == x1[:-1])
+        & (y0[1:] == y1[:-1])
+        & real[1:]
+        & real[:-1]
+    )
+    return np.r_[link, False], np.r_[False, link]
+
+
+def _behind_shared_vertex(
+    pieces: Segments,
+    p: np.ndarray,
+    starts_at_v: np.ndarray,
+    ends_at_v: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    r: np.ndarray,
+) -> np.ndarray:
+    """Whether the disk ``(c, r)`` holding a site lies behind the vertex v along piece ``p``.
+
+    v is the start of ``p`` where ``starts_at_v``, its end where ``ends_at_v`` (neither:
+    False). Behind means ``(c - v) . u + r <= 0`` with ``u`` the unit direction of ``p``
+    away from v: every point of the site then projects on ``p`` at v or before it.
+    """
+    out = np.zeros(p.size, dtype=bool)
+    k = np.flatnonzero(starts_at_v | ends_at_v)
+    if k.size == 0:
+        return out
+    q = p[k]
+    sx, sy = pieces.x0[q], pieces.y0[q]
+    ex, ey = pieces.x1[q], pieces.y1[q]
+    flip = ends_at_v[k]
+    vx, vy = np.where(flip, ex, sx), np.where(flip, ey, sy)
+    ux, uy = np.where(flip, sx - ex, ex - sx), np.where(flip, sy - ey, ey - sy)
+    length = np.hypot(ux, uy)
+    along = ((cx[k] - vx) * ux + (cy[k] - vy) * uy) / length
+    # A margin of a micrometre keeps rounding on the safe side (the piece is then measured).
+    out[k] = along + r[k] <= -1e-6
+    return out
 
 
 def _inside_polygons(
@@ -566,6 +630,7 @@ def nearest_exact(
     exact = {
         "site_geoms": site_geoms,
         "piece_geoms": piece_geoms,
+        "continues": _continuations(pieces),
         "site_cx": site_cx,
         "site_cy": site_cy,
         "site_radius": site_radius,
