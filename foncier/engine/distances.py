@@ -3,7 +3,9 @@
 The engine behind :func:`foncier.engine.measures.distance_to`. Every feature layer is broken into
 elementary *pieces* (line segments of lines and polygon rings, zero-length segments for
 points). The sites are grouped in square cells; for each cell centre ``q`` the exact distance
-``D_q`` to the nearest piece is found with a ``shapely.STRtree`` and every piece within
+``D_q`` to the nearest piece is found (one box query of a ``shapely.STRtree`` around every
+centre and distances in numpy; GEOS's nearest search for the cells far from every piece)
+and every piece within
 ``D_q + 2 h + 2 r`` of ``q`` (``h`` the half-diagonal of the cell, ``r`` the largest site
 radius in the cell) is a candidate for all sites of the cell: a site whose centroid ``c``
 lies within ``h`` of ``q`` and whose vertices lie within ``r`` of ``c`` cannot be nearest to
@@ -12,7 +14,8 @@ prefix it needs (``d(q, p) <= U + |c - q| + 2 r`` with ``U`` the centroid's dist
 cell's nearest piece). For each site the candidates are then narrowed with the bounds
 ``d(c, p) - r <= d(site, p) <= d(c, p) + r`` (centroid distances in numpy) and GEOS's
 exact distance (``shapely.distance``, one small call per pair) is computed only for the
-pieces that can still be nearest. A site inside a polygon feature (no boundary crossing)
+pieces that can still be nearest (a segment continuing the first one from a vertex the
+whole site lies behind cannot be). A site inside a polygon feature (no boundary crossing)
 is found with one point-in-polygon test of its first vertex (the whole site when it has
 several parts).
 
@@ -314,27 +317,68 @@ def _cell_candidates(
     For a cell centre ``q`` at distance ``D_q`` of its nearest piece: every piece within
     ``D_q + 2 h + 2 r`` (capped by the search limit), sorted by distance to ``q`` so that
     each site takes only the prefix it needs.
+
+    One box query around every cell centre (half-side ``R``, from the pieces' density)
+    gives, in numpy, ``D_q`` and the candidates of every cell whose pieces lie within
+    ``R``: every piece within ``R`` of ``q`` has its box in the square. Only the other
+    cells (far from every piece) go through GEOS's nearest search and a distance query.
     """
-    q_pts = shapely.points(cells.qx, cells.qy)
-    near_idx, near_d = tree.query_nearest(q_pts, return_distance=True, all_matches=False)
-    d_q = np.full(cells.n, np.inf)
-    d_q[near_idx[0]] = near_d
+    qx, qy = cells.qx, cells.qy
     h, rmax = cells.half_diag, cells.rmax
+    radius = _box_radius(pieces, cells)
+    c_cell, c_piece = tree.query(shapely.box(qx - radius, qy - radius, qx + radius, qy + radius))
+    dq = _to_pieces(qx[c_cell], qy[c_cell], pieces, c_piece)
+    d_q = np.full(cells.n, np.inf)
+    if c_cell.size:
+        starts = np.flatnonzero(np.r_[True, c_cell[1:] != c_cell[:-1]])
+        d_q[c_cell[starts]] = np.minimum.reduceat(dq, starts)
+    far = np.flatnonzero(~(d_q <= radius))
+    if far.size:
+        near_idx, near_d = tree.query_nearest(
+            shapely.points(qx[far], qy[far]), return_distance=True, all_matches=False
+        )
+        d_q[far[near_idx[0]]] = near_d
     reach = np.minimum(d_q + 2 * h + 2 * rmax, limit + h + rmax)
-    cell_ids = np.flatnonzero(d_q - h - rmax <= limit)
-    c_cell, c_piece = tree.query(
-        q_pts[cell_ids], predicate="dwithin", distance=reach[cell_ids] * (1 + 1e-9) + 1e-6
-    )
-    c_cell = cell_ids[c_cell]
-    dq = _to_pieces(cells.qx[c_cell], cells.qy[c_cell], pieces, c_piece)
-    order = np.lexsort((c_piece, dq, c_cell))
-    c_cell, c_piece, dq = c_cell[order], c_piece[order], dq[order]
+    wanted = d_q - h - rmax <= limit
+    within = reach * (1 + 1e-9) + 1e-6
+    # Cells whose reach fits in the square: their candidates are among the box's pieces.
+    fits = wanted & (within <= radius)
+    keep = fits[c_cell] & (dq <= within[c_cell])
+    c_cell, c_piece, dq = c_cell[keep], c_piece[keep], dq[keep]
+    wide = np.flatnonzero(wanted & ~fits)
+    if wide.size:
+        w_cell, w_piece = tree.query(
+            shapely.points(qx[wide], qy[wide]), predicate="dwithin", distance=within[wide]
+        )
+        w_cell = wide[w_cell]
+        c_cell = np.concatenate([c_cell, w_cell])
+        c_piece = np.concatenate([c_piece, w_piece])
+        dq = np.concatenate([dq, _to_pieces(qx[w_cell], qy[w_cell], pieces, w_piece)])
+    # One sort on cell * span + distance (distances are far below `span`: rounding of the
+    # key stays under a micrometre, far inside the prefixes' margin of a millimetre).
+    span = float(dq.max()) + 1.0 if dq.size else 1.0
+    key = c_cell * span + dq
+    order = np.argsort(key, kind="stable")
+    c_cell, c_piece, key = c_cell[order], c_piece[order], key[order]
     count = np.bincount(c_cell, minlength=cells.n)
     start = np.zeros(cells.n, dtype=np.int64)
     np.cumsum(count[:-1], out=start[1:])
-    # Distances are far below `span`: rounding of the key stays under a millimetre.
-    span = float(dq.max()) + 1.0 if dq.size else 1.0
-    return _Candidates(c_cell, c_piece, start, count, c_cell * span + dq, span)
+    return _Candidates(c_cell, c_piece, start, count, key, span)
+
+
+def _box_radius(pieces: Segments, cells: _Cells) -> float:
+    """Half-side (metres) of the square searched around each cell centre.
+
+    Twice the mean spacing of the pieces over their extent, plus a cell's reach beyond its
+    centre (``2 h`` and twice the median site radius): most cells then find their nearest
+    piece and all their candidates in the square.
+    """
+    x0 = float(min(pieces.x0.min(), pieces.x1.min()))
+    x1 = float(max(pieces.x0.max(), pieces.x1.max()))
+    y0 = float(min(pieces.y0.min(), pieces.y1.min()))
+    y1 = float(max(pieces.y0.max(), pieces.y1.max()))
+    spacing = np.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / len(pieces))
+    return float(2 * spacing + 2 * cells.half_diag + 2 * np.median(cells.rmax))
 
 
 def _to_pieces(px: np.ndarray, py: np.ndarray, pieces: Segments, idx: np.ndarray) -> np.ndarray:

@@ -165,6 +165,23 @@ def _in_chunks(n: int, func: Callable[[int, int], T]) -> list[T]:
         return list(pool.map(lambda b: func(*b), bounds))
 
 
+def _intersection_on_threads(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``shapely.intersection(a, b)``, element-wise, in slices on ``settings.threads`` threads.
+
+    GEOS releases the GIL while it intersects, so the slices run on all the cores.
+    """
+    threads = max(1, int(settings.threads))
+    if threads == 1 or a.size < 1_000:
+        return shapely.intersection(a, b)
+    cuts = np.linspace(0, a.size, threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = pool.map(
+            lambda lo_hi: shapely.intersection(a[lo_hi[0] : lo_hi[1]], b[lo_hi[0] : lo_hi[1]]),
+            itertools.pairwise(cuts),
+        )
+        return np.concatenate(list(parts))
+
+
 def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
     """Centroid, radius, first vertex, bounds and area of an array of site geometries.
 
@@ -652,7 +669,7 @@ def _cut_on_grid(
             owner, cx, cy = _cells_of_boxes(ix0[small], ix1[small], iy0[small], iy1[small])
             boxes = shapely.box(x0 + cx * g, y0 + cy * g, x0 + (cx + 1) * g, y0 + (cy + 1) * g)
             pieces, k = _polygon_parts(
-                shapely.intersection(geom[small][owner], boxes), np.arange(owner.size)
+                _intersection_on_threads(geom[small][owner], boxes), np.arange(owner.size)
             )
             out_geoms.append(pieces)
             out_cx.append(cx[k])
@@ -673,7 +690,7 @@ def _cut_on_grid(
         src = np.concatenate([c[0] for c in child])
         a0, a1, b0, b1 = (np.concatenate([c[k] for c in child]) for k in (1, 2, 3, 4))
         boxes = shapely.box(x0 + a0 * g, y0 + b0 * g, x0 + (a1 + 1) * g, y0 + (b1 + 1) * g)
-        clipped = shapely.intersection(geom[src], boxes)
+        clipped = _intersection_on_threads(geom[src], boxes)
         # Keep polygonal results only: a piece touching a box along an edge gives a line.
         geom, k = _polygon_parts(clipped, np.arange(src.size))
         ix0, ix1, iy0, iy1 = a0[k], a1[k], b0[k], b1[k]
