@@ -368,19 +368,32 @@ def distance_to(
     prepared = prepare_sites(sites)
     layer = _check_layer(prepared, features, "features")
     names = _column_or_none(layer, name_column, default="name")
-    ids = layer.index.to_numpy() if id_column is None else _column(layer, id_column).to_numpy()
-    n = len(prepared)
+    ids = layer.index.to_series() if id_column is None else _column(layer, id_column)
     dist, pos = _nearest(prepared, layer, max_distance)
     found = pos >= 0
-    nearest_name = np.full(n, None, dtype=object)
-    nearest_id = np.full(n, None, dtype=object)
-    if names is not None:
-        nearest_name[found] = names.to_numpy()[pos[found]]
-    nearest_id[found] = ids[pos[found]]
     return pd.DataFrame(
-        {"distance_m": dist, "nearest_name": nearest_name, "nearest_id": nearest_id},
+        {
+            "distance_m": dist,
+            "nearest_name": _take_features(names, pos, found),
+            "nearest_id": _take_features(ids, pos, found),
+        },
         index=prepared.index,
     )
+
+
+def _take_features(values: pd.Series | None, pos: np.ndarray, found: np.ndarray) -> Any:
+    """``values`` of the features at ``pos`` (missing where ``pos`` is -1), one per site.
+
+    Strings are taken from the layer's string array as it is: no Python string per site
+    and no conversion back (a third of a second at 1M sites); other values become Python
+    objects once per feature, not once per site.
+    """
+    if values is not None and isinstance(values.dtype, pd.StringDtype):
+        return values.array.take(pos, allow_fill=True)
+    out = np.full(pos.size, None, dtype=object)
+    if values is not None:
+        out[found] = values.to_numpy().astype(object, copy=False)[pos[found]]
+    return out
 
 
 def nearest_attribute(
