@@ -340,6 +340,17 @@ def test_bad_input_is_refused_and_nothing_written(tmp_path):
     contiguous = make_profile([RAIL], min_contiguous_area_m2=50_000)
     with pytest.raises(ArgumentError, match="minimum contiguous area"):
         score_measures_parquet(tmp_path / "m", tmp_path / "t", contiguous)
+    # A dataset without any site.
+    empty = RawMeasures(
+        raw.values.iloc[:0],
+        raw.nearest.iloc[:0],
+        raw.exclusion_values.iloc[:0],
+        raw.area_m2.iloc[:0],
+        site_ids=raw.site_ids.iloc[:0],
+    )
+    write_measured(empty, tmp_path / "none", (0, 0))
+    with pytest.raises(SchemaError, match="holds no site"):
+        score_measures_parquet(tmp_path / "none", tmp_path / "t", PROFILE)
     assert issubclass(SchemaError, FoncierError)
     # Nothing half-written next to the outputs.
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]

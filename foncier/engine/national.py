@@ -679,7 +679,8 @@ def score_measures_parquet(
     Raises
     ------
     SchemaError
-        ``measures_path`` is not a measured dataset, or lacks a column of the profile.
+        ``measures_path`` is not a measured dataset, lacks a column of the profile, or
+        holds no site.
     OutputError
         ``out_path`` exists and is not empty, without ``overwrite``.
     ArgumentError
@@ -764,6 +765,8 @@ def _rank(
     first = [dask.delayed(_first_round)(ctx, str(f), i, n_parts) for i, f in enumerate(files)]
     firsts, plans1 = _run_sorts(ctx, first, n_parts, groups1)
     n_sites = sum(f["n"] for f in firsts)
+    if not n_sites:
+        raise SchemaError(f"{files[0].parent} holds no site: nothing to rank.")
     bounds: dict[str, tuple[float, float]] = {}
     known: dict[str, int] = {}
     for c in active:
