@@ -263,9 +263,42 @@ def _codes(col: np.ndarray) -> np.ndarray:
 
 
 def _lexorder(cols: Sequence[np.ndarray], *, last: np.ndarray | None = None) -> np.ndarray:
-    """Order by the first column, then the next … (then ``last``): ``np.lexsort`` order."""
-    keys = [_codes(c) for c in reversed(cols)]
-    return np.lexsort(([last] if last is not None else []) + keys)
+    """Order by the first column, then the next … (then ``last``): ``np.lexsort`` order.
+
+    Text columns are only compared where the numeric columns before them tie: coding a whole
+    column of site ids is the costly part of the rank sort, and ties on the score and the
+    tie-break value are few.
+    """
+    cols = [*cols, *([last] if last is not None else [])]
+    k = next((i for i, c in enumerate(cols) if c.dtype.kind in "OUS"), len(cols))
+    if k in (0, len(cols)):
+        return np.lexsort([_codes(c) for c in reversed(cols)])
+    order = np.lexsort(list(reversed(cols[:k])))
+    lead = [c[order] for c in cols[:k]]
+    same = np.logical_and.reduce([a[1:] == a[:-1] for a in lead])
+    if same.any():
+        in_run = np.zeros(len(order), dtype=bool)
+        in_run[1:] |= same
+        in_run[:-1] |= same
+        idx = np.flatnonzero(in_run)
+        run = np.cumsum(np.concatenate([[True], ~same]))[idx]
+        sub = order[idx]
+        rest = [_codes(c[sub]) for c in cols[k:]]
+        order[idx] = sub[np.lexsort([*reversed(rest), run])]
+    return order
+
+
+def _order_by_keys(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """Order by the key columns, the last one (positions) left to the input's order.
+
+    Every sort here has the sites' positions as its last column, and its input lists the
+    sites with equal keys in ascending position (a partition's rows in order; a bucket's
+    slices in partition order, each already sorted): a stable sort on the other columns
+    gives the full order, much faster than ``np.lexsort`` with the positions.
+    """
+    if len(cols) == 2:
+        return np.argsort(_codes(cols[0]), kind="stable")
+    return _lexorder(cols[:-1])
 
 
 def _sort_dir(ctx: _Context, name: str) -> Path:
@@ -276,7 +309,7 @@ def _write_sorted(
     ctx: _Context, name: str, part: int, cols: list[np.ndarray], n_samples: int
 ) -> dict[str, Any]:
     """Sort one partition's keys, write them, return their count and regular samples."""
-    order = _lexorder(cols)
+    order = _order_by_keys(cols)
     folder = _sort_dir(ctx, name)
     folder.mkdir(parents=True, exist_ok=True)
     sorted_cols = [np.ascontiguousarray(c[order]) for c in cols]
@@ -296,6 +329,19 @@ def _splitter_offsets(ctx: _Context, name: str, part: int, splitters: list[np.nd
     folder = _sort_dir(ctx, name)
     cols = [np.asarray(_load(folder, part, k)) for k in range(len(splitters))]
     n, s = len(cols[0]), len(splitters[0])
+    if len(cols) == 2 and cols[0].dtype.kind != "U":
+        # A key and the positions: binary searches (positions ascend within equal keys).
+        key, pos = cols
+        lo = np.searchsorted(key, splitters[0], side="left")
+        hi = np.searchsorted(key, splitters[0], side="right")
+        where = np.asarray(
+            [
+                a + np.searchsorted(pos[a:b], p)
+                for a, b, p in zip(lo, hi, splitters[1], strict=True)
+            ],
+            dtype=np.int64,
+        )
+        return np.concatenate([[0], where, [n]]).astype(np.int64)
     merged = [np.concatenate([c, sp]) for c, sp in zip(cols, splitters, strict=True)]
     # A splitter sorts before a site with the same key: bucket b = [splitter b-1, splitter b).
     flag = np.concatenate([np.ones(n, dtype=np.int8), np.zeros(s, dtype=np.int8)])
@@ -319,7 +365,7 @@ def _sort_bucket(
     result = np.zeros((size, 3), dtype=np.int64)
     meta: dict[str, Any] = {"size": size}
     if size:
-        order = _lexorder(cols)
+        order = _order_by_keys(cols)
         keys = [c[order] for c in cols[:group]]
         new = np.ones(size, dtype=bool)
         new[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
@@ -412,12 +458,15 @@ def _value_at(ctx: _Context, plan: _SortPlan, position: int) -> float:
 
 
 def _run_sorts(
-    ctx: _Context,
+    task_ctx: Any,
     tasks: list[Any],
     n_parts: int,
     groups: dict[str, int],
 ) -> tuple[list[dict[str, Any]], dict[str, _SortPlan]]:
-    """Steps 2–5 of the module docstring for the sorts started by ``tasks`` (step 1)."""
+    """Steps 2–5 of the module docstring for the sorts started by ``tasks`` (step 1).
+
+    ``task_ctx`` is the context as one ``dask.delayed`` key.
+    """
     import dask
 
     firsts = list(dask.compute(*tasks))
@@ -435,7 +484,7 @@ def _run_sorts(
         splitters[name] = [c[order[picks]] for c in cols]
     offset_tasks = {
         name: [
-            dask.delayed(_splitter_offsets)(ctx, name, i, splitters[name])
+            dask.delayed(_splitter_offsets)(task_ctx, name, i, splitters[name])
             if firsts[i]["sorts"][name]["n"]
             else np.zeros(len(splitters[name][0]) + 2 if splitters[name] else 2, dtype=np.int64)
             for i in range(n_parts)
@@ -455,7 +504,7 @@ def _run_sorts(
     bucket_tasks = {
         name: [
             dask.delayed(_sort_bucket)(
-                ctx, name, b, offsets[name][:, b], offsets[name][:, b + 1], groups[name]
+                task_ctx, name, b, offsets[name][:, b], offsets[name][:, b + 1], groups[name]
             )
             for b in range(offsets[name].shape[1] - 1)
         ]
@@ -762,8 +811,11 @@ def _rank(
     active = [c for c in prof.criteria if c.id in ctx.criteria]
     groups1 = {f"tie{j}": 1 for j in range(len(active))}
     groups1 |= {f"pct{j}": 1 for j, c in enumerate(active) if c.transform["kind"] == "percentile"}
-    first = [dask.delayed(_first_round)(ctx, str(f), i, n_parts) for i, f in enumerate(files)]
-    firsts, plans1 = _run_sorts(ctx, first, n_parts, groups1)
+    # The context goes in the graph once (one key): dask would otherwise walk the profile's
+    # nested dataclasses for every task.
+    task_ctx = dask.delayed(ctx, pure=True, traverse=False)
+    first = [dask.delayed(_first_round)(task_ctx, str(f), i, n_parts) for i, f in enumerate(files)]
+    firsts, plans1 = _run_sorts(task_ctx, first, n_parts, groups1)
     n_sites = sum(f["n"] for f in firsts)
     if not n_sites:
         raise SchemaError(f"{files[0].parent} holds no site: nothing to rank.")
@@ -779,13 +831,13 @@ def _rank(
     # The figures every partition reads go in the graph once (one key), not once per task.
     shared1 = dask.delayed(plans1, pure=True, traverse=False)
     second = [
-        dask.delayed(_second_round)(ctx, str(f), i, n_parts, n_sites, shared1, bounds, known)
+        dask.delayed(_second_round)(task_ctx, str(f), i, n_parts, n_sites, shared1, bounds, known)
         for i, f in enumerate(files)
     ]
-    seconds, plans2 = _run_sorts(ctx, second, n_parts, groups2)
+    seconds, plans2 = _run_sorts(task_ctx, second, n_parts, groups2)
     shared2 = dask.delayed(plans2, pure=True, traverse=False)
     third = [
-        dask.delayed(_third_round)(ctx, i, shared2, len(active), str(out_dir), top_n)
+        dask.delayed(_third_round)(task_ctx, i, shared2, len(active), str(out_dir), top_n)
         for i in range(n_parts)
     ]
     thirds = dask.compute(*third)
