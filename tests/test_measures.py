@@ -206,6 +206,25 @@ def test_sites_around_the_vertices_of_a_zigzag_line_match_shapely():
     np.testing.assert_array_equal(got, shapely.distance(sites, line))
 
 
+def test_equally_near_features_go_to_the_first_one_whatever_the_candidates_order():
+    # Sites across the shared edge of two squares (distance 0 to both), and sites midway
+    # between two parallel lines, in many places so that the cells and their candidate
+    # lists differ: the nearest feature is always the layer's first of the tied ones.
+    left, right = box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)
+    ys = np.linspace(50, 950, 40)
+    straddling = [box(990, y - 5, 1010, y + 5) for y in ys]
+    for feats, first in (([left, right], 0), ([right, left], 0)):
+        res = measures.distance_to(gdf(straddling), gdf(feats, name=["a", "b"]))
+        assert (res["distance_m"] == 0).all()
+        assert (res["nearest_id"] == first).all()
+    lines = [LineString([(0, 5000), (3000, 5000)]), LineString([(0, 5100), (3000, 5100)])]
+    midway = [box(x - 5, 5045, x + 5, 5055) for x in np.linspace(100, 2900, 40)]
+    for feats in (lines, lines[::-1]):
+        res = measures.distance_to(gdf(midway), gdf(feats))
+        assert res["distance_m"].tolist() == pytest.approx([45.0] * 40)
+        assert (res["nearest_id"] == 0).all()
+
+
 def test_random_layer_with_max_distance(random_sites):
     rng = np.random.default_rng(7)
     feats = random_lines(rng, 5, box_m=20_000)
