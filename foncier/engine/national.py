@@ -26,8 +26,10 @@ key and with an equal one; they come from a distributed sort by regular sampling
 5. the bucket sizes and the runs that cross a bucket boundary (a handful of numbers per
    bucket) give every site its global counts, read back by its own partition.
 
-No task holds more than about one partition and one bucket (twice a partition at worst with
-regular sampling), and the calling process holds per-partition and per-bucket figures only,
+No task holds more than about one partition and one bucket (a bucket is at most about twice
+the largest partition with regular sampling, each partition giving as many samples as there
+are partitions, up to 1,024), and the calling process holds per-partition and per-bucket
+figures only (samples, and partitions × buckets bounds: 8 MB a sort for 1,000 partitions),
 whatever the number of sites. A full shuffle (``dask.dataframe.sort_values``) would reach the
 same counts, but on the local schedulers it keeps every shuffled piece in one process; here the
 pieces are files. The scratch files live next to the output folder: on a cluster of several
