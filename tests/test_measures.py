@@ -16,6 +16,7 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
 from foncier.engine import distances, measures
+from layers import settings as foncier_settings
 from layers.errors import CRSError, FoncierError, ProfileError, SchemaError
 from layers.raster import Raster
 
@@ -223,6 +224,46 @@ def test_equally_near_features_go_to_the_first_one_whatever_the_candidates_order
         res = measures.distance_to(gdf(midway), gdf(feats))
         assert res["distance_m"].tolist() == pytest.approx([45.0] * 40)
         assert (res["nearest_id"] == 0).all()
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_layers_distance_and_first_of_ties_match_brute_force(seed, monkeypatch):
+    # Points, random walks, overlapping polygons and a doubled zigzag, with and without a
+    # search radius, on 1 to 3 threads: every distance is GEOS's to the brute-force pair,
+    # and the feature named is the first of the layer at that distance (argmin's rule).
+    rng = np.random.default_rng(seed)
+    n, size = int(rng.integers(1, 300)), float(rng.choice([200.0, 5_000.0, 50_000.0]))
+    centres = rng.uniform(0, size, (n, 2))
+    sites = shapely.buffer(
+        shapely.points(centres), rng.uniform(1, size / 50 + 2, n), quad_segs=int(rng.integers(1, 4))
+    )
+    m = int(rng.integers(1, 50))
+    kind = seed % 4
+    if kind == 0:
+        feats = shapely.points(rng.uniform(-0.2 * size, 1.2 * size, (m, 2)))
+    elif kind == 1:
+        start = rng.uniform(0, size, (m, 1, 2))
+        steps = rng.normal(0, size / 20, (m, int(rng.integers(2, 30)), 2))
+        feats = shapely.linestrings(start + steps.cumsum(axis=1))
+    elif kind == 2:
+        feats = shapely.buffer(
+            shapely.points(rng.uniform(0, size, (m, 2))), rng.uniform(size / 100, size / 10, m)
+        )
+    else:
+        zig = np.c_[np.linspace(0, size, 40), np.where(np.arange(40) % 2, 0.1 * size, 0) + size / 2]
+        feats = np.array([LineString(zig), LineString(zig + 1.0)])
+    monkeypatch.setattr(foncier_settings, "threads", int(rng.integers(1, 4)))
+    radius = None if seed % 3 else float(rng.uniform(0, size / 3))
+    res = measures.distance_to(gdf(sites), gdf(feats), max_distance=radius)
+    full = shapely.distance(sites[:, None], np.asarray(feats)[None, :])
+    ref = full.min(axis=1)
+    if radius is not None:
+        ref[ref > radius] = np.inf
+    got = res["distance_m"].to_numpy()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    near = np.isfinite(ref)
+    np.testing.assert_allclose(got[near], ref[near], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(res["nearest_id"].to_numpy()[near], full.argmin(axis=1)[near])
 
 
 def test_random_layer_with_max_distance(random_sites):
@@ -509,7 +550,6 @@ def test_multipart_sites_and_collection_features():
 
 
 def test_threads_over_chunks_give_the_single_thread_values(random_sites, monkeypatch):
-    from layers import settings as foncier_settings
 
     rng = np.random.default_rng(5)
     lines = gdf(random_lines(rng, 20, box_m=20_000))

@@ -572,6 +572,8 @@ def _inside_polygons(
 
     A one-part site lies inside when one of its vertices does; a site of several parts
     is tested whole (one part may lie inside a polygon while another lies outside all).
+    Sites already at 0 (across a boundary) are tested too, so that of the features at 0
+    the first of the layer is named (a site across one zone and inside another).
     """
     areal_features = np.isin(shapely.get_type_id(feature_geoms), (*_POLYGON_TYPES, 7))
     if not areal_features.any():
@@ -585,7 +587,7 @@ def _inside_polygons(
     qx, qy = cells.qx, cells.qy
     cell_hit = np.zeros(cells.n, dtype=bool)
     cell_hit[poly_tree.query(shapely.box(qx - half, qy - half, qx + half, qy + half))[0]] = True
-    candidates = np.flatnonzero((dist > 0) & cell_hit[cells.site_cell])
+    candidates = np.flatnonzero(cell_hit[cells.site_cell])
     if candidates.size == 0:
         return
     probes = shapely.points(site_first_x[candidates], site_first_y[candidates])
@@ -597,8 +599,10 @@ def _inside_polygons(
         hit_site, hit_poly = hit_site[order], hit_poly[order]
         first = np.flatnonzero(np.r_[True, hit_site[1:] != hit_site[:-1]])
         inside = candidates[hit_site[first]]
+        found = poly_pos[hit_poly[first]]
+        at_zero = (dist[inside] == 0) & (pos[inside] >= 0)
+        pos[inside] = np.where(at_zero, np.minimum(pos[inside], found), found)
         dist[inside] = 0.0
-        pos[inside] = poly_pos[hit_poly[first]]
 
 
 def _piece_geometries(pieces: Segments) -> np.ndarray:
