@@ -50,7 +50,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -788,27 +788,13 @@ def score_measures_parquet(
         n_parts,
         summary.message,
     )
-    return NationalRanking(path=target, **summary.__dict__)
-
-
-@dataclass(frozen=True)
-class _Summary:
-    n_partitions: int
-    n_sites: int
-    n_excluded: int
-    n_ranked: int
-    top: pd.DataFrame
-    diagnostics: RankingDiagnostics
-    metadata: dict[str, Any]
-
-    @property
-    def message(self) -> str:
-        return self.diagnostics.message
+    return replace(summary, path=target)
 
 
 def _rank(
     ctx: _Context, files: list[Path], out_dir: Path, n_parts: int, top_n: int, dask: Any
-) -> _Summary:
+) -> NationalRanking:
+    """Score and rank every site into ``out_dir`` (the folder renamed when complete)."""
     prof = ctx.profile
     active = [c for c in prof.criteria if c.id in ctx.criteria]
     groups1 = {f"tie{j}": 1 for j in range(len(active))}
@@ -903,7 +889,8 @@ def _rank(
     (out_dir / "_summary.json").write_text(
         json.dumps(metadata, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
-    return _Summary(
+    return NationalRanking(
+        path=out_dir,
         n_partitions=n_parts,
         n_sites=n_sites,
         n_excluded=n_excluded,
