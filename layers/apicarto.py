@@ -123,13 +123,9 @@ def _paged(endpoint: str, params: Mapping[str, Any], *, page_size: int) -> list[
             url,
             params={**params, "_start": start, "_limit": limit},
             source=SOURCE,
-            check=_CHECKS.get(endpoint) or check_feature_collection(epsg=4326),
+            check=_CHECKS[endpoint],  # a FeatureCollection: the page has a 'features' list
         )
-        batch = page.get("features") if isinstance(page, Mapping) else None
-        if not isinstance(batch, list):
-            raise SchemaError(
-                f"{SOURCE}: the answer of {endpoint} is not a GeoJSON FeatureCollection."
-            )
+        batch = page["features"]
         features.extend(batch)
         total = page.get("numberMatched", page.get("totalFeatures"))
         if len(batch) < limit or (isinstance(total, int) and len(features) >= total):
@@ -291,9 +287,7 @@ def postal_code_communes(code: str) -> pd.DataFrame:
     if not _POSTAL.match(code):
         raise SchemaError(f"Postal code {code!r} must be five digits, e.g. '08170'.")
     url = f"{settings.apicarto_url.rstrip('/')}/codes-postaux/communes/{code}"
-    rows = http.get_json(url, source=SOURCE, check=_POSTAL_CHECK)
-    if not isinstance(rows, list):
-        raise SchemaError(f"{SOURCE}: the answer for postal code {code} is not a list.")
+    rows = http.get_json(url, source=SOURCE, check=_POSTAL_CHECK)  # a list of records
     columns = {
         "codePostal": "code_postal",
         "codeCommune": "insee",

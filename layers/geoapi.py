@@ -126,11 +126,9 @@ def communes_geojson(
             url,
             params={key: code, "fields": _FIELDS, "format": "geojson", "geometry": "contour"},
             source=SOURCE,
-            check=_COMMUNES,
+            check=_COMMUNES,  # a FeatureCollection: the answer has a 'features' list
         )
-        found = doc.get("features") if isinstance(doc, dict) else None
-        if not isinstance(found, list):
-            raise SchemaError(f"{SOURCE}: the answer for {key}={code} is not GeoJSON.")
+        found = doc["features"]
         if not found:
             empty.append(code)
         features.extend(found)
@@ -183,10 +181,8 @@ def search_communes(name: str, *, limit: int = 10) -> pd.DataFrame:
         f"{settings.geoapi_url.rstrip('/')}/communes",
         params={"nom": name.strip(), "fields": _FIELDS, "boost": "population", "limit": int(limit)},
         source=SOURCE,
-        check=_SEARCH,
+        check=_SEARCH,  # a list of records
     )
-    if not isinstance(rows, list):
-        raise SchemaError(f"{SOURCE}: the answer of the search for {name!r} is not a list.")
     frame = pd.DataFrame(rows)
     out = pd.DataFrame(index=frame.index)
     for src, dst in _RENAME.items():

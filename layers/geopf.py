@@ -240,13 +240,9 @@ def wfs_features(
             settings.geopf_wfs_url,
             params={**params, "STARTINDEX": start, "COUNT": count},
             source=SOURCE,
-            check=check,
+            check=check,  # a FeatureCollection: the page has a 'features' list
         )
-        batch = page.get("features") if isinstance(page, Mapping) else None
-        if not isinstance(batch, list):
-            raise SchemaError(
-                f"{SOURCE}: {typename} page at {start} is not a GeoJSON FeatureCollection."
-            )
+        batch = page["features"]
         features.extend(batch)
         matched = page.get("numberMatched")
         log.debug("%s %s: %d features (matched %s)", SOURCE, typename, len(features), matched)

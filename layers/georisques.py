@@ -74,11 +74,9 @@ def _pages(endpoint: str, code_insee: str) -> list[dict[str, Any]]:
             url,
             params={"code_insee": code_insee, "page": page, "page_size": _PAGE_SIZE},
             source=SOURCE,
-            check=_check_page,
+            check=_check_page,  # an object with a 'data' list
         )
-        data = doc.get("data") if isinstance(doc, Mapping) else None
-        if not isinstance(data, list):
-            raise SchemaError(f"{SOURCE}: the answer of {endpoint} has no 'data' list.")
+        data = doc["data"]
         items.extend(data)
         total_pages = doc.get("total_pages")
         if not data or not isinstance(total_pages, int) or page >= total_pages:
