@@ -341,9 +341,13 @@ def _raw_table(
     partition: gpd.GeoDataFrame, measure: Callable[..., Any], *args: Any
 ) -> pd.DataFrame:
     """Raw measures of one partition as one flat table (``v:``, ``n:``, ``x:`` columns)."""
+    return _flatten(partition, measure(partition, *args))
+
+
+def _flatten(partition: gpd.GeoDataFrame, raw: Any) -> pd.DataFrame:
+    """The measures ``raw`` of ``partition`` as one flat table (see :func:`_raw_table`)."""
     import pandas as pd
 
-    raw = measure(partition, *args)
     parts = [
         # The tie-break's last key is the ``site_id`` column when the sites have one.
         *([partition[["site_id"]]] if "site_id" in partition.columns else []),
@@ -353,6 +357,15 @@ def _raw_table(
         raw.area_m2.rename("area_m2").to_frame(),
     ]
     return pd.concat(parts, axis=1)
+
+
+def _probe(
+    sites: dask_geopandas.GeoDataFrame, measure: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[Any, pd.DataFrame]:
+    """The measures of the first site, and the empty flat table that types the results."""
+    head = sites.partitions[0].compute().head(1)
+    probe = measure(head, *args)
+    return probe, _flatten(head, probe).iloc[:0]
 
 
 def measure_partitioned(
@@ -392,9 +405,7 @@ def measure_partitioned(
     """
     _require_dask()
     with use_scheduler(scheduler):
-        head = sites.partitions[0].compute().head(1)
-        probe = measure(head, *args)
-        meta = _raw_table(head, measure, *args).iloc[:0]
+        probe, meta = _probe(sites, measure, args)
         lazy = map_sites(_raw_table, sites, measure, *args, meta=meta)
         table = lazy.compute()
         computed = sites.compute()
@@ -467,9 +478,7 @@ def measure_to_parquet(
     _require_dask()
     _check_output(path, overwrite=overwrite)
     with use_scheduler(scheduler):
-        head = sites.partitions[0].compute().head(1)
-        probe = measure(head, *args)
-        meta = _raw_table(head, measure, *args).iloc[:0]
+        probe, meta = _probe(sites, measure, args)
         count = score_to_parquet(
             _raw_table, sites, path, measure, *args, meta=meta, overwrite=overwrite
         )
