@@ -141,24 +141,25 @@ _MIN_CHUNK = 25_000
 T = TypeVar("T")
 
 
-def _chunk_bounds(n: int) -> list[tuple[int, int]]:
-    """Contiguous slices of ``n`` sites, two per thread, each of at least _MIN_CHUNK sites."""
+def _chunk_bounds(n: int, min_chunk: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous slices of ``n`` items, two per thread, each of ``min_chunk`` or more."""
+    min_chunk = _MIN_CHUNK if min_chunk is None else min_chunk
     threads = max(1, int(settings.threads))
-    if threads == 1 or n < 2 * _MIN_CHUNK:
+    if threads == 1 or n < 2 * min_chunk:
         return [(0, n)]
-    k = min(2 * threads, n // _MIN_CHUNK)
+    k = min(2 * threads, n // min_chunk)
     cuts = np.linspace(0, n, k + 1).astype(np.int64)
     return [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
 
 
-def _in_chunks(n: int, func: Callable[[int, int], T]) -> list[T]:
+def _in_chunks(n: int, func: Callable[[int, int], T], min_chunk: int | None = None) -> list[T]:
     """``func(lo, hi)`` over slices of the sites, on ``settings.threads`` threads.
 
     Every measure is a function of each site alone, so chunks give the same values as one
     pass; shapely 2 and numpy release the GIL in their loops, so the threads run on all
     the cores. Results come back in the order of the slices.
     """
-    bounds = _chunk_bounds(n)
+    bounds = _chunk_bounds(n, min_chunk)
     if len(bounds) == 1:
         return [func(0, n)]
     with ThreadPoolExecutor(max_workers=min(int(settings.threads), len(bounds))) as pool:
@@ -170,16 +171,10 @@ def _intersection_on_threads(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     GEOS releases the GIL while it intersects, so the slices run on all the cores.
     """
-    threads = max(1, int(settings.threads))
-    if threads == 1 or a.size < 1_000:
-        return shapely.intersection(a, b)
-    cuts = np.linspace(0, a.size, threads + 1).astype(np.int64)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        parts = pool.map(
-            lambda lo_hi: shapely.intersection(a[lo_hi[0] : lo_hi[1]], b[lo_hi[0] : lo_hi[1]]),
-            itertools.pairwise(cuts),
-        )
-        return np.concatenate(list(parts))
+    parts = _in_chunks(
+        a.size, lambda lo, hi: shapely.intersection(a[lo:hi], b[lo:hi]), min_chunk=500
+    )
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
