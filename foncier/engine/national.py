@@ -353,15 +353,20 @@ def _splitter_offsets(ctx: _Context, name: str, part: int, splitters: list[np.nd
 
 
 def _sort_bucket(
-    ctx: _Context, name: str, bucket: int, starts: np.ndarray, stops: np.ndarray, group: int
+    ctx: _Context,
+    name: str,
+    bucket: int,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    group: int,
+    n_cols: int,
 ) -> dict[str, Any]:
     """Merge one bucket's slices; write each site's place and run of equal keys in it."""
     folder = _sort_dir(ctx, name)
     parts = [i for i in range(len(starts)) if stops[i] > starts[i]]
-    n_cols = len(list(folder.glob(f"p{parts[0]}.c*.npy"))) if parts else 0
     cols = [
         np.concatenate([np.asarray(_load(folder, i, k)[starts[i] : stops[i]]) for i in parts])
-        for k in range(n_cols)
+        for k in range(n_cols if parts else 0)
     ]
     size = len(cols[0]) if cols else 0
     result = np.zeros((size, 3), dtype=np.int64)
@@ -393,6 +398,7 @@ class _SortPlan:
     """The figures a partition needs to read its global counts back (per bucket)."""
 
     name: str
+    n_cols: int  # key columns, the sites' positions last
     offsets: np.ndarray  # (P, B + 1) bucket bounds in each partition's sorted keys
     before: np.ndarray  # (P, B) sites of earlier partitions in each bucket
     bucket_start: np.ndarray  # (B + 1,) global position of each bucket's first site
@@ -401,39 +407,42 @@ class _SortPlan:
     later: np.ndarray  # (B,) sites equal to its last key in later buckets
 
 
-def _plan(name: str, offsets: np.ndarray, metas: list[dict[str, Any]]) -> _SortPlan:
+def _spill(
+    metas: list[dict[str, Any]], sizes: np.ndarray, walk: range, end: str, other: str
+) -> np.ndarray:
+    """Sites equal to each bucket's ``end`` key in the buckets met before it along ``walk``.
+
+    A loop over buckets (as many as partitions), not over sites: a neighbour's ``other`` end
+    run counts, and its own spill too when its whole bucket is that one run.
+    """
+    out = np.zeros(len(metas), dtype=np.int64)
+    prev: int | None = None
+    for b in walk:
+        if not sizes[b]:
+            continue
+        if prev is not None and metas[b][end] == metas[prev][other]:
+            single = metas[prev]["first_run"] == sizes[prev]
+            out[b] = metas[prev][f"{other}_run"] + (out[prev] if single else 0)
+        prev = b
+    return out
+
+
+def _plan(name: str, n_cols: int, offsets: np.ndarray, metas: list[dict[str, Any]]) -> _SortPlan:
     counts = np.diff(offsets, axis=1)
     before = np.cumsum(counts, axis=0) - counts
     sizes = np.asarray([m["size"] for m in metas], dtype=np.int64)
-    n_buckets = len(metas)
-    earlier = np.zeros(n_buckets, dtype=np.int64)
-    later = np.zeros(n_buckets, dtype=np.int64)
-    # A run of equal keys may span buckets: a loop over buckets (as many as partitions).
-    prev: int | None = None
-    for b in range(n_buckets):
-        if not sizes[b]:
-            continue
-        if prev is not None and metas[b]["first"] == metas[prev]["last"]:
-            single = metas[prev]["first_run"] == sizes[prev]
-            earlier[b] = metas[prev]["last_run"] + (earlier[prev] if single else 0)
-        prev = b
-    nxt: int | None = None
-    for b in range(n_buckets - 1, -1, -1):
-        if not sizes[b]:
-            continue
-        if nxt is not None and metas[b]["last"] == metas[nxt]["first"]:
-            single = metas[nxt]["first_run"] == sizes[nxt]
-            later[b] = metas[nxt]["first_run"] + (later[nxt] if single else 0)
-        nxt = b
+    # A run of equal keys may span buckets: earlier buckets carry the first key's run, later
+    # ones the last key's.
+    earlier = _spill(metas, sizes, range(len(metas)), "first", "last")
+    later = _spill(metas, sizes, range(len(metas) - 1, -1, -1), "last", "first")
     start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return _SortPlan(name, offsets, before, start, sizes, earlier, later)
+    return _SortPlan(name, n_cols, offsets, before, start, sizes, earlier, later)
 
 
 def _counts(ctx: _Context, plan: _SortPlan, part: int) -> tuple[np.ndarray, ...]:
     """Global (position, smaller, equal) counts of one partition's keys, in its row order."""
     folder = _sort_dir(ctx, plan.name)
-    k_pos = len(list(folder.glob(f"p{part}.c*.npy"))) - 1
-    pos = np.asarray(_load(folder, part, k_pos))
+    pos = np.asarray(_load(folder, part, plan.n_cols - 1))
     rows = (pos - (np.int64(part) << _ROW_BITS)).astype(np.int64)
     offsets = plan.offsets[part]
     pieces = []
@@ -472,6 +481,8 @@ def _run_sorts(
     import dask
 
     firsts = list(dask.compute(*tasks))
+    # Every partition returns one sample array per key column, even when it has no site.
+    n_cols = {name: len(firsts[0]["sorts"][name]["samples"]) for name in groups}
     splitters: dict[str, list[np.ndarray]] = {}
     for name in groups:
         samples = [f["sorts"][name]["samples"] for f in firsts if f["sorts"][name]["n"]]
@@ -506,14 +517,20 @@ def _run_sorts(
     bucket_tasks = {
         name: [
             dask.delayed(_sort_bucket)(
-                task_ctx, name, b, offsets[name][:, b], offsets[name][:, b + 1], groups[name]
+                task_ctx,
+                name,
+                b,
+                offsets[name][:, b],
+                offsets[name][:, b + 1],
+                groups[name],
+                n_cols[name],
             )
             for b in range(offsets[name].shape[1] - 1)
         ]
         for name in groups
     }
     metas = dask.compute(bucket_tasks)[0]
-    return firsts, {name: _plan(name, offsets[name], metas[name]) for name in groups}
+    return firsts, {name: _plan(name, n_cols[name], offsets[name], metas[name]) for name in groups}
 
 
 # --- the per-partition steps ----------------------------------------------------------------
@@ -595,7 +612,7 @@ def _second_round(
     pos = _positions(part, n)[ranked]
     samples = min(_MAX_SAMPLES, n_parts + 1)
     ids = raw.ids()[ranked]
-    text = np.asarray([str(v) for v in ids], dtype=str) if len(ids) else np.zeros(0, dtype=str)
+    text = ids.astype(str)
     sorts = {
         "rank": _write_sorted(
             ctx,
