@@ -18,6 +18,7 @@ MODULES = [
     "layers.catalog",
     "foncier.engine.aggregation",
     "foncier.engine.profiles",
+    "foncier.engine.nearest",
     "foncier.engine.sites",
     "foncier.engine.scoring",
     "foncier.engine.sensitivity",

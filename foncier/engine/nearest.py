@@ -24,7 +24,7 @@ from layers.crs import check_projected, to_crs
 from layers.formatting import commune_note, split_commune_note
 from layers.infrastructure import COVERAGE_ATTR, position_notes
 
-__all__ = ["feature_labels", "nearest_by_site", "target_features"]
+__all__ = ["feature_labels", "nearest_by_site", "noted_name", "target_features"]
 
 
 def _layer_features(layers: Mapping[str, Any], spec: str) -> gpd.GeoDataFrame | None:
@@ -72,6 +72,33 @@ def target_features(
     parts = [to_crs(p, crs, name="layer") for p in parts]
     merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return gpd.GeoDataFrame(merged, geometry=merged.geometry.name, crs=crs)
+
+
+def noted_name(name: Any, note: str) -> Any:
+    """A nearest feature's name followed by its layer's coverage note.
+
+    Parameters
+    ----------
+    name : str or None
+        Name as :func:`feature_labels` gives it (any commune note last).
+    note : str
+        What the layer says where its offline data is incomplete.
+
+    Returns
+    -------
+    str or None
+        ``"Name, <note>"``, the commune note kept last; ``name`` itself when it is missing
+        or empty.
+
+    Examples
+    --------
+    >>> noted_name("A1 (commune de Senlis, position exacte inconnue)", "péages seuls")
+    'A1, péages seuls (commune de Senlis, position exacte inconnue)'
+    """
+    if not isinstance(name, str) or not name:
+        return name
+    base, communes = split_commune_note(name)
+    return f"{base}, {note}" + (commune_note(communes) if communes else "")
 
 
 def feature_labels(features: gpd.GeoDataFrame, *, voltage: bool = False) -> pd.Series:
@@ -168,11 +195,9 @@ def nearest_by_site(
         notes = features["coverage_note"].astype(str)
         noted = labels.notna() & (notes != "")
         if noted.any():
-            name, communes = zip(*labels[noted].map(split_commune_note), strict=True)
             labels = labels.astype(object)
             labels[noted] = [
-                f"{n}, {note}" + (commune_note(c) if c else "")
-                for n, c, note in zip(name, communes, notes[noted], strict=True)
+                noted_name(t, note) for t, note in zip(labels[noted], notes[noted], strict=True)
             ]
         labelled = features.assign(_label=labels.to_numpy())
         near = distance_to(

@@ -57,6 +57,7 @@ from foncier.engine.aggregation import aggregate, normalise_weights, owa_positio
 from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.engine.exclusions import apply_exclusions
 from foncier.engine.measure_registry import measure_rule
+from foncier.engine.nearest import noted_name
 from foncier.engine.profiles import Criterion, Exclusion, Profile, load_profile
 from foncier.engine.ties import midrank_quantile, ranks_and_ties
 from foncier.engine.transforms import (
@@ -212,16 +213,15 @@ def _feature_in_reach(
 
 
 def _with_nearest_note(near: pd.Series, note: str) -> pd.Series:
-    """``"Name, <note>"`` (before any commune note, which stays last)."""
-    from layers.formatting import commune_note, split_commune_note
+    """:func:`~foncier.engine.nearest.noted_name` of each site's nearest name.
 
-    def add(text: Any) -> Any:
-        if not isinstance(text, str) or not text:
-            return text
-        name, communes = split_commune_note(text)
-        return f"{name}, {note}" + (commune_note(communes) if communes else "")
-
-    return near.map(add).astype(object)
+    Written once per distinct name (a handful), not once per site.
+    """
+    codes, names = pd.factorize(near)
+    known = codes >= 0
+    values = near.to_numpy(dtype=object, copy=True)
+    values[known] = np.asarray([noted_name(n, note) for n in names], dtype=object)[codes[known]]
+    return pd.Series(values, index=near.index, name=near.name, dtype=object)
 
 
 def _check_layer_crs(layer: Any, name: str, crs: Any) -> None:
