@@ -63,7 +63,6 @@ SATURATION_SHARE = 0.5
 #: A 0..1 criterion score within this of 0 (or of 1) counts as at the bottom (top) of the scale,
 #: and a spread within it as none.
 TOLERANCE = 1e-12
-_EPS = TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -302,8 +301,8 @@ def ranking_diagnostics(scored: pd.DataFrame, *, top_n: int | None = None) -> Ra
             continue
         s = scored[col].to_numpy(dtype=float)
         sr = s[ranked]
-        at_min = float((sr <= _EPS).mean()) if m else float("nan")
-        at_max = float((sr >= 1 - _EPS).mean()) if m else float("nan")
+        at_min = float((sr <= TOLERANCE).mean()) if m else float("nan")
+        at_max = float((sr >= 1 - TOLERANCE).mean()) if m else float("nan")
         top_mean = float(s[top].mean()) if len(top) else float("nan")
         rest_median = float(np.median(s[rest])) if len(rest) else float("nan")
         crits.append(
@@ -361,17 +360,10 @@ def diagnostics_from_stats(
         separation = c["top_mean"] - c["rest_median"]
         crits.append(
             CriterionDiagnostic(
-                id=c["id"],
-                label=c["label"],
-                share_at_min=c["share_at_min"],
-                share_at_max=c["share_at_max"],
-                spread=c["spread"],
-                top_mean=c["top_mean"],
-                rest_median=c["rest_median"],
+                **{"intended": None, **c},
                 separation=separation,
                 separates=bool(np.isfinite(separation) and separation >= MIN_SEPARATION),
                 saturated=bool(m and max(c["share_at_min"], c["share_at_max"]) > SATURATION_SHARE),
-                intended=c.get("intended"),
             )
         )
 
@@ -379,7 +371,7 @@ def diagnostics_from_stats(
     if not m:
         reasons.append("aucun site n'est classé (tous sont exclus)")
     else:
-        if m > 1 and all(c.spread <= _EPS for c in crits):
+        if m > 1 and all(c.spread <= TOLERANCE for c in crits):
             reasons.append("aucun critère ne varie d'un site à l'autre")
         if n_tied > n:
             reasons.append(f"{n_tied} sites ont le meilleur score ({_fr(best)}) pour un top {n}")
