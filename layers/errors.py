@@ -23,6 +23,7 @@ __all__ = [
     "ProfileError",
     "RankingError",
     "SchemaError",
+    "ServiceUnavailableError",
     "SettingsError",
     "TerritoryError",
     "UnknownSettingError",
@@ -138,6 +139,22 @@ class BadAnswerError(DataSourceError, SchemaError):
     problem : str
         What is wrong with the answer, without the source and the request (set by
         :mod:`layers.http`; the whole message otherwise).
+    """
+
+    problem: str = ""
+
+
+class ServiceUnavailableError(DataSourceError):
+    """A web service failed every attempt: no answer in time, connection lost, 429 or 5xx.
+
+    The service is down or overloaded, unlike a refused request (4xx) or an answer of the
+    wrong shape (:class:`BadAnswerError`): a run stops asking it for its other layers.
+
+    Attributes
+    ----------
+    problem : str
+        What went wrong at the last attempt (``"HTTP 503 Service Unavailable"``, ``"no
+        answer within 30 s (settings.timeout_s)"`` …), set by :mod:`layers.http`.
     """
 
     problem: str = ""

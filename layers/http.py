@@ -53,7 +53,12 @@ from requests_cache.backends.filesystem import FileDict
 from requests_cache.models import CachedResponse
 
 from layers.config import settings
-from layers.errors import BadAnswerError, DataSourceError, OfflineError
+from layers.errors import (
+    BadAnswerError,
+    DataSourceError,
+    OfflineError,
+    ServiceUnavailableError,
+)
 
 __all__ = [
     "Answer",
@@ -583,11 +588,13 @@ def _request(
     if found:
         log.warning("%s: %s failed (%s); using an expired cached copy.", source, what, problem)
         return value
-    raise DataSourceError(
+    error = ServiceUnavailableError(
         f"{source}: {what} failed after {attempts} attempts (last: {problem}). The service may "
         "be down or overloaded: try again later, raise settings.max_retries or "
         "settings.timeout_s, or work from the cache with settings.offline = True."
     )
+    error.problem = problem
+    raise error
 
 
 def _name_not_resolved(exc: BaseException) -> bool:
@@ -646,8 +653,9 @@ def get_json(
     Raises
     ------
     DataSourceError
-        The service failed after ``settings.max_retries`` retries, answered with an error
-        status, or returned a body that is not JSON.
+        The service failed after ``settings.max_retries`` retries
+        (:class:`~layers.errors.ServiceUnavailableError`), answered with an error status, or
+        returned a body that is not JSON.
     OfflineError
         ``settings.offline`` is on and the response is not cached.
     """

@@ -35,6 +35,7 @@ from layers.errors import (
     DataSourceError,
     FoncierError,
     OfflineError,
+    ServiceUnavailableError,
 )
 
 if TYPE_CHECKING:
@@ -166,16 +167,11 @@ class OnlineStatus:
         return {**asdict(self), "message": self.message()}
 
 
-#: A request that failed after its retries (timeouts, lost connections, 429 / 5xx): the
-#: service is down or overloaded, unlike a refused request (4xx) or an unreadable answer.
-_RETRIED = re.compile(r"failed after \d+ attempts \(last: (.*?)\)\. The service", flags=re.S)
-
-
 def _short_reason(exc: BaseException) -> str:
     """French reason of a failed download, without the long request text."""
     text = str(exc)
-    last = _RETRIED.search(text)
-    problem = last.group(1) if last else ""
+    # A request that failed after its retries: what went wrong at the last attempt.
+    problem = exc.problem if isinstance(exc, ServiceUnavailableError) else ""
     if "could not be resolved" in problem:
         return "nom d'hôte introuvable (DNS : pas de réseau ?)"
     timeout = re.match(r"no answer within ([\d.]+) s", problem)
@@ -298,7 +294,7 @@ def load_online(
             except FoncierError as exc:
                 why = _short_reason(exc)
                 reason = f"{host or entry.name} : {why}"
-                if url and _RETRIED.search(str(exc)):
+                if url and isinstance(exc, ServiceUnavailableError):
                     # down or overloaded: the next layers of this run do not wait for it again
                     reachability.mark_unreachable(url, f"{why} (pour {entry.label})")
 

@@ -24,7 +24,12 @@ import pytest
 
 from layers import http
 from layers.config import settings
-from layers.errors import DataSourceError, FoncierError, OfflineError
+from layers.errors import (
+    DataSourceError,
+    FoncierError,
+    OfflineError,
+    ServiceUnavailableError,
+)
 
 
 @dataclass
@@ -222,6 +227,9 @@ def test_500_every_time_gives_error_with_url_and_status(server: LocalServer) -> 
     assert f"GET {server.url}/down?code=60159" in message
     assert "HTTP 500" in message
     assert "API Carto" in message
+    # Down or overloaded, as a type (a run stops asking that host), with the last problem.
+    assert isinstance(err.value, ServiceUnavailableError)
+    assert err.value.problem == "HTTP 500 Internal Server Error"
     assert cache_files() == []
     # Errors are not cached: the next call asks the server again.
     server.script("/down", Reply(b'{"fine": 1}'))
@@ -237,9 +245,10 @@ def test_500_then_success_is_retried(server: LocalServer) -> None:
 
 def test_client_error_is_not_retried(server: LocalServer) -> None:
     server.script("/bad", Reply(b"parse error: line 1", status=400, content_type="text/plain"))
-    with pytest.raises(DataSourceError, match=r"HTTP 400.*parse error: line 1"):
+    with pytest.raises(DataSourceError, match=r"HTTP 400.*parse error: line 1") as err:
         http.get_json(server.url + "/bad", source="test")
     assert server.hits["/bad"] == 1
+    assert not isinstance(err.value, ServiceUnavailableError)  # a refused request, not a host down
 
 
 def test_truncated_json_raises_and_is_not_cached(server: LocalServer, penmarch: bytes) -> None:
