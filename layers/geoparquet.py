@@ -184,13 +184,16 @@ def read_geoparquet(path: str | Path, *, filters: Any = None) -> gpd.GeoDataFram
             table = file.read()
     else:
         table = pq.read_table(path, filters=filters)
-    if conditions is not None:
-        # geopandas' own reader, if it has to take over, gets the conditions as an
+
+    def by_geopandas() -> gpd.GeoDataFrame:
+        # geopandas' own reader, when it has to take over, gets the conditions as an
         # expression typed like the columns (an empty value list still compares).
-        filters = _expression(conditions, table.schema)
+        typed = filters if conditions is None else _expression(conditions, table.schema)
+        return gpd.read_parquet(path, filters=typed)
+
     raw = (table.schema.metadata or {}).get(b"geo")
     if raw is None:
-        return gpd.read_parquet(path, filters=filters)
+        return by_geopandas()
     meta = json.loads(raw)
     columns = {c: m for c, m in meta.get("columns", {}).items() if c in table.column_names}
     primary = meta.get("primary_column")
@@ -199,7 +202,7 @@ def read_geoparquet(path: str | Path, *, filters: Any = None) -> gpd.GeoDataFram
         or any(m.get("encoding") not in _EXTENSIONS for m in columns.values())
         or any(m.get("covering") for m in columns.values())
     ):
-        return gpd.read_parquet(path, filters=filters)
+        return by_geopandas()
     frame = table.drop_columns(list(columns)).to_pandas()
     order = [c for c in table.column_names if c in columns or c in frame.columns]
     for name in sorted(columns, key=order.index):
