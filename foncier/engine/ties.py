@@ -100,8 +100,6 @@ def midrank_quantile(key: Any) -> np.ndarray:
     n = len(k)
     if n == 0:
         return np.zeros(0)
-    if n == 1:
-        return np.full(1, 0.5)
     k = np.where(np.isnan(k), -np.inf, k)
     ordered = np.sort(k)
     below = np.searchsorted(ordered, k, side="left")
