@@ -655,23 +655,22 @@ def _third_round(
     ranked = np.flatnonzero(~table["excluded"].to_numpy(dtype=bool))
     rows, position, _, equal = _counts(ctx, plans["rank"], part)
     rank = np.zeros(n, dtype=np.int64)
-    tied = np.zeros(n, dtype=bool)
+    ties = np.zeros(n, dtype=np.int64)
     rank[rows] = position + 1
-    tied[rows] = equal > 1
+    ties[rows] = equal
     keep = np.zeros(n, dtype=bool)
     keep[ranked] = True
     table["rank"] = pd.Series(rank, index=table.index).where(keep).astype("Int64")
-    table["ex_aequo"] = tied
+    table["ex_aequo"] = ties > 1
     table.to_parquet(Path(out_dir) / f"part.{part}.parquet", index=True)
-    top = table[keep & (rank <= top_n)].copy()
-    first_equal = np.zeros(n, dtype=np.int64)
-    first_equal[rows] = equal
-    top["_equal"] = first_equal[keep & (rank <= top_n)]
+    in_top = keep & (rank <= top_n)
+    top = table[in_top].copy()
+    top["_equal"] = ties[in_top]
     for j in range(n_active):
         r, p, _, _ = _counts(ctx, plans[f"med{j}"], part)
         at = np.full(n, -1, dtype=np.int64)
         at[r] = p
-        top[f"_med{j}"] = at[keep & (rank <= top_n)]
+        top[f"_med{j}"] = at[in_top]
     return {"top": top}
 
 
