@@ -812,7 +812,17 @@ def _rank(
 ) -> NationalRanking:
     """Score and rank every site into ``out_dir`` (the folder renamed when complete)."""
     prof = ctx.profile
-    active = [c for c in prof.criteria if c.id in ctx.criteria]
+    # The measured columns without their rows: the criteria every partition scores, in the
+    # same order, and the rules skipped (for the metadata).
+    probe = RawMeasures(
+        values=pd.DataFrame(columns=list(ctx.criteria)),
+        nearest=pd.DataFrame(columns=list(ctx.nearest)),
+        exclusion_values=pd.DataFrame(columns=list(ctx.exclusions)),
+        area_m2=pd.Series(dtype=float),
+        criteria_skipped=ctx.criteria_skipped,
+        exclusions_skipped=ctx.exclusions_skipped,
+    )
+    active = active_criteria(probe, prof)
     groups1 = {f"tie{j}": 1 for j in range(len(active))}
     groups1 |= {f"pct{j}": 1 for j, c in enumerate(active) if c.transform["kind"] == "percentile"}
     # The context goes in the graph once (one key): dask would otherwise walk the profile's
@@ -852,14 +862,6 @@ def _rank(
     n_excluded = n_sites - m
 
     # Metadata and diagnostics as foncier.score gives them, from the figures gathered.
-    probe = RawMeasures(
-        values=pd.DataFrame(columns=list(ctx.criteria)),
-        nearest=pd.DataFrame(columns=list(ctx.nearest)),
-        exclusion_values=pd.DataFrame(columns=list(ctx.exclusions)),
-        area_m2=pd.Series(dtype=float),
-        criteria_skipped=ctx.criteria_skipped,
-        exclusions_skipped=ctx.exclusions_skipped,
-    )
     weights = criterion_weights(active)
     metadata = score_metadata(
         probe, prof, weights, top_n=top_n, n_sites=n_sites, n_excluded=n_excluded
