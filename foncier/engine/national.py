@@ -198,15 +198,15 @@ def _context(path: Path, files: list[Path], prof: Profile, scratch: Path) -> _Co
         )
     skip_c = {s["id"] for s in skipped_c}
     skip_e = {s["id"] for s in skipped_e}
+    need = {"area_m2"}
+    need |= {f"v:{c.id}" for c in prof.criteria if c.id not in skip_c}
+    need |= {f"x:{e.id}" for e in prof.exclusions if e.id not in skip_e}
     columns: set[str] | None = None
     for f in files:
         try:
             names = set(pq.read_schema(f).names)
         except Exception as exc:  # any unreadable footer: not a parquet file
             raise SchemaError(f"{f} is not a readable parquet file: {exc}") from exc
-        need = {"area_m2"}
-        need |= {f"v:{c.id}" for c in prof.criteria if c.id not in skip_c}
-        need |= {f"x:{e.id}" for e in prof.exclusions if e.id not in skip_e}
         missing = sorted(need - names)
         if missing:
             hint = (
