@@ -22,6 +22,7 @@ __all__ = [
     "OutputError",
     "ProfileError",
     "RankingError",
+    "RequestRefusedError",
     "SchemaError",
     "ServiceUnavailableError",
     "SettingsError",
@@ -147,14 +148,35 @@ class BadAnswerError(DataSourceError, SchemaError):
 class ServiceUnavailableError(DataSourceError):
     """A web service failed every attempt: no answer in time, connection lost, 429 or 5xx.
 
-    The service is down or overloaded, unlike a refused request (4xx) or an answer of the
-    wrong shape (:class:`BadAnswerError`): a run stops asking it for its other layers.
+    The service is down or overloaded, unlike a refused request (:class:`RequestRefusedError`)
+    or an answer of the wrong shape (:class:`BadAnswerError`): a run stops asking it for its
+    other layers.
 
     Attributes
     ----------
     problem : str
         What went wrong at the last attempt (``"HTTP 503 Service Unavailable"``, ``"no
         answer within 30 s (settings.timeout_s)"`` …), set by :mod:`layers.http`.
+    status : int or None
+        HTTP status of the last attempt (429 or 5xx), None when it got no answer (timeout,
+        connection refused or cut, host name not resolved). Set by :mod:`layers.http`.
     """
 
     problem: str = ""
+    status: int | None = None
+
+
+class RequestRefusedError(DataSourceError):
+    """A web service answered with an error status that asking again would not change (4xx).
+
+    The request itself is at fault (a wrong parameter, an unknown path or type name, no
+    access), not the service: unlike :class:`ServiceUnavailableError`, it is not retried and
+    the service is still asked for the other layers of a run.
+
+    Attributes
+    ----------
+    status : int or None
+        The HTTP status code of the answer (``400``, ``404`` …), set by :mod:`layers.http`.
+    """
+
+    status: int | None = None

@@ -13,7 +13,10 @@ through the four functions :func:`get_json`, :func:`post_json`, :func:`get_text`
   Entries are reused for ``settings.cache_expire_days`` days.
 - **Retries** on HTTP 429 (honouring ``Retry-After``), 5xx, timeouts and dropped connections:
   ``settings.max_retries`` retries with exponential backoff starting at ``settings.backoff_s``
-  seconds; each request waits at most ``settings.timeout_s`` seconds.
+  seconds; each request waits at most ``settings.timeout_s`` seconds. A service that fails
+  every attempt raises :class:`~layers.errors.ServiceUnavailableError`; another error status
+  (4xx) is not retried and raises :class:`~layers.errors.RequestRefusedError`. Both carry the
+  HTTP status in ``status``.
 - **Shape checks**: a client passes a ``check`` (see :mod:`layers.answers`) that refuses an
   answer of the wrong shape with :class:`~layers.errors.BadAnswerError`; such an answer is
   never cached, a cached copy of it is deleted and downloaded again, and the error names the
@@ -57,6 +60,7 @@ from layers.errors import (
     BadAnswerError,
     DataSourceError,
     OfflineError,
+    RequestRefusedError,
     ServiceUnavailableError,
 )
 
@@ -474,11 +478,13 @@ def _request(
     timeout = float(settings.timeout_s if timeout_s is None else timeout_s)
     attempts = int(settings.max_retries) + 1
     problem = ""
+    last_status: int | None = None  # HTTP status of the last attempt, None without an answer
     refetched_bad_cache = False
     deleted: Path | None = None
     attempt = 0
     while attempt < attempts:
         delay = float(settings.backoff_s) * 2**attempt
+        last_status = None
         body_check = _BodyCheck(kind, check)
         token = _CHECK.set(body_check)
         try:
@@ -560,15 +566,18 @@ def _request(
                 )
             if status == 429 or 500 <= status < 600:
                 problem = f"HTTP {status} {response.reason or ''}".strip()
+                last_status = status
                 asked = _retry_after_s(response) if status in (429, 503) else None
                 if asked is not None:
                     delay = max(delay, min(asked, MAX_RETRY_AFTER_S))
             else:
                 excerpt = response.text[:300].strip() if response.content else ""
-                raise DataSourceError(
+                refusal = RequestRefusedError(
                     f"{source}: {what} failed with HTTP {status} {response.reason or ''}. "
                     f"Check the request parameters. Server said: {excerpt!r}"
                 )
+                refusal.status = status
+                raise refusal
 
         attempt += 1
         if attempt < attempts:
@@ -594,6 +603,7 @@ def _request(
         "settings.timeout_s, or work from the cache with settings.offline = True."
     )
     error.problem = problem
+    error.status = last_status
     raise error
 
 
@@ -654,8 +664,8 @@ def get_json(
     ------
     DataSourceError
         The service failed after ``settings.max_retries`` retries
-        (:class:`~layers.errors.ServiceUnavailableError`), answered with an error status, or
-        returned a body that is not JSON.
+        (:class:`~layers.errors.ServiceUnavailableError`), answered with an error status
+        (:class:`~layers.errors.RequestRefusedError`), or returned a body that is not JSON.
     OfflineError
         ``settings.offline`` is on and the response is not cached.
     """

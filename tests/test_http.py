@@ -28,6 +28,7 @@ from layers.errors import (
     DataSourceError,
     FoncierError,
     OfflineError,
+    RequestRefusedError,
     ServiceUnavailableError,
 )
 
@@ -200,6 +201,8 @@ def test_slow_server_is_retried_then_fails(
     assert "/slow" in message
     assert "no answer within 0.2 s" in message
     assert "3 attempts" in message
+    assert isinstance(err.value, ServiceUnavailableError)
+    assert err.value.status is None  # no answer: no status
     assert cache_files() == []
 
 
@@ -230,6 +233,7 @@ def test_500_every_time_gives_error_with_url_and_status(server: LocalServer) -> 
     # Down or overloaded, as a type (a run stops asking that host), with the last problem.
     assert isinstance(err.value, ServiceUnavailableError)
     assert err.value.problem == "HTTP 500 Internal Server Error"
+    assert err.value.status == 500
     assert cache_files() == []
     # Errors are not cached: the next call asks the server again.
     server.script("/down", Reply(b'{"fine": 1}'))
@@ -249,6 +253,31 @@ def test_client_error_is_not_retried(server: LocalServer) -> None:
         http.get_json(server.url + "/bad", source="test")
     assert server.hits["/bad"] == 1
     assert not isinstance(err.value, ServiceUnavailableError)  # a refused request, not a host down
+    assert isinstance(err.value, RequestRefusedError)
+    assert err.value.status == 400
+
+
+def test_error_status_is_an_attribute_not_only_text(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The status callers act on is the one the server sent, whatever the texts around it say.
+    server.script("/gone", Reply(b"failed with HTTP 500", status=410, content_type="text/plain"))
+    with pytest.raises(RequestRefusedError) as refused:
+        http.get_json(server.url + "/gone", source="test")
+    assert refused.value.status == 410
+    # The last attempt decides: a 503 then a 502 is reported as 502 …
+    server.script("/busy", Reply(b"", status=503), Reply(b"", status=502))
+    with pytest.raises(ServiceUnavailableError) as busy:
+        http.get_json(server.url + "/busy", source="test")
+    assert (busy.value.status, busy.value.problem) == (502, "HTTP 502 Bad Gateway")
+    # … and a 503 then no answer in time as no status at all.
+    monkeypatch.setattr(settings, "timeout_s", 0.2)
+    monkeypatch.setattr(settings, "max_retries", 1)
+    server.script("/late", Reply(b"", status=503), Reply(b"{}", delay_s=0.5))
+    with pytest.raises(ServiceUnavailableError) as late:
+        http.get_json(server.url + "/late", source="test")
+    assert late.value.status is None
+    assert late.value.problem.startswith("no answer within 0.2 s")
 
 
 def test_truncated_json_raises_and_is_not_cached(server: LocalServer, penmarch: bytes) -> None:
