@@ -35,6 +35,7 @@ from layers.errors import (
     DataSourceError,
     FoncierError,
     OfflineError,
+    RequestRefusedError,
     ServiceUnavailableError,
 )
 
@@ -170,8 +171,13 @@ class OnlineStatus:
 def _short_reason(exc: BaseException) -> str:
     """French reason of a failed download, without the long request text."""
     text = str(exc)
+    # The status comes from the HTTP client's error, never from a text that may quote one.
+    if isinstance(exc, RequestRefusedError) and exc.status is not None:
+        return f"réponse HTTP {exc.status}"
     # A request that failed after its retries: what went wrong at the last attempt.
     problem = exc.problem if isinstance(exc, ServiceUnavailableError) else ""
+    if isinstance(exc, ServiceUnavailableError) and exc.status is not None:
+        return f"réponse {problem}"  # "HTTP 503 Service Unavailable"
     if "could not be resolved" in problem:
         return "nom d'hôte introuvable (DNS : pas de réseau ?)"
     timeout = re.match(r"no answer within ([\d.]+) s", problem)
@@ -179,11 +185,6 @@ def _short_reason(exc: BaseException) -> str:
         return f"aucune réponse en {timeout.group(1).replace('.', ',')} s"
     if problem.startswith("connection failed"):
         return "connexion impossible ou coupée"
-    if problem.startswith("HTTP"):
-        return f"réponse {problem}"
-    status = re.search(r"failed with HTTP (\d{3})", text)
-    if status:
-        return f"réponse HTTP {status.group(1)}"
     if "cannot be read" in text:
         return "réponse illisible"
     if isinstance(exc, BadAnswerError):

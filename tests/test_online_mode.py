@@ -257,6 +257,25 @@ def test_a_refused_request_does_not_mark_the_host_as_down(overpass, compiegne, m
     assert overpass.hits["/api/interpreter"] == 1
 
 
+def test_an_answer_that_only_mentions_a_status_is_not_reported_as_that_status(
+    overpass, compiegne, monkeypatch
+):
+    # A 200 answer whose query stopped on the server, with a remark quoting a backend's status:
+    # the service answered, so the reason is the failed query, not "réponse HTTP 504".
+    remark = "runtime error: the area query failed with HTTP 504 from a backend."
+    overpass.script(
+        "/api/interpreter", Reply(body=json.dumps({**ANSWER, "remark": remark}).encode())
+    )
+    status: dict[str, OnlineStatus] = {}
+    load_layers(compiegne, ["motorway_junctions", "ports"], online="auto", status=status)
+    junctions = status["motorway_junctions"]
+    assert junctions.state == "fallback"
+    assert "HTTP 504" not in junctions.reason
+    assert junctions.reason.startswith("127.0.0.1 : ")
+    assert status["ports"].state == "fallback"  # asked too: the host is not marked down
+    assert overpass.hits["/api/interpreter"] == 2
+
+
 def test_explicit_online_asks_without_probe_and_strict_raises(
     overpass, compiegne, closed_url, monkeypatch
 ):
