@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import xml.etree.ElementTree as ET
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from foncier.engine.nearest import nearest_by_site
 from foncier.engine.profiles import profile_from_dict
 from foncier.engine.scoring import breakdown, score
+from foncier.reports.exports import export_study
 from foncier.reports.mapping import siting_map
+from foncier.reports.study import SitingStudy
+from foncier.reports.tables import known_at_commune
 from layers import infrastructure as infra
 from layers.formatting import (
     commune_note,
@@ -23,6 +29,7 @@ from layers.formatting import (
 )
 from layers.territories import Territory
 from maps.export import render_html
+from maps.styles import layer_style
 
 L93 = "EPSG:2154"
 X0, Y0 = 680_000.0, 6_900_000.0
@@ -122,22 +129,24 @@ def test_nearest_by_site_measures_to_the_commune_area_and_shows_no_point():
     assert (near["x"].iloc[2], near["y"].iloc[2]) == (X0 + 8000, Y0 + 1000)
 
 
+PROFILE = {
+    "profile": {"id": "p", "name": "P"},
+    "criteria": [
+        {
+            "id": "port",
+            "label": "Port fluvial",
+            "measure": "distance",
+            "layer": "ports",
+            "transform": {"kind": "linear", "from": 0, "to": 10000, "direction": "decreasing"},
+            "weight": 1,
+        }
+    ],
+}
+
+
 def _scored() -> gpd.GeoDataFrame:
-    profile = {
-        "profile": {"id": "p", "name": "P"},
-        "criteria": [
-            {
-                "id": "port",
-                "label": "Port fluvial",
-                "measure": "distance",
-                "layer": "ports",
-                "transform": {"kind": "linear", "from": 0, "to": 10000, "direction": "decreasing"},
-                "weight": 1,
-            }
-        ],
-    }
     return score(
-        _sites().set_index("site_id", drop=False), {"ports": _ports()}, profile_from_dict(profile)
+        _sites().set_index("site_id", drop=False), {"ports": _ports()}, profile_from_dict(PROFILE)
     )
 
 
@@ -202,3 +211,111 @@ def test_real_named_port_from_a_neighbouring_commune():
         "Port fluvial de Longueil-Sainte-Marie (Paris-Oise Port Intérieur) "
         "(commune de Longueil-Sainte-Marie, position exacte inconnue)"
     )
+
+
+# ------------------------------------------------------------------------------ exports
+_QGIS_KIND = {"POINT": 0, "MULTIPOINT": 0, "LINESTRING": 1, "MULTILINESTRING": 1}
+_QGIS_KIND |= {"POLYGON": 2, "MULTIPOLYGON": 2}
+_SYMBOL_OF_KIND = {0: "marker", 1: "line", 2: "fill"}
+
+
+def _commune_study() -> tuple[SitingStudy, gpd.GeoDataFrame]:
+    """Ports: A at its commune, B exact, C with no precision given; a branch at its commune.
+
+    The ``precision`` column is pandas' nullable ``"string"`` dtype with a missing value.
+    """
+    ports = _ports()
+    ports.loc[2] = ["c", "Port C", "existing", None, None, shapely.Point(X0 + 9000, Y0 + 1000)]
+    ports["precision"] = ports["precision"].astype("string")
+    branches = gpd.GeoDataFrame(
+        {"name": ["ITE"], "precision": pd.array(["commune"], dtype="string")},
+        geometry=[COMMUNE],
+        crs=L93,
+    )
+    perimeter = shapely.box(X0 - 1000, Y0 - 1000, X0 + 10000, Y0 + 3000)
+    study = SitingStudy(
+        territory=Territory.from_perimeter(perimeter, crs=L93),
+        profile=profile_from_dict(PROFILE),
+        layers={"ports": ports, "rail_branches": branches},
+        scored=_scored(),
+    )
+    return study, ports
+
+
+def test_known_at_commune_reads_a_nullable_string_column_with_missing_values():
+    _, ports = _commune_study()
+    assert str(ports["precision"].dtype) == "string"
+    assert ports["precision"].isna().tolist() == [False, False, True]
+    assert known_at_commune(ports).tolist() == [True, False, False]
+    assert known_at_commune(ports.drop(columns="precision")).tolist() == [False] * 3
+
+
+def test_geopackage_tables_have_one_geometry_kind_and_a_style_of_that_kind(tmp_path):
+    study, _ = _commune_study()
+    path = export_study(study, tmp_path / "etude.gpkg")
+    con = sqlite3.connect(path)
+    try:
+        kinds = dict(
+            con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns")
+        )
+        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
+        described = dict(con.execute("SELECT f_table_name, description FROM layer_styles"))
+    finally:
+        con.close()
+    # The ports known exactly (B) or without a precision (C) stay points; A, known at its
+    # commune, is the commune's area in a table of its own; the branch is one table.
+    assert {"ports", "ports_commune", "rail_branches"} <= set(styles)
+    ports = gpd.read_file(path, layer="ports")
+    assert sorted(ports["name"]) == ["Port B", "Port C"]
+    areas = gpd.read_file(path, layer="ports_commune")
+    assert areas["name"].tolist() == ["Port A"]
+    assert shapely.equals(areas.geometry.iloc[0], COMMUNE)
+    assert described["ports_commune"] == "Ports – position connue à la commune seulement"
+    for table, qml in styles.items():
+        root = ET.fromstring(qml.split("\n", 1)[1])
+        kind = _QGIS_KIND[kinds[table]]  # a mixed table (GEOMETRY) would fail here
+        assert root.findtext("layerGeometryType") == str(kind), table
+        assert {s.get("type") for s in root.iter("symbol")} == {_SYMBOL_OF_KIND[kind]}, table
+    assert _QGIS_KIND[kinds["ports"]] == 0
+    assert _QGIS_KIND[kinds["ports_commune"]] == _QGIS_KIND[kinds["rail_branches"]] == 2
+
+
+def _outline(qml: str) -> dict[str, str]:
+    """Options of the only symbol layer of a commune-area style (which must be a line)."""
+    root = ET.fromstring(qml.split("\n", 1)[1])
+    layers = list(root.iter("layer"))
+    assert [layer.get("class") for layer in layers] == ["SimpleLine"]  # no fill at all
+    return {o.get("name"): o.get("value") for o in layers[0].iter("Option") if o.get("name")}
+
+
+def test_commune_areas_are_styled_in_qgis_as_the_siting_map_draws_them(tmp_path):
+    study, _ = _commune_study()
+    path = export_study(study, tmp_path / "etude.gpkg")
+    con = sqlite3.connect(path)
+    try:
+        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
+    finally:
+        con.close()
+    # How the siting map draws Port A, read from the page (Leaflet path options, CSS px).
+    page = render_html(siting_map(_scored(), territory=study.territory, layers={"ports": _ports()}))
+    drawn = [
+        json.loads(s)
+        for s in re.findall(r"var s = (\[.*?\]);", page)
+        if '"dashArray"' in s and '"fill": false' in s
+    ]
+    assert [len(styles_of_layer) for styles_of_layer in drawn] == [1]
+    on_map = drawn[0][0]
+    px_mm = 25.4 / 96
+    for table, name in (("ports_commune", "ports"), ("rail_branches", "rail_branches")):
+        opts = _outline(styles[table])
+        color = layer_style(name).color.lstrip("#")
+        assert (
+            opts["line_color"]
+            == ",".join(str(int(color[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
+        )
+        assert float(opts["line_width"]) == pytest.approx(on_map["weight"] * px_mm, abs=1e-3)
+        dash = [float(v) for v in opts["customdash"].split(";")]
+        expected = [float(v) * px_mm for v in on_map["dashArray"].split()]
+        assert dash == pytest.approx(expected, abs=1e-2)
+        assert (opts["use_custom_dash"], opts["customdash_unit"]) == ("1", "MM")
+    assert on_map["color"] == layer_style("ports").color

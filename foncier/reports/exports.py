@@ -9,7 +9,11 @@
   that QGIS reads, with one default style per layer: a graduated renderer on ``score`` for
   the sites (quantile classes and YlGnBu colours, as on the siting map) and the map colours
   of :func:`maps.styles.layer_style` for the other layers. The communes of the study's
-  surroundings (the population layer) are written as ``communes_alentour``.
+  surroundings (the population layer) are written as ``communes_alentour``. Each table holds
+  one kind of geometry and its style is of that kind: the features of a layer known only at
+  their commune (``precision == "commune"``, the commune's area) are drawn as on the siting
+  map, a dashed outline in the layer's colour without fill, and go to a table
+  ``<layer>_commune`` when the layer has precise features too.
 - ``.parquet`` / ``.geoparquet``: the sites with their scores (GeoParquet 1.x, geometry in
   the territory's CRS); profile, territory, date and sources as JSON under the ``foncier``
   key of the file's key-value metadata.
@@ -144,10 +148,12 @@ def write_geopackage(
     -------
     pathlib.Path
         The file written. Layers: ``sites``, ``territoire``, ``communes`` (when the territory
-        has member communes), ``site_eco`` and, with ``with_layers=True``, one per vector layer of
-        the study; all in the territory's CRS. Table ``layer_styles`` holds one default QGIS
-        style per layer. The ``sites`` layer carries :func:`study_metadata` as JSON under its
-        ``foncier`` metadata item (``pyogrio.read_info(path, layer="sites")
+        has member communes), ``site_eco`` and, with ``with_layers=True``, one per vector
+        layer of the study (more when a layer mixes geometry kinds or features known only at
+        their commune, see :func:`foncier.reports.tables.study_tables`); all in the
+        territory's CRS. Table ``layer_styles`` holds one default QGIS style per layer. The
+        ``sites`` layer carries :func:`study_metadata` as JSON under its ``foncier`` metadata
+        item (``pyogrio.read_info(path, layer="sites")
         ["layer_metadata"]["foncier"]``), ranking rule and diagnostics included.
     """
     import pyogrio

@@ -7,7 +7,9 @@ excluded sites (and sites without a score), as on the map. Class bounds are writ
 every digit (Python's shortest round-trip form), and QGIS puts a value equal to a bound in
 the first class whose range holds it, as mapclassify does (``bins[i-1] < v <= bins[i]``):
 a site on a break is in the same class in QGIS and on the map. Other layers get one symbol
-in their map colours (:func:`maps.styles.layer_style`).
+in their map colours (:func:`maps.styles.layer_style`), of the kind of their geometries; the
+features known only at their commune (their geometry is the commune's area) get the dashed
+outline without fill that the siting map draws for them (:func:`commune_area_qml`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import pandas as pd
 from layers.errors import SchemaError
 
 __all__ = [
+    "COMMUNE_AREA_DASH",
+    "COMMUNE_AREA_WEIGHT_PX",
     "EXCLUDED_VALUE",
     "SCORE_EXPRESSION",
+    "commune_area_qml",
     "layer_qml",
     "qml_class_of",
     "qml_kind",
@@ -40,6 +45,10 @@ EXCLUDED_VALUE = -1
 SCORE_EXPRESSION = f'CASE WHEN "excluded" OR "score" IS NULL THEN {EXCLUDED_VALUE} ELSE "score" END'
 #: CSS pixels to millimetres (96 px per inch).
 _PX_MM = 25.4 / 96
+#: Outline of a feature known only at its commune, as the siting map draws it: width (CSS
+#: pixels) and SVG dash pattern (CSS pixels) of a line in the layer's colour, without fill.
+COMMUNE_AREA_WEIGHT_PX = 2.5
+COMMUNE_AREA_DASH = "2 5"
 
 
 def _rgba(color: str, alpha: float = 1.0) -> str:
@@ -203,6 +212,65 @@ def layer_qml(name: str, *, kind: str) -> str:
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
     return _qml_document(renderer, _GEOMETRY_TYPE[kind])
+
+
+def commune_area_qml(name: str) -> str:
+    """A QGIS style (QML) for the features of a layer known only at their commune.
+
+    Such a feature (``precision == "commune"``) is exported as the area of its commune(s):
+    drawn as on the siting map, a dashed outline in the layer's colour and no fill, so that
+    the sites under it stay visible and nobody reads a position inside the commune.
+
+    Parameters
+    ----------
+    name : str
+        Layer name (``"ports"``, ``"rail_branches"`` …), looked up with
+        :func:`maps.styles.layer_style` for its colour.
+
+    Returns
+    -------
+    str
+        The QML document (XML) of a polygon layer: one fill symbol whose only layer is a
+        simple line of :data:`COMMUNE_AREA_WEIGHT_PX` px dashed as :data:`COMMUNE_AREA_DASH`
+        (both written in millimetres).
+    """
+    from maps.styles import layer_style
+
+    style = layer_style(name, kind="polygon")
+    renderer = _renderer("singleSymbol")
+    symbols = ET.SubElement(renderer, "symbols")
+    sym = ET.SubElement(
+        symbols,
+        "symbol",
+        name="0",
+        type="fill",
+        alpha="1",
+        clip_to_extent="1",
+        force_rhr="0",
+    )
+    # A line layer in a fill symbol ("Outline: Simple line" in QGIS): unlike the outline of a
+    # simple fill, it takes a dash pattern of given lengths, the map's.
+    layer = ET.SubElement(sym, "layer", {"class": "SimpleLine", "enabled": "1", "locked": "0"})
+    layer.set("pass", "0")
+    dash = ";".join(f"{float(v) * _PX_MM:.3g}" for v in COMMUNE_AREA_DASH.split())
+    _options(
+        layer,
+        {
+            "line_color": _rgba(style.color),
+            "line_width": f"{COMMUNE_AREA_WEIGHT_PX * _PX_MM:.3g}",
+            "line_width_unit": "MM",
+            "line_style": "solid",
+            "use_custom_dash": "1",
+            "customdash": dash,
+            "customdash_unit": "MM",
+            # Leaflet's default ends and joins of a path, as on the map
+            "capstyle": "round",
+            "joinstyle": "round",
+        },
+    )
+    ET.SubElement(renderer, "rotation")
+    ET.SubElement(renderer, "sizescale")
+    return _qml_document(renderer, _GEOMETRY_TYPE["polygon"])
 
 
 def score_classes(

@@ -16,10 +16,17 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from foncier.engine.diagnostics import ranking_diagnostics
 from foncier.reports.cnig import cnig_site_table
-from foncier.reports.qgis import layer_qml, qml_kind, score_classes, score_qml
+from foncier.reports.qgis import (
+    commune_area_qml,
+    layer_qml,
+    qml_kind,
+    score_classes,
+    score_qml,
+)
 from layers.crs import require_crs, to_crs
 from layers.errors import CRSError, SchemaError
 
@@ -29,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CNIG_LAYER",
     "COMMUNES_LAYER",
+    "COMMUNE_SUFFIX",
     "SITES_LAYER",
     "TERRITORY_LAYER",
+    "known_at_commune",
     "sites_table",
     "study_metadata",
     "study_tables",
@@ -45,6 +54,21 @@ COMMUNES_LAYER = "communes"
 CNIG_LAYER = "site_eco"
 #: The study's population layer is called ``communes`` too: it is renamed in the GeoPackage.
 _RENAMED = {"communes": "communes_alentour"}
+#: Suffix of the table holding the features of a layer known only at their commune, when the
+#: layer has others (a planned rail link known at its communes among mapped rail lines).
+COMMUNE_SUFFIX = "_commune"
+#: Suffix of the table holding the features of another geometry kind than the layer's own.
+_KIND_SUFFIX = {"point": "_points", "line": "_lignes", "polygon": "_surfaces"}
+#: Geometry kind of each GEOS type id (collections and missing geometries: none).
+_KIND_OF_TYPE = {
+    0: "point",
+    4: "point",
+    1: "line",
+    2: "line",
+    5: "line",
+    3: "polygon",
+    6: "polygon",
+}
 
 
 def _study_crs(study: SitingStudy) -> Any:
@@ -207,7 +231,11 @@ def study_tables(
         description: ``sites`` (graduated style as on the siting map), ``territoire``,
         ``communes`` (when the territory has member communes), ``site_eco`` (CNIG) and,
         with ``with_layers``, one per vector layer (``communes`` of the surroundings renamed
-        ``communes_alentour``).
+        ``communes_alentour``). Each table holds one geometry kind and has a style of that
+        kind: a layer that mixes kinds is split, its features known only at their commune
+        going to ``<layer>_commune`` (dashed commune outline, as on the siting map) and
+        features of another kind than the layer's own to ``<layer>_points``,
+        ``<layer>_lignes`` or ``<layer>_surfaces``.
     """
     crs = _study_crs(study)
     sites = _writable(sites_table(study))
@@ -244,5 +272,72 @@ def study_tables(
                 log.info("layer %s is empty: not written to the GeoPackage", name)
                 continue
             data = _writable(to_crs(layer, crs, name=name))
-            out.append((_RENAMED.get(name, name), data, layer_qml(name, kind=qml_kind(data)), name))
+            out.extend(_layer_tables(name, data))
+    return out
+
+
+def known_at_commune(features: pd.DataFrame) -> np.ndarray:
+    """True for the features whose position is known only at their commune.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Features of a layer; without a ``precision`` column, none is.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``precision == "commune"`` per feature; a missing precision (None, NaN or the NA of
+        pandas' nullable ``"string"`` dtype) is not ``"commune"``.
+    """
+    if "precision" not in features.columns:
+        return np.zeros(len(features), dtype=bool)
+    return (features["precision"].astype(object) == "commune").to_numpy(dtype=bool)
+
+
+def _layer_tables(
+    name: str, data: gpd.GeoDataFrame
+) -> list[tuple[str, gpd.GeoDataFrame, str, str]]:
+    """The tables of one vector layer, each of one geometry kind with a style of that kind.
+
+    A layer whose features are all of one kind is one table named after the layer (and its
+    style is the commune outline when they are all known at their commune only). Otherwise
+    the features of the layer's own kind (that of its map style, else the most numerous)
+    keep the name, the features known at their commune only go to ``<name>_commune`` and the
+    other kinds to ``<name>_points``, ``<name>_lignes`` or ``<name>_surfaces``: QGIS applies a
+    style to a table of its geometry type only, and splits a table of mixed types anyway.
+    """
+    from maps.styles import layer_style
+
+    table = _RENAMED.get(name, name)
+    types = shapely.get_type_id(data.geometry.to_numpy())
+    # "" for missing geometries and collections: they follow the layer's own kind
+    kinds = np.select(
+        [np.isin(types, (0, 4)), np.isin(types, (1, 2, 5)), np.isin(types, (3, 6))],
+        ["point", "line", "polygon"],
+        default="",
+    ).astype(object)
+    # the commune's area: a polygon (a point given as "commune" keeps its point style)
+    kinds[known_at_commune(data) & (kinds == "polygon")] = "commune"
+    counts = pd.Series(kinds[kinds != ""]).value_counts()
+    style = layer_style(name, kind=qml_kind(data))  # type: ignore[arg-type]
+    if len(counts) <= 1:
+        kind = str(counts.index[0]) if len(counts) else qml_kind(data)
+        qml = commune_area_qml(name) if kind == "commune" else layer_qml(name, kind=kind)
+        return [(table, data, qml, name)]
+    own = [str(k) for k in counts.index if k != "commune"]
+    main = style.kind if style.kind in own else own[0]
+    out = [(table, data[(kinds == main) | (kinds == "")], layer_qml(name, kind=main), name)]
+    for kind in own:
+        if kind != main:
+            suffix = _KIND_SUFFIX[kind]
+            description = f"{name} ({suffix[1:]})"
+            out.append(
+                (table + suffix, data[kinds == kind], layer_qml(name, kind=kind), description)
+            )
+    if "commune" in counts.index:
+        description = f"{style.label} – position connue à la commune seulement"
+        out.append(
+            (table + COMMUNE_SUFFIX, data[kinds == "commune"], commune_area_qml(name), description)
+        )
     return out
