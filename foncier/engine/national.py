@@ -61,7 +61,6 @@ from foncier.engine.diagnostics import TOLERANCE, RankingDiagnostics, diagnostic
 from foncier.engine.profiles import Profile, load_profile
 from foncier.engine.scoring import (
     RawMeasures,
-    _why,
     active_criteria,
     criterion_scores,
     criterion_weights,
@@ -69,6 +68,7 @@ from foncier.engine.scoring import (
     score_metadata,
     scored_columns,
     warn_missing,
+    why_sentences,
 )
 from foncier.engine.ties import (
     SCORE_DECIMALS,
@@ -901,7 +901,7 @@ def _rank(
             "the ranking does not single out a top %d: %s", top_n, " ; ".join(diagnostics.reasons)
         )
     top = top.drop(columns=[c for c in top.columns if c.startswith("_")])
-    top["why"] = _why(top, active, top_n=top_n)
+    top["why"] = why_sentences(top, active, top_n=top_n)
     top.to_parquet(out_dir / "_top.parquet", index=True)
     top.attrs["foncier"] = metadata
     (out_dir / "_summary.json").write_text(

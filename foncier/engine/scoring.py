@@ -95,6 +95,7 @@ __all__ = [
     "score_metadata",
     "scored_columns",
     "warn_missing",
+    "why_sentences",
 ]
 
 log = logging.getLogger(__name__)
@@ -712,7 +713,7 @@ def score_from_raw(
     out["rank"], out["ex_aequo"] = ranks_and_ties(
         out["score"], out["tiebreak"], out["excluded"], raw.ids()
     )
-    out["why"] = _why(out, active, top_n=top_n)
+    out["why"] = why_sentences(out, active, top_n=top_n)
     out.attrs["foncier"] = score_metadata(
         raw,
         prof,
@@ -742,10 +743,33 @@ def _phrase(c: Criterion, raw: Any, nearest: Any) -> str:
     return f"{c.label} : {format_value(raw, c.unit)}"
 
 
-def _why(
+def why_sentences(
     out: pd.DataFrame, active: list[Criterion], *, top_n: int, n_reasons: int = 3
 ) -> pd.Series:
-    """One French line per top site: its strongest contributions, best first."""
+    """One French line per top site: its strongest contributions, best first.
+
+    The ``why`` column of :func:`score`. Only the sites ranked ``1..top_n`` get a sentence
+    (the others an empty string), so ``out`` may hold every site or only the best ones (the
+    national ranking, :mod:`foncier.engine.national`, passes its top sites only).
+
+    Parameters
+    ----------
+    out : pandas.DataFrame
+        Scored sites: ``rank`` and, for each criterion of ``active``, ``c__contrib`` and
+        ``c__raw`` (raw value in the criterion's unit), and ``c__nearest`` when it has one.
+    active : list of Criterion
+        The criteria scored, in the order of the columns (:func:`active_criteria`).
+    top_n : int
+        Sites ranked up to ``top_n`` get a sentence.
+    n_reasons : int
+        Most contributions named a site (those above 0 only).
+
+    Returns
+    -------
+    pandas.Series
+        Text indexed like ``out``: e.g. ``"Gare fret à 1,2 km (Compiègne), Pente moyenne :
+        2,1°"``; ``"aucun critère favorable"`` when no criterion adds to the score.
+    """
     why = pd.Series("", index=out.index, dtype=object)
     top = out.index[out["rank"].notna().to_numpy() & (out["rank"].fillna(0) <= top_n).to_numpy()]
     if not len(top) or not active:

@@ -352,7 +352,7 @@ window.foncierLiveWeights = function (D, map, sitesGroup, badgesGroup) {
     return d && d.t ? d.t : '';
   }
 
-  // Contributions and "why" of site i (top N only), as foncier.engine.scoring._why.
+  // Contributions and "why" of site i (top N only), as foncier.engine.scoring.why_sentences.
   // foncier.engine.scoring._effective_weights, in profile order: weight × score, OWA weights
   // made to add up to the aggregate.
   function contributions(i) {
