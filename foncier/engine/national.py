@@ -549,7 +549,7 @@ def _first_round(ctx: _Context, file: str, part: int, n_parts: int) -> dict[str,
     pos = _positions(part, n)
     samples = min(_MAX_SAMPLES, n_parts + 1)
     out: dict[str, Any] = {"n": n, "bounds": {}, "known": {}, "sorts": {}}
-    for j, c in enumerate(active_criteria(raw, prof)):
+    for j, c in enumerate(active_criteria(ctx.criteria, prof)):
         x = raw_array(raw.values[c.id])
         key = closeness_key(x, c.transform)
         out["sorts"][f"tie{j}"] = _write_sorted(ctx, f"tie{j}", part, [key, pos], samples)
@@ -584,7 +584,7 @@ def _second_round(
     frame = pd.read_parquet(file)
     raw = _raw(frame, ctx)
     prof = ctx.profile
-    active = active_criteria(raw, prof)
+    active = active_criteria(ctx.criteria, prof)
     n = len(frame)
     ties = np.zeros((n, len(active)))
     relative: dict[str, np.ndarray] = {}
@@ -812,17 +812,8 @@ def _rank(
 ) -> NationalRanking:
     """Score and rank every site into ``out_dir`` (the folder renamed when complete)."""
     prof = ctx.profile
-    # The measured columns without their rows: the criteria every partition scores, in the
-    # same order, and the rules skipped (for the metadata).
-    probe = RawMeasures(
-        values=pd.DataFrame(columns=list(ctx.criteria)),
-        nearest=pd.DataFrame(columns=list(ctx.nearest)),
-        exclusion_values=pd.DataFrame(columns=list(ctx.exclusions)),
-        area_m2=pd.Series(dtype=float),
-        criteria_skipped=ctx.criteria_skipped,
-        exclusions_skipped=ctx.exclusions_skipped,
-    )
-    active = active_criteria(probe, prof)
+    # The criteria every partition scores, in the same order.
+    active = active_criteria(ctx.criteria, prof)
     groups1 = {f"tie{j}": 1 for j in range(len(active))}
     groups1 |= {f"pct{j}": 1 for j, c in enumerate(active) if c.transform["kind"] == "percentile"}
     # The context goes in the graph once (one key): dask would otherwise walk the profile's
@@ -864,7 +855,15 @@ def _rank(
     # Metadata and diagnostics as foncier.score gives them, from the figures gathered.
     weights = criterion_weights(active)
     metadata = score_metadata(
-        probe, prof, weights, top_n=top_n, n_sites=n_sites, n_excluded=n_excluded
+        prof,
+        weights,
+        criteria=ctx.criteria,
+        exclusions=ctx.exclusions,
+        criteria_skipped=ctx.criteria_skipped,
+        exclusions_skipped=ctx.exclusions_skipped,
+        top_n=top_n,
+        n_sites=n_sites,
+        n_excluded=n_excluded,
     )
     score = top["score"].to_numpy(dtype=float)
     crits = []

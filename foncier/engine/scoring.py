@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -393,8 +393,26 @@ def _site_ids(sites: pd.DataFrame) -> pd.Series | None:
     return sites["site_id"] if "site_id" in sites.columns else None
 
 
-def active_criteria(raw: RawMeasures, prof: Profile) -> list[Criterion]:
-    active = [c for c in prof.criteria if c.id in raw.values.columns]
+def active_criteria(measured: Collection[str], prof: Profile) -> list[Criterion]:
+    """The criteria scored: those of the profile that were measured, in profile order.
+
+    Parameters
+    ----------
+    measured : collection of str
+        Ids of the criteria measured (the columns of :attr:`RawMeasures.values`).
+    prof : Profile
+        The profile.
+
+    Returns
+    -------
+    list of Criterion
+
+    Raises
+    ------
+    ProfileError
+        None of the profile's criteria was measured.
+    """
+    active = [c for c in prof.criteria if c.id in measured]
     if not active:
         missing = sorted({str(c.layer) for c in prof.criteria})
         raise ProfileError(
@@ -450,7 +468,7 @@ def criterion_scores(
         ``(sites, criteria)``, or ``(draws, sites, criteria)`` with ``stretch``; criteria in
         profile order, skipped ones left out.
     """
-    active = active_criteria(raw, profile)
+    active = active_criteria(raw.values.columns, profile)
     cols = []
     for j, c in enumerate(active):
         x = raw_array(raw.values[c.id])
@@ -499,7 +517,7 @@ def criterion_tiebreaks(raw: RawMeasures, profile: Profile) -> np.ndarray:
         ``(sites, criteria)`` in ``[0, 1]``, criteria in profile order, skipped ones left out:
         the ``c__tiebreak`` values of :mod:`foncier.engine.ties` (weight-independent).
     """
-    active = active_criteria(raw, profile)
+    active = active_criteria(raw.values.columns, profile)
     cols = []
     for c in active:
         x = raw_array(raw.values[c.id])
@@ -568,7 +586,7 @@ def scored_columns(
     pandas.DataFrame
         Indexed like ``raw``.
     """
-    active = active_criteria(raw, prof)
+    active = active_criteria(raw.values.columns, prof)
     canon = canonical_order(active)
     agg = aggregate(
         scores[:, canon],
@@ -605,10 +623,13 @@ def scored_columns(
 
 
 def score_metadata(
-    raw: RawMeasures,
     prof: Profile,
     weights: np.ndarray,
     *,
+    criteria: Collection[str],
+    exclusions: Collection[str],
+    criteria_skipped: Sequence[dict[str, Any]] = (),
+    exclusions_skipped: Sequence[dict[str, Any]] = (),
     top_n: int,
     n_sites: int,
     n_excluded: int,
@@ -617,12 +638,16 @@ def score_metadata(
 
     Parameters
     ----------
-    raw : RawMeasures
-        Raw measures (their columns say which rules were measured, and which skipped).
     prof : Profile
         The profile.
     weights : numpy.ndarray
         :func:`criterion_weights` of the criteria scored.
+    criteria, exclusions : collection of str
+        Ids of the criteria and exclusion rules measured (the columns of
+        :attr:`RawMeasures.values` and :attr:`RawMeasures.exclusion_values`).
+    criteria_skipped, exclusions_skipped : sequence of dict
+        The rules skipped (:attr:`RawMeasures.criteria_skipped` and
+        :attr:`RawMeasures.exclusions_skipped`).
     top_n : int
         Number of best sites that get a ``why`` sentence.
     n_sites, n_excluded : int
@@ -633,7 +658,7 @@ def score_metadata(
     dict
         Plain-Python metadata (see this module's docstring).
     """
-    active = active_criteria(raw, prof)
+    active = active_criteria(criteria, prof)
     skipped = [
         # "non couvert hors ligne" speaks of the criterion: "Échangeur autoroutier : non
         # couvert hors ligne (…)"; the other reasons of its layer.
@@ -641,7 +666,7 @@ def score_metadata(
         if str(s.get("reason", "")).startswith(NOT_COVERED_OFFLINE)
         else f"{s['label']} : couche {s['layer']} "
         + ("non disponible" if s.get("reason") == "couche non disponible" else s["reason"])
-        for s in (*raw.criteria_skipped, *raw.exclusions_skipped)
+        for s in (*criteria_skipped, *exclusions_skipped)
     ]
     return {
         "profile": prof.id,
@@ -667,10 +692,10 @@ def score_metadata(
         "exclusions": [
             {"id": e.id, "label": e.label, "op": e.op, "value": e.value, "unit": e.unit}
             for e in prof.exclusions
-            if e.id in raw.exclusion_values.columns
+            if e.id in exclusions
         ],
-        "criteria_skipped": list(raw.criteria_skipped),
-        "exclusions_skipped": list(raw.exclusions_skipped),
+        "criteria_skipped": list(criteria_skipped),
+        "exclusions_skipped": list(exclusions_skipped),
         "skipped": skipped,
         "ahp": prof.ahp.as_dict() if prof.ahp is not None else None,
         "top_n": top_n,
@@ -704,7 +729,7 @@ def score_from_raw(
         ``exclusion_reasons``, ``rank``, ``why``. ``attrs["foncier"]`` holds the metadata.
     """
     prof = load_profile(profile)
-    active = active_criteria(raw, prof)
+    active = active_criteria(raw.values.columns, prof)
     weights = criterion_weights(active)
     scores = criterion_scores(raw, prof)
     ties = criterion_tiebreaks(raw, prof)
@@ -715,9 +740,12 @@ def score_from_raw(
     )
     out["why"] = why_sentences(out, active, top_n=top_n)
     out.attrs["foncier"] = score_metadata(
-        raw,
         prof,
         weights,
+        criteria=raw.values.columns,
+        exclusions=raw.exclusion_values.columns,
+        criteria_skipped=raw.criteria_skipped,
+        exclusions_skipped=raw.exclusions_skipped,
         top_n=top_n,
         n_sites=len(out),
         n_excluded=int(out["excluded"].sum()),

@@ -164,7 +164,7 @@ def sensitivity(
     check_number(weight_noise, "weight_noise (a standard deviation)", minimum=0)
     check_number(bounds_noise, "bounds_noise (a standard deviation)", minimum=0)
     raw, excluded = _inputs(sites, layers_or_scored, prof)
-    active = active_criteria(raw, prof)
+    active = active_criteria(raw.values.columns, prof)
     k = len(active)
     base_w = normalise_weights([c.weight for c in active])
     keep = ~excluded.reindex(raw.index).fillna(False).to_numpy(dtype=bool)
@@ -271,7 +271,7 @@ def weight_sweep(
     """
     prof = load_profile(profile)
     raw, excluded = _inputs(None, scored_or_inputs, prof)
-    active = active_criteria(raw, prof)
+    active = active_criteria(raw.values.columns, prof)
     ids = [c.id for c in active]
     if criterion not in ids:
         known = [c.id for c in prof.criteria]
