@@ -460,6 +460,32 @@ def _counts(ctx: _Context, plan: _SortPlan, part: int) -> tuple[np.ndarray, ...]
     return rows, got[:, 0], got[:, 1], got[:, 2]
 
 
+def _positions_of(
+    ctx: _Context, plan: _SortPlan, part: int, key: np.ndarray, pos: np.ndarray
+) -> np.ndarray:
+    """Global positions of a few sites of one partition in a sort on (key, position).
+
+    Binary searches in the partition's sorted keys (positions ascend within equal keys),
+    then one row of a bucket's result per site: the files are memory-mapped, so only the
+    pages searched and those rows are read, not the whole partition's counts.
+    """
+    folder = _sort_dir(ctx, plan.name)
+    keys, positions = _load(folder, part, 0), _load(folder, part, 1)
+    lo = np.searchsorted(keys, key, side="left")
+    hi = np.searchsorted(keys, key, side="right")
+    at = np.asarray(
+        [a + np.searchsorted(positions[a:b], p) for a, b, p in zip(lo, hi, pos, strict=True)],
+        dtype=np.int64,
+    )
+    offsets = plan.offsets[part]
+    bucket = np.searchsorted(offsets, at, side="right") - 1
+    out = np.empty(len(at), dtype=np.int64)
+    for i, (b, k) in enumerate(zip(bucket, at, strict=True)):  # a loop over the top sites only
+        result = np.load(folder / f"b{b}.result.npy", mmap_mode="r")
+        out[i] = plan.bucket_start[b] + result[plan.before[part, b] + k - offsets[b], 0]
+    return out
+
+
 def _value_at(ctx: _Context, plan: _SortPlan, position: int) -> float:
     """The first key of the site at a global position of a sort (one read)."""
     b = int(np.searchsorted(plan.bucket_start, position, side="right") - 1)
@@ -642,12 +668,7 @@ def _second_round(
 
 
 def _third_round(
-    ctx: _Context,
-    part: int,
-    plans: dict[str, _SortPlan],
-    n_active: int,
-    out_dir: str,
-    top_n: int,
+    ctx: _Context, part: int, plans: dict[str, _SortPlan], out_dir: str, top_n: int
 ) -> dict[str, Any]:
     """Add the national rank and ex-aequo flag; write the partition's result file."""
     table = pd.read_parquet(Path(ctx.scratch) / "scored" / f"p{part}.parquet")
@@ -666,11 +687,10 @@ def _third_round(
     in_top = keep & (rank <= top_n)
     top = table[in_top].copy()
     top["_equal"] = ties[in_top]
-    for j in range(n_active):
-        r, p, _, _ = _counts(ctx, plans[f"med{j}"], part)
-        at = np.full(n, -1, dtype=np.int64)
-        at[r] = p
-        top[f"_med{j}"] = at[in_top]
+    pos = _positions(part, n)[in_top]
+    for j, c in enumerate(active_criteria(ctx.criteria, ctx.profile)):
+        key = top[f"{c.id}__score"].to_numpy(dtype=float)
+        top[f"_med{j}"] = _positions_of(ctx, plans[f"med{j}"], part, key, pos)
     return {"top": top}
 
 
@@ -842,7 +862,7 @@ def _rank(
     seconds, plans2 = _run_sorts(task_ctx, second, n_parts, groups2)
     shared2 = dask.delayed(plans2, pure=True, traverse=False)
     third = [
-        dask.delayed(_third_round)(task_ctx, i, shared2, len(active), str(out_dir), top_n)
+        dask.delayed(_third_round)(task_ctx, i, shared2, str(out_dir), top_n)
         for i in range(n_parts)
     ]
     thirds = dask.compute(*third)
