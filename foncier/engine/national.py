@@ -236,6 +236,20 @@ def _context(path: Path, files: list[Path], prof: Profile, scratch: Path) -> _Co
     )
 
 
+def _read_columns(file: str, ctx: _Context, *, values_only: bool = False) -> pd.DataFrame:
+    """The columns of a measured partition this profile needs (the index comes with them).
+
+    Only those columns are decoded: the first round needs the criteria's raw values, the
+    second every rule's, the nearest names, the areas and ``site_id``.
+    """
+    columns = [f"v:{c}" for c in ctx.criteria]
+    if not values_only:
+        columns += [f"n:{c}" for c in ctx.nearest]
+        columns += [f"x:{e}" for e in ctx.exclusions]
+        columns += ["area_m2", *(["site_id"] if ctx.has_site_id else [])]
+    return pd.read_parquet(file, columns=columns)
+
+
 def _raw(frame: pd.DataFrame, ctx: _Context) -> RawMeasures:
     """The raw measures of one partition, as :func:`measure_criteria` gave them."""
 
@@ -568,15 +582,14 @@ def _positions(part: int, n: int) -> np.ndarray:
 
 def _first_round(ctx: _Context, file: str, part: int, n_parts: int) -> dict[str, Any]:
     """Read a partition: its size, minmax bounds, and the keys of the mid-rank sorts."""
-    frame = pd.read_parquet(file)
-    raw = _raw(frame, ctx)
+    frame = _read_columns(file, ctx, values_only=True)
     prof = ctx.profile
     n = len(frame)
     pos = _positions(part, n)
     samples = min(_MAX_SAMPLES, n_parts + 1)
     out: dict[str, Any] = {"n": n, "bounds": {}, "known": {}, "sorts": {}}
     for j, c in enumerate(active_criteria(ctx.criteria, prof)):
-        x = raw_array(raw.values[c.id])
+        x = raw_array(frame[f"v:{c.id}"])
         key = closeness_key(x, c.transform)
         out["sorts"][f"tie{j}"] = _write_sorted(ctx, f"tie{j}", part, [key, pos], samples)
         kind = c.transform["kind"]
@@ -607,7 +620,7 @@ def _second_round(
     known: dict[str, int],
 ) -> dict[str, Any]:
     """Score a partition with the global figures; start the rank and median sorts."""
-    frame = pd.read_parquet(file)
+    frame = _read_columns(file, ctx)
     raw = _raw(frame, ctx)
     prof = ctx.profile
     active = active_criteria(ctx.criteria, prof)
