@@ -643,9 +643,11 @@ def _second_round(
     table = scored_columns(raw, prof, criterion_weights(active), scores, ties)
     if ctx.has_site_id:
         table.insert(0, "site_id", frame["site_id"])
-    folder = Path(ctx.scratch) / "scored"
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(folder / f"p{part}.parquet", index=True)
+    # Placeholders the third round fills in, so that the scratch table already has the
+    # result's columns and pandas metadata (their dtypes when read back with pandas).
+    table["rank"] = pd.array([pd.NA] * n, dtype="Int64")
+    table["ex_aequo"] = False
+    _write_scored(ctx, part, table)
 
     ranked = ~table["excluded"].to_numpy(dtype=bool)
     pos = _positions(part, n)[ranked]
@@ -680,25 +682,54 @@ def _second_round(
     return {"n_ranked": int(ranked.sum()), "stats": stats, "sorts": sorts, "missing": missing}
 
 
+def _scored_file(ctx: _Context, part: int) -> Path:
+    return Path(ctx.scratch) / "scored" / f"p{part}.arrow"
+
+
+def _write_scored(ctx: _Context, part: int, table: pd.DataFrame) -> None:
+    """Keep a partition's scored table for the third round, as an Arrow IPC file.
+
+    Uncompressed Arrow is written at the speed of a copy and read back memory-mapped,
+    without decoding: the third round adds two columns and writes the result's parquet
+    file from it, the only encoding of the table.
+    """
+    import pyarrow as pa
+
+    arrow = pa.Table.from_pandas(table, preserve_index=True)
+    path = _scored_file(ctx, part)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+
+
 def _third_round(
     ctx: _Context, part: int, plans: dict[str, _SortPlan], out_dir: str, top_n: int
 ) -> dict[str, Any]:
     """Add the national rank and ex-aequo flag; write the partition's result file."""
-    table = pd.read_parquet(Path(ctx.scratch) / "scored" / f"p{part}.parquet")
-    n = len(table)
-    ranked = np.flatnonzero(~table["excluded"].to_numpy(dtype=bool))
-    rows, position, _, equal = _counts(ctx, plans["rank"], part)
-    rank = np.zeros(n, dtype=np.int64)
-    ties = np.zeros(n, dtype=np.int64)
-    rank[rows] = position + 1
-    ties[rows] = equal
-    keep = np.zeros(n, dtype=bool)
-    keep[ranked] = True
-    table["rank"] = pd.Series(rank, index=table.index).where(keep).astype("Int64")
-    table["ex_aequo"] = ties > 1
-    table.to_parquet(Path(out_dir) / f"part.{part}.parquet", index=True)
-    in_top = keep & (rank <= top_n)
-    top = table[in_top].copy()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pa.memory_map(str(_scored_file(ctx, part))) as source:
+        table = pa.ipc.open_file(source).read_all()
+        n = table.num_rows
+        # The rank sort holds the partition's ranked (not excluded) sites only.
+        rows, position, _, equal = _counts(ctx, plans["rank"], part)
+        rank = np.zeros(n, dtype=np.int64)
+        ties = np.zeros(n, dtype=np.int64)
+        keep = np.zeros(n, dtype=bool)
+        rank[rows] = position + 1
+        ties[rows] = equal
+        keep[rows] = True
+        for name, values in (
+            ("rank", pa.array(rank, mask=~keep)),
+            ("ex_aequo", pa.array(ties > 1)),
+        ):
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+        pq.write_table(table, str(Path(out_dir) / f"part.{part}.parquet"))
+        in_top = keep & (rank <= top_n)
+        # take, not filter: a filter keeping no row drops a categorical column's categories
+        # (pandas keeps them, and concatenating the partitions' tops then keeps the dtype).
+        top = table.take(pa.array(np.flatnonzero(in_top))).to_pandas()
     top["_equal"] = ties[in_top]
     pos = _positions(part, n)[in_top]
     for j, c in enumerate(active_criteria(ctx.criteria, ctx.profile)):
