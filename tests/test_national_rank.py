@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -351,3 +352,27 @@ def test_bad_input_is_refused_and_nothing_written(tmp_path):
     # Nothing half-written next to the outputs.
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
     assert not (tmp_path / "t").exists()
+
+
+def test_top_keeps_the_dtypes_when_a_partition_has_no_top_site(tmp_path):
+    raw = synthetic_raw(120, seed=6)
+    names = raw.nearest["rail"].fillna("aucune").astype("category")
+    cat = replace(raw, nearest=raw.nearest.assign(rail=names))
+    # The 20 worst sites first: the first partition holds none of the top 10, the second
+    # none at all (its empty file keeps no category).
+    worst = score_from_raw(cat, PROFILE)["rank"].fillna(10**6).sort_values().index[-20:]
+    order = [*worst, *cat.index.difference(worst)]
+    cat = RawMeasures(
+        values=cat.values.loc[order],
+        nearest=cat.nearest.loc[order],
+        exclusion_values=cat.exclusion_values.loc[order],
+        area_m2=cat.area_m2.loc[order],
+        site_ids=cat.site_ids.loc[order],
+    )
+    write_measured(cat, tmp_path / "m", (20, 0, 100))
+    ranking = score_measures_parquet(tmp_path / "m", tmp_path / "s", PROFILE)
+    expected = score_from_raw(cat, PROFILE).sort_values("rank").head(10)
+    assert ranking.top["rail__nearest"].dtype == "category"
+    # Every column of foncier.score's, same dtypes and values (and the sites' site_id).
+    pd.testing.assert_frame_equal(ranking.top[expected.columns], expected, check_exact=True)
+    assert ranking.top["site_id"].equals(cat.site_ids.loc[expected.index].rename("site_id"))

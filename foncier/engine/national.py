@@ -727,9 +727,7 @@ def _third_round(
             table = table.set_column(table.schema.get_field_index(name), name, values)
         pq.write_table(table, str(Path(out_dir) / f"part.{part}.parquet"))
         in_top = keep & (rank <= top_n)
-        # take, not filter: a filter keeping no row drops a categorical column's categories
-        # (pandas keeps them, and concatenating the partitions' tops then keeps the dtype).
-        top = table.take(pa.array(np.flatnonzero(in_top))).to_pandas()
+        top = table.filter(pa.array(in_top)).to_pandas()
     top["_equal"] = ties[in_top]
     pos = _positions(part, n)[in_top]
     for j, c in enumerate(active_criteria(ctx.criteria, ctx.profile)):
@@ -910,7 +908,11 @@ def _rank(
         for i in range(n_parts)
     ]
     thirds = dask.compute(*third)
-    top = pd.concat([t["top"] for t in thirds]).sort_values("rank")
+    # The partitions holding top sites only: a categorical column of no row may have no
+    # category left (an empty partition's file, an Arrow filter keeping no row), and
+    # concatenating it would turn the column into text, unlike foncier.score's.
+    tops = [t["top"] for t in thirds]
+    top = pd.concat([t for t in tops if len(t)] or tops[:1]).sort_values("rank")
     m = sum(s["n_ranked"] for s in seconds)
     # Said once for all the sites, not once per partition.
     warn_missing(sum((s["missing"] for s in seconds), pd.Series(0, index=list(ctx.criteria))))
