@@ -376,3 +376,56 @@ def test_top_keeps_the_dtypes_when_a_partition_has_no_top_site(tmp_path):
     # Every column of foncier.score's, same dtypes and values (and the sites' site_id).
     pd.testing.assert_frame_equal(ranking.top[expected.columns], expected, check_exact=True)
     assert ranking.top["site_id"].equals(cat.site_ids.loc[expected.index].rename("site_id"))
+
+
+def test_ex_aequo_by_hand_across_partitions(tmp_path):
+    """ex_aequo: another ranked site has the same score rounded to 1e-9, across partitions."""
+    # One criterion: rail distance, 0 m → 100 … 10 km → 0 (linear). Scores by hand:
+    # a, b: 1 km → 90, in two partitions: ex aequo.
+    # c: 3 km → 70, and d: 3 km → 70 but excluded (flooded): d counts for no one.
+    # e: 12 km, f: 15 km and j (no value) all score 0, with different tie-break values.
+    # g: 5 km → 50 and h: 5 km + 1 nm → 49.99999999999, equal once rounded to 1e-9.
+    # i: 2 km → 80, alone.
+    sites = list("acegibdfhj")
+    rail = {"a": 1000, "b": 1000, "c": 3000, "d": 3000, "e": 12000, "f": 15000}
+    rail |= {"g": 5000, "h": 5000 + 1e-9, "i": 2000, "j": np.nan}
+    index = pd.Index(sites, name="fid")
+    raw = RawMeasures(
+        values=pd.DataFrame({"rail": [rail[s] for s in sites]}, index=index),
+        nearest=pd.DataFrame({"rail": [f"Gare {s}" for s in sites]}, index=index),
+        exclusion_values=pd.DataFrame({"flood": [float(s == "d") for s in sites]}, index=index),
+        area_m2=pd.Series(1e4, index=index),
+        site_ids=pd.Series(sites, index=index),
+    )
+    prof = make_profile([RAIL], [FLOOD])
+    write_measured(raw, tmp_path / "m", (5, 0, 5))
+    score_measures_parquet(tmp_path / "m", tmp_path / "s", prof, scheduler="synchronous")
+    got = read_result(tmp_path / "s")
+    by_hand = {"a": True, "b": True, "c": False, "d": False, "e": True, "f": True}
+    by_hand |= {"g": True, "h": True, "i": False, "j": True}
+    assert got["ex_aequo"].to_dict() == by_hand
+    # What the by-hand flags rest on: the scores and tie-breaks do differ where said.
+    assert got.loc["h", "score"] != got.loc["g", "score"]
+    assert got.loc[["e", "f", "j"], "tiebreak"].nunique() == 3
+    assert got.loc["d", "excluded"]
+    assert pd.isna(got.loc["d", "rank"])
+    # The same flags as foncier.score's in memory.
+    expected = score_from_raw(raw, prof)
+    assert got["ex_aequo"].equals(expected["ex_aequo"])
+
+
+def test_ex_aequo_recounted_from_the_written_scores(tmp_path):
+    """On many ties over five partitions: each flag recounted from the written columns."""
+    raw = synthetic_raw(300, seed=11)
+    write_measured(raw, tmp_path / "m", (70, 0, 90, 1, 139))
+    score_measures_parquet(tmp_path / "m", tmp_path / "s", PROFILE, scheduler="threads")
+    got = read_result(tmp_path / "s")
+    ranked = got[~got["excluded"]]
+    # Sites of the same rounded score, counted with pandas over the ranked sites only.
+    key = np.floor(ranked["score"].to_numpy() * 1e9 + 0.5)
+    same = pd.Series(key, index=ranked.index).map(pd.Series(key).value_counts())
+    recount = pd.Series(False, index=got.index)
+    recount[ranked.index] = same > 1
+    assert got["ex_aequo"].equals(recount.rename("ex_aequo"))
+    assert 0 < got["ex_aequo"].sum() < len(ranked)
+    assert got["ex_aequo"].equals(score_from_raw(raw, PROFILE)["ex_aequo"])
