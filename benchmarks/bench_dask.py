@@ -122,6 +122,20 @@ def _workers_cpu(client: Any) -> float:
     return sum(client.run(_own_cpu).values())
 
 
+def _task_counts(dask_worker: Any) -> tuple[int, int, int]:
+    """Tasks run by a worker, and data sent to other workers (count, bytes), so far."""
+    return (
+        dask_worker.state.executed_count,
+        dask_worker.transfer_outgoing_count_total,
+        dask_worker.transfer_outgoing_bytes_total,
+    )
+
+
+def _tasks(client: Any) -> np.ndarray:
+    """Summed :func:`_task_counts` of the cluster's workers."""
+    return np.sum(list(client.run(_task_counts).values()), axis=0)
+
+
 def _pid_max_rss() -> tuple[int, float]:
     return os.getpid(), max_rss_mb()
 
@@ -425,13 +439,13 @@ def main() -> None:
                 c = tree_cpu_seconds()
                 time.sleep(args.idle)
                 idle_rate = (tree_cpu_seconds() - c) / args.idle
-                w0 = _workers_cpu(client)
+                w0, k0 = _workers_cpu(client), _tasks(client)
                 t, c = time.perf_counter(), tree_cpu_seconds()
                 parts = score_to_parquet(
                     synthetic.score_parcels, ddf, out, layers, slope, meta=meta, overwrite=True
                 )
                 wall, cpu = time.perf_counter() - t, tree_cpu_seconds() - c
-                w1 = _workers_cpu(client)
+                w1, k1 = _workers_cpu(client), _tasks(client)
             load1 = os.getloadavg()[0]
             # Each process once: a LocalCluster's nannies live in this process (so do the
             # scheduler and the client); a remote cluster's nannies are not counted.
@@ -463,7 +477,9 @@ def main() -> None:
             f"{idle_rate:.3f} CPU s a second, so the work took {work:.1f} CPU s = "
             f"{per_work:.1f} µs a parcel; peak RSS of all local processes "
             f"{mem.peak:,.0f} MB sampled, {hwm:,.0f} MB summed high-water marks; "
-            f"{len(expected):,} parcels identical to in-memory: {same}; load average "
+            f"{len(expected):,} parcels identical to in-memory: {same}; tasks run "
+            f"{k1[0] - k0[0]:,} (layers included), data sent between workers "
+            f"{k1[1] - k0[1]:,} times, {(k1[2] - k0[2]) / 2**20:,.0f} MB; load average "
             f"{load0:.1f}→{load1:.1f}",
             flush=True,
         )

@@ -13,6 +13,7 @@ import shapely
 
 from foncier.engine import measures
 from foncier.engine.distributed import (
+    fuse_partitions,
     local_cluster,
     map_sites,
     measure_to_parquet,
@@ -92,11 +93,10 @@ def test_layers_enter_the_graph_once(data):
     graph = dict(lazy.__dask_graph__())
     layers_size = len(pickle.dumps(layers))
     sizes = {key: len(pickle.dumps(task)) for key, task in graph.items()}
-    heavy = [
-        key
-        for key, size in sizes.items()
-        if size >= layers_size and not str(key[0]).startswith("frompandas")
-    ]
+    # The site partitions: in-memory data, each made inside the task that scores it.
+    site_parts = [key for key in graph if str(key[0]).startswith(("frompandas", "sites"))]
+    assert len(site_parts) == 3
+    heavy = [key for key, size in sizes.items() if size >= layers_size and key not in site_parts]
     # Exactly one graph node (besides the site partitions) carries the layers; the 3
     # partition tasks only refer to it.
     assert len(heavy) == 1
@@ -167,6 +167,82 @@ def test_results_written_partition_by_partition_from_a_parquet_dataset(data, tmp
         pd.testing.assert_frame_equal(part, expected.loc[part.index], check_dtype=False)
     assert max(SEEN_ROWS) == 180  # the largest partition, not the 600 sites
     assert sorted(n for n in SEEN_ROWS if n) == [100, 150, 170, 180]
+
+
+def _parquet_dataset(sites: gpd.GeoDataFrame, folder, bounds: list[int]):
+    folder.mkdir()
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        sites.iloc[lo:hi].to_parquet(folder / f"part.{i}.parquet")
+
+
+def test_each_partition_is_read_scored_and_written_by_one_task(data, tmp_path):
+    import dask_geopandas
+    import distributed
+
+    sites, layers, expected = data
+    _parquet_dataset(sites, tmp_path / "parcels", [0, 100, 250, 420, 600])
+    ddf = dask_geopandas.read_parquet(tmp_path / "parcels")
+    with local_cluster(2, processes=False) as client, distributed.get_task_stream(client) as ts:
+        written = score_to_parquet(
+            score_partition, ddf, tmp_path / "scores", layers, radius_m=3_000
+        )
+    names = [key[0] if isinstance(key, tuple) else key for key in (t["key"] for t in ts.data)]
+    # 4 tasks, each reading, scoring and writing one file, and the closing barrier: no task
+    # reading a partition apart, whose result dask could move to another worker.
+    assert written == 4
+    assert len(names) == 5
+    assert sum(name.startswith("toparquetbarrier") for name in names) == 1
+    parts = [name for name in names if not name.startswith("toparquetbarrier")]
+    assert len(set(parts)) == 1
+    assert "read_parquet" not in parts[0]
+    assert "_apply" in parts[0]
+    assert "toparquetdata" in parts[0]
+    # No partition moved between the workers: the only transfers are the written files'
+    # small return values, gathered by the barrier.
+    moved = {
+        name
+        for name, t in zip(names, ts.data, strict=True)
+        for s in t["startstops"]
+        if s["action"] == "transfer"
+    }
+    assert moved <= {n for n in names if n.startswith("toparquetbarrier")}
+    files = sorted((tmp_path / "scores").glob("*.parquet"), key=_part_number)
+    got = pd.concat(pd.read_parquet(f) for f in files)
+    assert list(got.index) == list(expected.index)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_fused_partitions_are_the_same_partitions(data, tmp_path):
+    import dask
+    import dask_geopandas
+
+    sites, _, _ = data
+    _parquet_dataset(sites, tmp_path / "parcels", [0, 250, 600])
+    # Read and reprojected: each fused task runs its partition's read and to_crs.
+    ddf = dask_geopandas.read_parquet(tmp_path / "parcels").to_crs("EPSG:3035")
+    fused = fuse_partitions(ddf)
+    assert fused.npartitions == 2
+    graph = dict(fused.optimize().__dask_graph__())
+    assert len(graph) == 2
+    assert not [key for key in graph if "read_parquet" in str(key[0])]
+    with dask.config.set(scheduler="synchronous"):
+        for i in range(2):
+            got, want = fused.partitions[i].compute(), ddf.partitions[i].compute()
+            assert len(got) == len(want) == [250, 350][i]
+            pd.testing.assert_frame_equal(got, want)
+            assert got.crs == want.crs == "EPSG:3035"
+    # Partitions made of whole partitions are fused; partitions that share a task (here 3
+    # partitions split into 5) are left as they are: fusing would make the shared one
+    # once for each partition that takes rows from it.
+    joined = partition_sites(sites, npartitions=3).repartition(npartitions=2)
+    split = partition_sites(sites, npartitions=3).repartition(npartitions=5)
+    for mixed, fused_count in [(joined, 2), (split, 0)]:
+        graph = dict(fuse_partitions(mixed).__dask_graph__())
+        assert sum(str(key[0]).startswith("sites") for key in graph) == fused_count
+        with dask.config.set(scheduler="synchronous"):
+            got = fuse_partitions(mixed).compute()
+        pd.testing.assert_frame_equal(got, mixed.compute(scheduler="synchronous"))
+        assert list(got.index) == list(sites.index)
 
 
 def test_existing_results_are_never_mixed_with_new_ones(data, tmp_path):
