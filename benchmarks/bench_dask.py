@@ -12,7 +12,8 @@
    and write stack imported in each worker before timing (as it is in the reference),
    the layers scattered once to every worker, each worker
    reading its partitions, scoring them and writing its result file
-   (``foncier.engine.distributed.score_to_parquet``): nothing is gathered. With
+   (``foncier.engine.distributed.score_to_parquet``: one task a partition): nothing is
+   gathered. The tasks run and the data sent between workers are printed too. With
    ``--scheduler ADDRESS`` the same runs on an existing cluster instead.
 4. Memory: a thread sums the resident memory (RSS) of this process and all its children
    (nannies, workers) every 0.1 s and keeps the peak; after the run, each process's own
