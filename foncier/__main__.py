@@ -12,6 +12,11 @@ of a reference territory still paid 4 collections, 50–80 ms of CPU, to free ab
 objects. The command starts collecting after 500,000 new objects: a map of that size runs
 without a collection, a larger command (a whole département, a national ranking) still
 collects, every 500,000 objects.
+
+When the command is done, every object is moved out of the collector's reach
+(``gc.freeze``): the interpreter's shutdown otherwise goes over all of them again, and took
+0.25–0.4 s of a map's 1.5–2 s. Nothing relies on those passes: the files are written and
+closed, the temporary ones removed by their own exit handlers.
 """
 
 from __future__ import annotations
@@ -34,7 +39,12 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrompu.\n")
         sys.exit(EXIT_INTERRUPTED)
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        # The objects are about to be freed with the process: spare the collector the
+        # passes over them while the interpreter shuts down.
+        gc.freeze()
 
 
 if __name__ == "__main__":
