@@ -501,3 +501,48 @@ def test_compact_popup_script_cannot_end_the_page_script():
     assert header == [hostile, "Valeur"]  # decodes back to the raw text, shown via textContent
     data = table_popup_data("Site <b>1</b>", [("Gare", 1234.5)], ["ligne"])
     assert data == {"t": "Site <b>1</b>", "r": [["Gare", format_value(1234.5)]], "f": ["ligne"]}
+
+
+# ------------------------------------------------------------------------- rendering
+
+
+def _busy_map(name: str):
+    sites = grid(4)
+    sites.loc[3, "nom"] = name
+    m = base_map(sites, basemaps=("plain",))
+    add_polygons(m, sites, style="zae", tooltip="nom", popup={"Nom": "nom"})
+    add_lines(m, sites.boundary.to_frame("geometry").assign(nom="ligne"), style="railways")
+    add_points(m, points(120), style="substations", tooltip="nom")
+    add_points(m, points(5, seed=1), style="ports", tooltip="nom")
+    return finish_map(m)
+
+
+def _same_ids(page: str) -> str:
+    return re.sub(r"_[0-9a-f]{32}", "_ID", page)
+
+
+def test_render_html_gives_branca_page_and_puts_back_the_classes():
+    m1, m2 = _busy_map("Zone A"), _busy_map("Zone A")
+    before = {id(e): type(e) for e in _elements(m1.get_root())}
+    page = render_html(m1)
+    assert _same_ids(page) == _same_ids(m2.get_root().render())
+    assert {id(e): type(e) for e in _elements(m1.get_root()) if id(e) in before} == before
+    assert page.count("L.geoJson(") >= 2
+    assert page.count("L.markerClusterGroup(") == 1
+
+
+def test_render_html_keeps_template_syntax_in_names_as_text():
+    # Rendered text is not a template: branca's second pass would drop the comment and fail on
+    # the unknown variable.
+    name = "Zone {# a #} {{ b }}"
+    page = render_html(_busy_map(name))
+    assert json.dumps(name) in page
+
+
+def _elements(root):
+    stack, out = [root], []
+    while stack:
+        element = stack.pop()
+        out.append(element)
+        stack.extend(element._children.values())
+    return out
