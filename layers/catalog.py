@@ -77,13 +77,13 @@ def load_population(
     """
     _embedded_only(source, "communes")
     margin = settings.infrastructure_margin_m if margin_m is None else float(margin_m)
-    area = gpd.GeoSeries([territory.area_with_margin(margin)], crs=territory.crs).to_crs(4326)
-    area_ll = area.iloc[0]
+    box = shapely.box(*territory.bbox_lonlat(margin))
     deps = admin.load_departements()
-    touched = deps.loc[shapely.intersects(deps.geometry.to_numpy(), area_ll), "code"].tolist()
+    touched = deps.loc[shapely.intersects(deps.geometry.to_numpy(), box), "code"].tolist()
     communes = admin.load_communes(departements=touched)
-    communes = communes[shapely.intersects(communes.geometry.to_numpy(), area_ll)]
+    communes = communes[shapely.intersects(communes.geometry.to_numpy(), box)]
     communes = communes.to_crs(territory.crs)
+    communes = communes.iloc[territory.within_margin(communes, margin)]
     members = set(territory.communes["insee"])
     return gpd.GeoDataFrame(
         {

@@ -482,8 +482,7 @@ def load_housing(
         return _finish(out, territory, margin, "housing")
     # Points (addresses, dwellings) are kept whole when they fall in the area.
     out = to_crs(repair_geometries(out, name="housing", drop_empty=True), territory.crs, "housing")
-    hits = out.sindex.query(territory.area_with_margin(margin), predicate="intersects")
-    return _finish(out.iloc[np.sort(hits)], None, margin, "housing")
+    return _finish(out.iloc[territory.within_margin(out, margin)], None, margin, "housing")
 
 
 def _osm_housing(territory: Territory, margin_m: float) -> gpd.GeoDataFrame:

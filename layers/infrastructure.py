@@ -45,8 +45,6 @@ from layers.geoparquet import read_geoparquet
 from layers.registry import LAYERS, get_layer
 
 if TYPE_CHECKING:
-    from shapely.geometry.base import BaseGeometry
-
     from layers.territories import Territory
 
 __all__ = [
@@ -236,31 +234,29 @@ def _conform(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 
 
 class _Area(NamedTuple):
-    """The perimeter grown by the margin (territory CRS) and its lon/lat bounding box."""
+    """The margin around the territory (metres) and the lon/lat box that holds it."""
 
     margin_m: float
-    shape: BaseGeometry
     bbox: tuple[float, float, float, float]
 
 
 def _area(territory: Territory, margin_m: float | None) -> _Area:
     margin = _margin(margin_m)
-    # The territory computes its grown perimeter and lon/lat box once per margin.
-    return _Area(margin, territory.area_with_margin(margin), territory.bbox_lonlat(margin))
+    # The territory computes its lon/lat box once per margin.
+    return _Area(margin, territory.bbox_lonlat(margin))
 
 
 def _finish(
     gdf: gpd.GeoDataFrame, *, territory: Territory, area: _Area, layer: str
 ) -> gpd.GeoDataFrame:
-    """Reproject to the territory's CRS, repair, keep what intersects the area, conform."""
+    """Reproject to the territory's CRS, repair, keep what lies within the margin, conform."""
     require_crs(gdf, layer)
     if len(gdf) == 0:
         out = _empty(layer, territory.crs)
     else:
         gdf = to_crs(gdf, territory.crs, layer)
         gdf = repair_geometries(gdf, name=layer, id_column="id", drop_empty=True)
-        hits = gdf.sindex.query(area.shape, predicate="intersects")
-        out = gdf.iloc[np.sort(hits)]
+        out = gdf.iloc[territory.within_margin(gdf, area.margin_m)]
         if "area_ha" in _schema(layer):
             geoms = out.geometry.to_numpy()
             polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))

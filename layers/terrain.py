@@ -134,9 +134,10 @@ def _load_dem(
 
         # Area wanted, in the target CRS.
         if territory is not None:
-            area_bounds = tuple(
-                float(v) for v in shapely.bounds(territory.area_with_margin(margin_m))
-            )
+            # The box of the perimeter grown by the margin: its bounds grown by the margin.
+            x0, y0, x1, y1 = (float(v) for v in shapely.bounds(territory.perimeter))
+            grow = max(float(margin_m), 0.0)
+            area_bounds = (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
         else:
             area_bounds = tuple(
                 transform_bounds(src.crs, dst_crs.to_wkt(), *src.bounds, densify_pts=21)

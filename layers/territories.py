@@ -143,7 +143,13 @@ class Territory:
         )
 
     def area_with_margin(self, margin_m: float) -> BaseGeometry:
-        """The perimeter grown by ``margin_m`` metres (in ``crs``), computed once per margin."""
+        """The perimeter grown by ``margin_m`` metres (in ``crs``), computed once per margin.
+
+        A polygon for clipping. To select what lies within the margin, :meth:`within_margin`
+        is exact and far cheaper: GEOS takes 10–100 ms to grow a perimeter of a few hundred
+        vertices by 30 km, and the arcs of the grown polygon fall up to about 0.6 km inside
+        the true distance.
+        """
         if margin_m <= 0:
             return self.perimeter
         key = ("area", float(margin_m))
@@ -151,18 +157,52 @@ class Territory:
             self._derived[key] = shapely.buffer(self.perimeter, margin_m, quad_segs=4)
         return self._derived[key]
 
+    def within_margin(self, gdf: gpd.GeoDataFrame, margin_m: float) -> np.ndarray:
+        """Positions (sorted) of the rows of ``gdf`` within ``margin_m`` metres of the perimeter.
+
+        Parameters
+        ----------
+        gdf : GeoDataFrame
+            Features in the territory's CRS.
+        margin_m : float
+            Distance from the perimeter, metres; 0 keeps what touches the territory.
+
+        Returns
+        -------
+        numpy.ndarray
+            Integer positions, ascending, for ``gdf.iloc``.
+        """
+        if len(gdf) == 0:
+            return np.empty(0, dtype=np.intp)
+        if margin_m > 0:
+            hits = gdf.sindex.query(self.perimeter, predicate="dwithin", distance=margin_m)
+        else:
+            hits = gdf.sindex.query(self.perimeter, predicate="intersects")
+        return np.sort(hits)
+
     def bbox_lonlat(self, margin_m: float = 0.0) -> tuple[float, float, float, float]:
-        """``(west, south, east, north)`` in degrees (EPSG:4326) of the area plus a margin.
+        """``(west, south, east, north)`` in degrees (EPSG:4326) around the area plus a margin.
+
+        The box in ``crs`` of the perimeter's bounds grown by the margin, reprojected with
+        21 points along each side: it holds everything within ``margin_m`` of the perimeter,
+        and is a little larger than the grown perimeter's own box near the corners. It is for
+        coarse selections (embedded files, web queries); :meth:`within_margin` is exact.
 
         Parameters
         ----------
         margin_m : float
             Margin around the perimeter, metres.
         """
-        key = ("bbox_lonlat", float(max(margin_m, 0.0)))
+        margin = float(max(margin_m, 0.0))
+        key = ("bbox_lonlat", margin)
         if key not in self._derived:
-            area = gpd.GeoSeries([self.area_with_margin(margin_m)], crs=self.crs).to_crs(4326)
-            w, s, e, n = area.total_bounds
+            from pyproj import Transformer
+
+            x0, y0, x1, y1 = shapely.bounds(self.perimeter)
+            to_lonlat = Transformer.from_crs(self.crs, 4326, always_xy=True)
+            w, s, e, n = to_lonlat.transform_bounds(
+                x0 - margin, y0 - margin, x1 + margin, y1 + margin, densify_pts=21
+            )
             self._derived[key] = (float(w), float(s), float(e), float(n))
         return self._derived[key]
 

@@ -6,6 +6,7 @@ import csv
 from collections import defaultdict
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -178,7 +179,40 @@ def test_grown_perimeter_is_computed_once_per_margin():
     assert t.area_with_margin(30_000) is area
     assert t.area_with_margin(0) is t.perimeter
     assert shapely.area(t.area_with_margin(10_000)) < shapely.area(area)
-    # the lon/lat box of the grown perimeter, as geopandas reprojects it
-    w, s, e, n = gpd.GeoSeries([expected], crs=t.crs).to_crs(4326).total_bounds
-    assert t.bbox_lonlat(30_000) == (w, s, e, n)
     assert t.bbox_lonlat(0) != t.bbox_lonlat(30_000)
+
+
+def test_lonlat_box_holds_the_grown_perimeter_and_little_more():
+    t = territory("alencon")
+    west, south, east, north = t.bbox_lonlat(30_000)
+    # The perimeter grown by 30 km with fine arcs (the true distance within 2 m), in lon/lat.
+    fine = gpd.GeoSeries([shapely.buffer(t.perimeter, 30_000, quad_segs=64)], crs=t.crs)
+    w, s, e, n = fine.to_crs(4326).total_bounds
+    assert (west, south) <= (w, s)
+    assert (east, north) >= (e, n)
+    # At 48.4° N a degree of longitude is about 74 km, of latitude 111 km: under 3 km more
+    # (the corners of the box reach further than the grown perimeter's arcs).
+    assert max(w - west, e - east) < 3 / 74
+    assert max(s - south, n - north) < 3 / 111
+    assert t.bbox_lonlat(30_000) is t.bbox_lonlat(30_000)
+
+
+def test_within_margin_is_the_distance_to_the_perimeter():
+    t = territory("alencon")
+    x0, y0, x1, y1 = shapely.bounds(t.perimeter)
+    rng = np.random.default_rng(3)
+    n = 3000
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(
+            rng.uniform(x0 - 40_000, x1 + 40_000, n), rng.uniform(y0 - 40_000, y1 + 40_000, n)
+        ),
+        crs=t.crs,
+    )
+    dist = shapely.distance(pts.geometry.to_numpy(), t.perimeter)
+    for margin in (0.0, 5_000.0, 30_000.0):
+        expected = np.flatnonzero(dist <= margin)
+        assert np.array_equal(t.within_margin(pts, margin), expected)
+    # The grown polygon cuts its arcs short: points it leaves out are still within 30 km.
+    inside_polygon = shapely.intersects(pts.geometry.to_numpy(), t.area_with_margin(30_000))
+    assert set(np.flatnonzero(inside_polygon)) <= set(t.within_margin(pts, 30_000))
+    assert len(t.within_margin(pts.iloc[:0], 30_000)) == 0
