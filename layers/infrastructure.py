@@ -1255,8 +1255,10 @@ def _named_sites(
         areas = _commune_areas(sorted({c for cs in codes for c in cs}), territory)
         # A handful of curated rows: the union of each site's communes (one MultiPolygon
         # when it spans several), and their names.
-        geoms[~is_point] = [shapely.union_all(areas.geometry.loc[cs].to_numpy()) for cs in codes]
-        communes[~is_point] = [", ".join(areas["nom"].loc[cs].astype(str)) for cs in codes]
+        shape = dict(zip(areas.index, areas.geometry.to_numpy(), strict=True))
+        name = dict(zip(areas.index, areas["nom"].astype(str), strict=True))
+        geoms[~is_point] = [shapely.union_all([shape[c] for c in cs]) for cs in codes]
+        communes[~is_point] = [", ".join(name[c] for c in cs) for cs in codes]
     sites = gpd.GeoDataFrame(
         table[[c for c in SCHEMAS["named_sites"] if c != "communes"]].assign(communes=communes),
         geometry=list(geoms),
