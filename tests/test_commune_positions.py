@@ -319,3 +319,38 @@ def test_commune_areas_are_styled_in_qgis_as_the_siting_map_draws_them(tmp_path)
         assert dash == pytest.approx(expected, abs=1e-2)
         assert (opts["use_custom_dash"], opts["customdash_unit"]) == ("1", "MM")
     assert on_map["color"] == layer_style("ports").color
+
+
+def _ports_with_unknown_precision() -> gpd.GeoDataFrame:
+    # A user layer read with pandas' nullable strings: one precision missing (NA).
+    ports = pd.concat(
+        [_ports(), _ports().iloc[[1]].assign(id="c", name="Port C", precision=None)],
+        ignore_index=True,
+    )
+    ports.loc[2, "geometry"] = shapely.Point(X0 + 8000, Y0 + 2500)
+    ports["precision"] = ports["precision"].astype("string")
+    assert ports["precision"].isna().tolist() == [False, False, True]
+    return gpd.GeoDataFrame(ports, geometry="geometry", crs=L93)
+
+
+def test_nearest_point_and_map_read_a_nullable_precision_with_missing_values():
+    ports = _ports_with_unknown_precision()
+    near = nearest_by_site(_sites(), {"ports": ports}, {"port": ("ports",)}, nearest_point=True)[
+        "port"
+    ]
+    # The commune-level port has no point; the precise one (missing precision is not
+    # "commune") has its own, 900 m east of the east site.
+    assert np.isnan(near["x"].iloc[:2]).all()
+    assert (near["x"].iloc[2], near["y"].iloc[2]) == (X0 + 8000, Y0 + 1000)
+    perimeter = shapely.box(X0 - 1000, Y0 - 1000, X0 + 9000, Y0 + 3000)
+    territory = Territory.from_perimeter(perimeter, crs=L93)
+    page = render_html(siting_map(_scored(), territory=territory, layers={"ports": ports}))
+    blocks = [json.loads(b) for b in re.findall(r"_add\((\{.*\})\);", page)]
+    pins = {
+        f["properties"].get("_tooltip")
+        for b in blocks
+        for f in b["features"]
+        if f["geometry"]["type"] == "Point"
+    }
+    assert {"Port B", "Port C"} <= pins
+    assert "Ports – position connue à la commune seulement" in page

@@ -214,7 +214,8 @@ def nearest_by_site(
             if "precision" in features.columns:
                 # A feature known only at its commune has no point to show: the nearest
                 # point of the commune's outline would be a made-up position.
-                coarse = (features["precision"] == "commune").to_numpy()
+                # (as objects: a missing precision of a nullable string column is not it)
+                coarse = (features["precision"].astype(object) == "commune").to_numpy(bool)
                 found[found] &= ~coarse[ids[found].astype(int)]
             if found.any():
                 feats = features.geometry.to_numpy()[ids[found].astype(int)]

@@ -675,7 +675,8 @@ def siting_map(
             # Features known only at their commune are that commune's area: drawn as its
             # dashed outline (no fill, so the sites under it stay clickable) with the caveat
             # in the tooltip, never as a pin at a made-up position.
-            coarse = (gdf["precision"] == "commune").to_numpy()
+            # (as objects: a missing precision of a nullable string column is not it)
+            coarse = (gdf["precision"].astype(object) == "commune").to_numpy(bool)
             if coarse.any():
                 _add_commune_areas(m, gdf[coarse], style, label_col, source_column)
                 gdf = gdf[~coarse]
