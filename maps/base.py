@@ -140,7 +140,8 @@ def base_map(
         Finish it with :func:`finish_map` after adding layers.
     """
     import folium
-    from folium import plugins
+
+    from maps.controls import FullscreenButton, MeasureTool
 
     w, s, e, n = bounds_lonlat(extent) if extent is not None else (-5.2, 41.3, 9.6, 51.1)
     if m is None:
@@ -169,11 +170,11 @@ def base_map(
             add_sources(m, sources)
         _controls().add_to(m)
         if fullscreen:
-            plugins.Fullscreen(
+            FullscreenButton(
                 position="topleft", title="Plein écran", title_cancel="Quitter le plein écran"
             ).add_to(m)
         if measure:
-            plugins.MeasureControl(
+            MeasureTool(
                 position="topleft",
                 primary_length_unit="kilometers",
                 secondary_length_unit="meters",

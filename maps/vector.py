@@ -510,7 +510,8 @@ def add_points(
         The overlay.
     """
     import folium
-    from folium import plugins
+
+    from maps.controls import MarkerClusterLayer
 
     st = _resolve_style(style, "point", name)
     label = name or st.label
@@ -542,14 +543,12 @@ def add_points(
         )
         target: Any = group
         if len(web) > cluster_threshold:
-            target = plugins.MarkerCluster(
+            target = MarkerClusterLayer(
                 control=False,
                 icon_create_function=_cluster_icon_js(st.color),
-                options={
-                    "showCoverageOnHover": False,
-                    "maxClusterRadius": 45,
-                    "disableClusteringAtZoom": 13,
-                },
+                show_coverage_on_hover=False,
+                max_cluster_radius=45,
+                disable_clustering_at_zoom=13,
             )
             target.add_to(group)
         geojson_layer(

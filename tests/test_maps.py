@@ -546,3 +546,47 @@ def _elements(root):
         out.append(element)
         stack.extend(element._children.values())
     return out
+
+
+def test_plugin_controls_load_their_leaflet_plugins_with_the_maps_options(tmp_path):
+    m = base_map(points(5), basemaps=("plain",))
+    add_points(m, points(120), style="substations", tooltip="nom")
+    page = render_html(finish_map(m))
+    assert "L.control.fullscreen(" in page
+    assert '"titleCancel": "Quitter le plein \\u00e9cran"' in page
+    assert "new L.Control.Measure(" in page
+    assert '"primaryLengthUnit": "kilometers"' in page
+    assert '"localization": "fr"' in page
+    assert "autoPanOnFocus = false" in page
+    assert '"maxClusterRadius": 45' in page
+    assert "options.iconCreateFunction = function (cluster)" in page
+    # Each plugin's files are linked once and have a local copy for self-contained pages.
+    for name in (
+        "Control.FullScreen.min.js",
+        "leaflet-measure.min.js",
+        "leaflet-measure.min.css",
+        "leaflet.markercluster.js",
+        "MarkerCluster.Default.css",
+    ):
+        assert page.count(f"/{name}") == 1, name
+    inlined = inline_assets(page)
+    assert "cdn.jsdelivr.net/npm/leaflet.fullscreen" not in inlined
+    assert "leaflet-measure@2.1.7" not in inlined
+    assert "cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster" not in inlined
+
+
+def test_a_map_does_not_import_folium_plugins(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, geopandas as gpd, shapely;"
+        "from maps import base_map, add_points, finish_map, save_html;"
+        "pts = gpd.GeoDataFrame({'nom': [str(i) for i in range(60)]},"
+        " geometry=[shapely.Point(690000 + 50 * i, 6920000) for i in range(60)], crs=2154);"
+        "m = base_map(pts, basemaps=('plain',)); add_points(m, pts, style='ports', tooltip='nom');"
+        f"save_html(finish_map(m), {str(tmp_path / 'carte.html')!r});"
+        "print('folium.plugins' in sys.modules, 'folium' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
