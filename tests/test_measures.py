@@ -781,3 +781,81 @@ def test_site_invariants_match_geos():
     e = prepared.edges
     length = np.bincount(e.owner, np.hypot(e.x1 - e.x0, e.y1 - e.y0), minlength=geoms.size)
     np.testing.assert_allclose(length, shapely.length(geoms), rtol=1e-12)
+
+
+def _rings_to_check(rng, n):
+    """Polygons valid and invalid: stars (valid), concave rings, bow-ties, spikes,
+    repeated vertices, a vertex a few nanometres across an edge, holes, one-part and
+    two-part multipolygons, far from the origin (Lambert-93 magnitudes)."""
+    out = []
+    for _ in range(n):
+        kind = rng.integers(0, 8)
+        cx, cy = rng.uniform(600_000, 700_000), rng.uniform(6_800_000, 6_900_000)
+        nv = int(rng.integers(3, 12))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, nv))
+        rad = rng.uniform(5, 80, nv)
+        if kind == 1:  # concave: a deep notch, the centroid may fall outside
+            rad[:: max(nv // 2, 1)] *= 0.05
+        xy = np.c_[cx + rad * np.cos(ang), cy + rad * np.sin(ang)]
+        if kind == 2:  # bow-tie: two vertices swapped
+            i = int(rng.integers(0, nv - 1))
+            xy[[i, i + 1]] = xy[[i + 1, i]]
+        elif kind == 3:  # a repeated vertex
+            xy = np.insert(xy, 1, xy[1], axis=0)
+        elif kind == 4:  # vertices in a random order (often self-crossing)
+            xy = xy[rng.permutation(nv)]
+        ring = xy[::-1] if rng.random() < 0.5 else xy  # both orientations
+        poly = Polygon(ring)
+        if kind == 5:  # a hole (the polygon is invalid when its shell misses it)
+            poly = Polygon(ring, [box(cx - 1, cy - 1, cx + 1, cy + 1).exterior.coords])
+        elif kind == 6:
+            poly = shapely.MultiPolygon([poly])
+        elif kind == 7:
+            far = shapely.affinity.translate(poly, 500, 0)
+            poly = shapely.MultiPolygon([poly, far]) if far.is_valid else poly
+        out.append(poly)
+    # A vertex a few nanometres across the opposite edge of a thin triangle.
+    x, y = 650_000.0, 6_850_000.0
+    out.append(Polygon([(x, y), (x + 100, y), (x + 50, y + 1e-9), (x + 50, y - 1e-8)]))
+    out.append(Polygon([(x, y), (x + 100, y), (x + 50, y - 1e-9)]))  # valid, very thin
+    return np.array(out, dtype=object)
+
+
+def test_validity_proved_in_numpy_only_for_polygons_geos_finds_valid():
+    geoms = _rings_to_check(np.random.default_rng(31), 4_000)
+    inv = measures._site_invariants(geoms)
+    valid = shapely.is_valid(geoms)
+    proven = inv["proven"]
+    # Never proven when GEOS finds the polygon invalid.
+    assert not (proven & ~valid).any()
+    assert (~valid).sum() > 500
+    # Every convex polygon (star-shaped about its centroid) without a repeated vertex is
+    # proven, in both orientations, one-part multipolygons included; so are many others.
+    single = measures._single_ring(geoms, shapely.get_type_id(geoms))
+    convex = shapely.area(shapely.convex_hull(geoms)) - shapely.area(geoms) < 1e-6
+    plain = shapely.get_num_coordinates(shapely.remove_repeated_points(geoms)) == (
+        shapely.get_num_coordinates(geoms)
+    )
+    ordinary = convex & single & plain & valid
+    ordinary[-2:] = False  # the thin triangles: their centroid rounds onto an edge
+    assert ordinary.sum() > 300
+    assert proven[ordinary].all()
+    assert proven.sum() > (convex & single & plain & valid).sum() + 200
+    assert proven[shapely.get_type_id(geoms) == 6].sum() > 50
+    assert not proven[~single].any()
+
+
+def test_invalid_sites_among_proven_ones_are_repaired_and_named(caplog):
+    rng = np.random.default_rng(32)
+    stars = random_polygons(rng, 300, box_m=5_000, rmin=10, rmax=40)
+    bowtie = Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    geoms = [*stars[:100], bowtie, *stars[100:]]
+    sites = gpd.GeoDataFrame(geometry=geoms, index=[f"p{i}" for i in range(301)], crs=L93)
+    with caplog.at_level(logging.WARNING):
+        prepared = measures.prepare_sites(sites)
+    assert "repairing 1 invalid geometry" in caplog.text
+    assert "p100" in caplog.text
+    assert shapely.is_valid(prepared.geometry).all()
+    # The repaired bow-tie: two triangles of 25 m² each.
+    assert prepared.area[100] == pytest.approx(50.0)
+    np.testing.assert_allclose(prepared.area[:100], shapely.area(stars[:100]))
