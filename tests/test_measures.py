@@ -667,11 +667,52 @@ def test_piece_overlap_area_inside_outside_touching_and_crossing():
             Polygon([(20, 20), (30, 20), (25, 30)]),  # inside, not a box
         ]
     )
-    areas = shapely.area(sites)
-    got = measures._piece_overlap_area(sites, areas, np.full(sites.size, piece, dtype=object))
+    prepared = measures.prepare_sites(gdf(sites))
+    pieces = np.full(sites.size, piece, dtype=object)
     expected = shapely.area(shapely.intersection(sites, piece))
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
-    assert got.tolist() == pytest.approx([100.0, 0.0, 0.0, 0.0, 100.0, 100.0, 50.0, 50.0])
+    # With the R-tree of the piece's own boundary (the piece is the whole union) or none:
+    # no site is both in the union and off its boundary without lying inside the piece.
+    tree = measures._boundary_tree(np.array([piece]))
+    for boundary in (None, tree):
+        got, whole = measures._piece_overlap_area(prepared, np.arange(sites.size), pieces, boundary)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+        assert got.tolist() == pytest.approx([100.0, 0.0, 0.0, 0.0, 100.0, 100.0, 50.0, 50.0])
+        assert whole.size == 0
+
+
+def test_sites_across_grid_lines_inside_zones_and_around_them():
+    # A zone with a hole, an island zone in the hole; a grid of 100 m cells cuts them.
+    zones = [
+        Polygon(
+            [(0, 0), (0, 1000), (1000, 1000), (1000, 0)],
+            [[(400, 400), (400, 600), (600, 600), (600, 400)]],
+        ),
+        box(450, 450, 550, 550),
+    ]
+    sites = np.array(
+        [
+            box(95, 95, 305, 305),  # inside, across grid lines: all of it
+            shapely.MultiPolygon([box(95, 95, 105, 105), box(1095, 95, 1105, 105)]),  # half
+            Polygon(  # round the island, in the zone's hole: none of it
+                [(420, 420), (420, 580), (580, 580), (580, 420)],
+                [[(440, 440), (440, 560), (560, 560), (560, 440)]],
+            ),
+            Polygon(  # the same with its hole smaller than the island: the island's ring
+                [(420, 420), (420, 580), (580, 580), (580, 420)],
+                [[(460, 460), (460, 540), (540, 540), (540, 460)]],
+            ),
+            box(950, 95, 1050, 105),  # across the outer edge: half
+            box(395, 495, 405, 505),  # across the hole's edge on a grid line: half
+            box(199.5, 100, 200.5, 900),  # along a grid line, inside: all of it
+        ]
+    )
+    prep = measures.prepare_zones(gdf(zones), cell_size=100.0)
+    share = measures.overlap_share(gdf(sites), prep).to_numpy()
+    union = shapely.union_all(zones)
+    expected = shapely.area(shapely.intersection(sites, union)) / shapely.area(sites)
+    np.testing.assert_allclose(share, expected, rtol=0, atol=1e-12)
+    assert share[[0, 1, 2, 4, 5, 6]].tolist() == pytest.approx([1, 0.5, 0, 0.5, 0.5, 1])
+    assert share[3] == pytest.approx((100**2 - 80**2) / (160**2 - 80**2))
 
 
 def test_grid_cut_of_zones_matches_cell_by_cell_clipping():
