@@ -429,3 +429,27 @@ def test_ex_aequo_recounted_from_the_written_scores(tmp_path):
     assert got["ex_aequo"].equals(recount.rename("ex_aequo"))
     assert 0 < got["ex_aequo"].sum() < len(ranked)
     assert got["ex_aequo"].equals(score_from_raw(raw, PROFILE)["ex_aequo"])
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_progress_counts_every_partition_of_every_round(tmp_path, scheduler):
+    raw = synthetic_raw(60, seed=9)
+    write_measured(raw, tmp_path / "m", (20, 0, 25, 15))
+    calls = []
+    score_measures_parquet(
+        tmp_path / "m",
+        tmp_path / "s",
+        PROFILE,
+        scheduler=scheduler,
+        progress=lambda step, done, total: calls.append((step, done, total)),
+    )
+    assert {total for _, _, total in calls} == {12}  # 3 rounds × 4 partition files
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done)
+    assert done[-1] == 12
+    # Each partition task is counted once, as it ends, in its round.
+    rounds = ["lecture des valeurs brutes", "scores", "rangs nationaux"]
+    for r, step in enumerate(rounds):
+        seen = sorted({d for s, d, _ in calls if s == step})
+        assert seen == list(range(4 * r, 4 * r + 5))
+    assert [s for s, _, _ in calls] == sorted((s for s, _, _ in calls), key=rounds.index)

@@ -49,7 +49,7 @@ import logging
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -508,19 +508,53 @@ def _value_at(ctx: _Context, plan: _SortPlan, position: int) -> float:
     return float(values[position - plan.bucket_start[b]])
 
 
+class _Rounds:
+    """Computes each round's partition tasks, telling ``progress`` as each one ends.
+
+    ``progress(step, done, total)`` counts partition tasks over the three rounds
+    (``total`` = 3 × partitions). Dask's local schedulers report every task as it ends;
+    a ``dask.distributed`` cluster calls no local callback, so the count moves by rounds.
+    """
+
+    def __init__(self, n_parts: int, progress: Callable[[str, int, int], None] | None) -> None:
+        self.total, self.progress, self.done = 3 * n_parts, progress, 0
+
+    def compute(self, tasks: list[Any], step: str) -> list[Any]:
+        import dask
+
+        if self.progress is None:
+            return list(dask.compute(*tasks))
+        from dask.callbacks import Callback
+
+        report = self.progress
+        keys = {t.key for t in tasks}
+        start = self.done
+
+        def posttask(key: Any, *_: Any) -> None:
+            if key in keys:
+                self.done += 1
+                report(step, self.done, self.total)
+
+        report(step, self.done, self.total)
+        with Callback(posttask=posttask):
+            out = list(dask.compute(*tasks))
+        self.done = start + len(tasks)
+        report(step, self.done, self.total)
+        return out
+
+
 def _run_sorts(
     task_ctx: Any,
-    tasks: list[Any],
+    firsts: list[dict[str, Any]],
     n_parts: int,
     groups: dict[str, int],
-) -> tuple[list[dict[str, Any]], dict[str, _SortPlan]]:
-    """Steps 2–5 of the module docstring for the sorts started by ``tasks`` (step 1).
+) -> dict[str, _SortPlan]:
+    """Steps 2–5 of the module docstring for the sorts whose step 1 gave ``firsts``.
 
     ``task_ctx`` is the context as one ``dask.delayed`` key.
     """
     import dask
 
-    firsts = list(dask.compute(*tasks))
     # Every partition returns one sample array per key column, even when it has no site.
     n_cols = {name: len(firsts[0]["sorts"][name]["samples"]) for name in groups}
     splitters: dict[str, list[np.ndarray]] = {}
@@ -570,7 +604,7 @@ def _run_sorts(
         for name in groups
     }
     metas = dask.compute(bucket_tasks)[0]
-    return firsts, {name: _plan(name, n_cols[name], offsets[name], metas[name]) for name in groups}
+    return {name: _plan(name, n_cols[name], offsets[name], metas[name]) for name in groups}
 
 
 # --- the per-partition steps ----------------------------------------------------------------
@@ -765,6 +799,7 @@ def score_measures_parquet(
     top_n: int = 10,
     scheduler: str | None = None,
     overwrite: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> NationalRanking:
     """Score and rank every site of a measured dataset, partition by partition.
 
@@ -798,6 +833,12 @@ def score_measures_parquet(
         address (see :func:`foncier.engine.distributed.use_scheduler`).
     overwrite : bool
         Replace an existing, non-empty ``out_path``.
+    progress : callable, optional
+        ``progress(step, done, total)``, called as partitions are done: ``done`` of
+        ``total`` partition tasks (three rounds over every partition file), ``step`` the
+        round in French (``"lecture des valeurs brutes"``, ``"scores"``, ``"rangs
+        nationaux"``). With dask's local schedulers it is called as each task ends, with a
+        ``dask.distributed`` cluster as each round ends.
 
     Returns
     -------
@@ -853,7 +894,7 @@ def score_measures_parquet(
     try:
         out_dir.mkdir(parents=True)
         with use_scheduler(scheduler):
-            summary = _rank(ctx, files, out_dir, n_parts, top_n, dask)
+            summary = _rank(ctx, files, out_dir, top_n, _Rounds(n_parts, progress), dask)
         if target.exists():
             shutil.rmtree(target) if target.is_dir() else target.unlink()
         out_dir.rename(target)
@@ -870,10 +911,11 @@ def score_measures_parquet(
 
 
 def _rank(
-    ctx: _Context, files: list[Path], out_dir: Path, n_parts: int, top_n: int, dask: Any
+    ctx: _Context, files: list[Path], out_dir: Path, top_n: int, rounds: _Rounds, dask: Any
 ) -> NationalRanking:
     """Score and rank every site into ``out_dir`` (the folder renamed when complete)."""
     prof = ctx.profile
+    n_parts = len(files)
     # The criteria every partition scores, in the same order.
     active = active_criteria(ctx.criteria, prof)
     groups1 = {f"tie{j}": 1 for j in range(len(active))}
@@ -882,7 +924,8 @@ def _rank(
     # nested dataclasses for every task.
     task_ctx = dask.delayed(ctx, pure=True, traverse=False)
     first = [dask.delayed(_first_round)(task_ctx, str(f), i, n_parts) for i, f in enumerate(files)]
-    firsts, plans1 = _run_sorts(task_ctx, first, n_parts, groups1)
+    firsts = rounds.compute(first, "lecture des valeurs brutes")
+    plans1 = _run_sorts(task_ctx, firsts, n_parts, groups1)
     n_sites = sum(f["n"] for f in firsts)
     if not n_sites:
         raise SchemaError(f"{files[0].parent} holds no site: nothing to rank.")
@@ -901,13 +944,14 @@ def _rank(
         dask.delayed(_second_round)(task_ctx, str(f), i, n_parts, n_sites, shared1, bounds, known)
         for i, f in enumerate(files)
     ]
-    seconds, plans2 = _run_sorts(task_ctx, second, n_parts, groups2)
+    seconds = rounds.compute(second, "scores")
+    plans2 = _run_sorts(task_ctx, seconds, n_parts, groups2)
     shared2 = dask.delayed(plans2, pure=True, traverse=False)
     third = [
         dask.delayed(_third_round)(task_ctx, i, shared2, str(out_dir), top_n)
         for i in range(n_parts)
     ]
-    thirds = dask.compute(*third)
+    thirds = rounds.compute(third, "rangs nationaux")
     # The partitions holding top sites only: a categorical column of no row may have no
     # category left (an empty partition's file, an Arrow filter keeping no row), and
     # concatenating it would turn the column into text, unlike foncier.score's.
