@@ -671,6 +671,103 @@ def fiches(
     _say("Fiches écrites :", f"{len(paths)} fichiers dans {output}", style="green")
 
 
+@app.command("rank-measures")
+@_guarded
+def rank_measures(
+    measures: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of raw measures written by measure_to_parquet (part.N.parquet).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Argument(
+            help="Output folder: part.N.parquet (scores, national rank), _top.parquet and "
+            "_summary.json.",
+            show_default=False,
+        ),
+    ],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile id or TOML file the sites were measured for.",
+            show_default=False,
+        ),
+    ],
+    top: Annotated[int, typer.Option("--top", help="Number of best sites listed.")] = 10,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="synchronous, threads, processes, or a dask.distributed address "
+            "(tcp://host:8786). Default: DASK_SCHEDULER_ADDRESS if set, else threads.",
+            show_default=False,
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output folder.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score and rank nationally every site of a measured dataset, partition by partition.
+
+    The same columns, ranks and diagnostics as `foncier score` gives on all the sites in
+    memory, without holding them: for all of France's parcels measured by
+    measure_to_parquet, on this machine or a dask.distributed cluster.
+    """
+    _setup_logging(verbose)
+    _check_count(top, "--top", 1)
+    from foncier.engine.national import score_measures_parquet
+    from layers.formatting import format_number
+
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} partitions × étapes"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("lecture", total=None)
+        ranking = score_measures_parquet(
+            measures,
+            output,
+            profile,
+            top_n=top,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            progress=lambda step, done, total: bar.update(
+                task, description=step, completed=done, total=total
+            ),
+        )
+    table = Table(title=Text(f"Classement national — {ranking.metadata['profile_name']}"))
+    for col in ("rang", "site", "score", "pourquoi"):
+        table.add_column(col, overflow="fold")
+    for index, row in ranking.top.iterrows():
+        table.add_row(
+            str(row["rank"]) + (" (ex aequo)" if bool(row["ex_aequo"]) else ""),
+            Text(str(row.get("site_id", index))),
+            f"{row['score']:.1f}",
+            Text(str(row["why"])),
+        )
+    console.print(table)
+    if ranking.metadata["skipped"]:
+        _say("Non évalués :", " ; ".join(ranking.metadata["skipped"]), style="yellow")
+    style = "green" if ranking.diagnostics.discriminates else "bold yellow"
+    console.print(Text(ranking.message, style=style))
+    _say(
+        "Classement écrit :",
+        f"{ranking.path} ({format_number(ranking.n_partitions)} partitions, "
+        f"{format_number(ranking.n_sites)} sites : {format_number(ranking.n_ranked)} classés, "
+        f"{format_number(ranking.n_excluded)} exclus)",
+        style="green",
+    )
+
+
 @app.command()
 @_guarded
 def fetch(

@@ -453,3 +453,90 @@ def test_progress_counts_every_partition_of_every_round(tmp_path, scheduler):
         seen = sorted({d for s, d, _ in calls if s == step})
         assert seen == list(range(4 * r, 4 * r + 5))
     assert [s for s, _, _ in calls] == sorted((s for s, _, _ in calls), key=rounds.index)
+
+
+PROFILE_TOML = """
+[profile]
+id = "test"
+name = "Test national"
+
+[[criteria]]
+id = "rail"
+label = "Gare fret"
+measure = "distance"
+layer = "rail_freight_stations"
+transform = { kind = "linear", from = 0, to = 10000, direction = "decreasing" }
+weight = 3
+
+[[criteria]]
+id = "labour_pool"
+label = "Population à 20 km"
+measure = "sum_within"
+layer = "communes"
+column = "population"
+radius_m = 20000
+transform = { kind = "percentile", direction = "increasing" }
+weight = 2
+
+[[exclusions]]
+id = "flood"
+label = "En zone inondable"
+measure = "overlap_share"
+layer = "flood_zones"
+op = ">"
+value = 0.5
+"""
+
+
+def test_rank_measures_command(tmp_path):
+    """``foncier rank-measures`` on a tiny measured dataset, as a user runs it."""
+    from typer.testing import CliRunner
+
+    from foncier.cli import app
+    from foncier.engine.profiles import load_profile
+
+    (tmp_path / "test.toml").write_text(PROFILE_TOML, encoding="utf-8")
+    prof = load_profile(tmp_path / "test.toml")
+    raw = synthetic_raw(90, seed=12)
+    write_measured(raw, tmp_path / "m", (30, 0, 60))
+    runner = CliRunner()
+    args = ["rank-measures", str(tmp_path / "m"), str(tmp_path / "s")]
+    args += ["-p", str(tmp_path / "test.toml"), "--scheduler", "synchronous"]
+    result = runner.invoke(app, [*args, "--top", "3"])
+    assert result.exit_code == 0, result.output
+    expected = score_from_raw(raw, prof, top_n=3)
+    assert_same(read_result(tmp_path / "s"), expected)
+    # The top 3, best first: rank (ex aequo said), site_id and score in the table's rows.
+    best = expected.sort_values("rank").head(3)
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:4]]
+        for line in result.output.splitlines()
+        if line.startswith("│ ") and line.split("│")[1].strip()
+    ]
+    assert rows == [
+        [
+            f"{r}" + (" (ex aequo)" if tie else ""),
+            raw.site_ids[i],
+            f"{score:.1f}",
+        ]
+        for i, r, tie, score in zip(
+            best.index, best["rank"], best["ex_aequo"], best["score"], strict=True
+        )
+    ]
+    assert "Classement national — Test national" in result.output
+    n_excluded = int(expected["excluded"].sum())
+    assert f"(3 partitions, 90 sites : {90 - n_excluded} classés, {n_excluded} exclus)" in (
+        " ".join(result.output.split())
+    )
+    # An existing output without --overwrite, a bad --top, a folder that is not measured.
+    assert runner.invoke(app, args).exit_code == 3
+    assert runner.invoke(app, [*args, "--overwrite", "--top", "0"]).exit_code == 2
+    (tmp_path / "empty").mkdir()
+    bad = runner.invoke(app, ["rank-measures", str(tmp_path / "empty"), str(tmp_path / "t")])
+    assert bad.exit_code == 2  # no --profile
+    bad = runner.invoke(
+        app, ["rank-measures", str(tmp_path / "empty"), str(tmp_path / "t"), *args[3:]]
+    )
+    assert bad.exit_code == 3
+    assert "no part.N.parquet" in " ".join(bad.output.split())
+    assert not (tmp_path / "t").exists()

@@ -883,7 +883,7 @@ def score_measures_parquet(
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         raise OutputError(
             f"{out_path} exists and is not an empty folder: give a new folder, or "
-            "overwrite=True to replace it."
+            "overwrite=True (foncier rank-measures --overwrite) to replace it."
         )
     prof = load_profile(profile)
     files = _measure_files(source)
