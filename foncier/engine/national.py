@@ -35,6 +35,12 @@ same counts, but on the local schedulers it keeps every shuffled piece in one pr
 pieces are files. The scratch files live next to the output folder: on a cluster of several
 machines, give a folder every worker sees at the same path (a shared file system).
 
+Each measured partition file is read twice, each time only the columns needed (the first
+round the criteria's raw values, the second those and the exclusion values, nearest names,
+areas and ``site_id``); the second round keeps its scored table for the third as an
+uncompressed Arrow file among the scratch files, which the third reads memory-mapped,
+completes with the rank and ex-aequo columns and writes as the result's parquet file.
+
 The output folder holds ``part.N.parquet`` (the rows of measured partition ``N``, same
 index), ``_top.parquet`` (the ``top_n`` best sites with their ``why`` sentence) and
 ``_summary.json`` (the metadata of :func:`foncier.score`, diagnostics included). It is
@@ -679,7 +685,7 @@ def _second_round(
         table.insert(0, "site_id", frame["site_id"])
     # Placeholders the third round fills in, so that the scratch table already has the
     # result's columns and pandas metadata (their dtypes when read back with pandas).
-    table["rank"] = pd.array([pd.NA] * n, dtype="Int64")
+    table["rank"] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     table["ex_aequo"] = False
     _write_scored(ctx, part, table)
 
