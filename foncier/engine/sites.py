@@ -132,8 +132,13 @@ def assign_communes(sites: gpd.GeoDataFrame, territory: Territory) -> gpd.GeoDat
         tree = shapely.STRtree(cgeoms)
         s_idx, c_idx = tree.query(sgeoms, predicate="intersects")
         if len(s_idx):
-            # Vectorised intersections of the candidate pairs, then the largest piece per site.
-            area = shapely.area(shapely.intersection(sgeoms[s_idx], cgeoms[c_idx]))
+            # The area of each candidate pair, then the largest piece per site. A site inside
+            # a commune is wholly that commune's (area +inf, by a prepared predicate): only
+            # the pairs across a commune's boundary are intersected.
+            shapely.prepare(cgeoms[np.unique(c_idx)])
+            area = np.where(shapely.contains_properly(cgeoms[c_idx], sgeoms[s_idx]), np.inf, 0.0)
+            cut = np.isfinite(area)
+            area[cut] = shapely.area(shapely.intersection(sgeoms[s_idx[cut]], cgeoms[c_idx[cut]]))
             pairs = pd.DataFrame({"s": s_idx, "c": c_idx, "a": area})
             pairs = pairs[pairs["a"] > 0] if (pairs["a"] > 0).any() else pairs
             best = pairs.sort_values(["s", "a"], ascending=[True, False]).drop_duplicates("s")
