@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import replace
 
 import geopandas as gpd
@@ -431,18 +432,23 @@ def test_ex_aequo_recounted_from_the_written_scores(tmp_path):
     assert got["ex_aequo"].equals(score_from_raw(raw, PROFILE)["ex_aequo"])
 
 
-@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads", "cluster"])
 def test_progress_counts_every_partition_of_every_round(tmp_path, scheduler):
+    from foncier.engine.distributed import local_cluster
+
     raw = synthetic_raw(60, seed=9)
     write_measured(raw, tmp_path / "m", (20, 0, 25, 15))
     calls = []
-    score_measures_parquet(
-        tmp_path / "m",
-        tmp_path / "s",
-        PROFILE,
-        scheduler=scheduler,
-        progress=lambda step, done, total: calls.append((step, done, total)),
-    )
+    cluster = local_cluster(2, processes=False) if scheduler == "cluster" else nullcontext()
+    with cluster:
+        score_measures_parquet(
+            tmp_path / "m",
+            tmp_path / "s",
+            PROFILE,
+            scheduler=None if scheduler == "cluster" else scheduler,
+            progress=lambda step, done, total: calls.append((step, done, total)),
+        )
+    assert_same(read_result(tmp_path / "s"), score_from_raw(raw, PROFILE))
     assert {total for _, _, total in calls} == {12}  # 3 rounds × 4 partition files
     done = [d for _, d, _ in calls]
     assert done == sorted(done)

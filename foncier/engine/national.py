@@ -518,8 +518,8 @@ class _Rounds:
     """Computes each round's partition tasks, telling ``progress`` as each one ends.
 
     ``progress(step, done, total)`` counts partition tasks over the three rounds
-    (``total`` = 3 × partitions). Dask's local schedulers report every task as it ends;
-    a ``dask.distributed`` cluster calls no local callback, so the count moves by rounds.
+    (``total`` = 3 × partitions): on dask's local schedulers through a callback run as each
+    task ends, on a ``dask.distributed`` cluster as each task's future completes.
     """
 
     def __init__(self, n_parts: int, progress: Callable[[str, int, int], None] | None) -> None:
@@ -530,23 +530,28 @@ class _Rounds:
 
         if self.progress is None:
             return list(dask.compute(*tasks))
+        report = self.progress
+        report(step, self.done, self.total)
+        if dask.config.get("scheduler", None) == "dask.distributed":
+            from distributed import as_completed, default_client
+
+            client = default_client()
+            futures = client.compute(tasks)
+            for _ in as_completed(futures):
+                self.done += 1
+                report(step, self.done, self.total)
+            return list(client.gather(futures))
         from dask.callbacks import Callback
 
-        report = self.progress
         keys = {t.key for t in tasks}
-        start = self.done
 
         def posttask(key: Any, *_: Any) -> None:
             if key in keys:
                 self.done += 1
                 report(step, self.done, self.total)
 
-        report(step, self.done, self.total)
         with Callback(posttask=posttask):
-            out = list(dask.compute(*tasks))
-        self.done = start + len(tasks)
-        report(step, self.done, self.total)
-        return out
+            return list(dask.compute(*tasks))
 
 
 def _run_sorts(
@@ -843,8 +848,7 @@ def score_measures_parquet(
         ``progress(step, done, total)``, called as partitions are done: ``done`` of
         ``total`` partition tasks (three rounds over every partition file), ``step`` the
         round in French (``"lecture des valeurs brutes"``, ``"scores"``, ``"rangs
-        nationaux"``). With dask's local schedulers it is called as each task ends, with a
-        ``dask.distributed`` cluster as each round ends.
+        nationaux"``), in the calling process.
 
     Returns
     -------
