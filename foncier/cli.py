@@ -29,7 +29,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -728,11 +735,12 @@ def rank_measures(
         SpinnerColumn(),
         TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} partitions × étapes"),
+        MofNCompleteColumn(),
+        TextColumn("partitions × 3 étapes"),
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("lecture", total=None)
+        task = bar.add_task("préparation", total=None)
         ranking = score_measures_parquet(
             measures,
             output,
