@@ -900,3 +900,41 @@ def test_invalid_sites_among_proven_ones_are_repaired_and_named(caplog):
     # The repaired bow-tie: two triangles of 25 m² each.
     assert prepared.area[100] == pytest.approx(50.0)
     np.testing.assert_allclose(prepared.area[:100], shapely.area(stars[:100]))
+
+
+@pytest.mark.parametrize(("steps", "reach"), [(0, 1.0), (2, 4.0), (3, 8.0)])
+def test_sites_far_from_a_dense_cluster_of_pieces_match_brute_force(monkeypatch, steps, reach):
+    # 600 segments and 40 points in a 4 km square, 2,000 sites over 60 km: most cells of
+    # sites are far from every piece, found in squares 2, 4, 8 times as wide as the first
+    # one or beyond them (GEOS's nearest search), and reach past the first square.
+    rng = np.random.default_rng(33)
+    feats = np.concatenate(
+        [
+            random_lines(rng, 20, box_m=4_000, steps=31, step_m=60),
+            shapely.points(rng.uniform(0, 4_000, (40, 2))),
+        ]
+    )
+    sites = random_polygons(rng, 2_000, box_m=60_000, rmin=15, rmax=70)
+    monkeypatch.setattr(distances, "_SQUARE_STEPS", steps)
+    monkeypatch.setattr(distances, "_SQUARE_REACH", reach)
+    found = []
+    real = distances._nearest_in_squares
+
+    def spy(*args):
+        out = real(*args)
+        found.append(int(out[0].sum()))
+        return out
+
+    monkeypatch.setattr(distances, "_nearest_in_squares", spy)
+    res = measures.distance_to(gdf(sites), gdf(feats, name=[f"f{i}" for i in range(feats.size)]))
+    d = shapely.distance(sites[:, None], feats[None, :])
+    ref = d.min(axis=1)
+    np.testing.assert_allclose(res["distance_m"].to_numpy(), ref, rtol=0, atol=1e-6)
+    assert res["nearest_id"].tolist() == np.argmin(d, axis=1).tolist()
+    assert ref.max() > 40_000
+    assert (sum(found) > 20) == (steps > 0)
+    # Within a search radius: beyond it, inf and no feature.
+    near = measures.distance_to(gdf(sites), gdf(feats), max_distance=5_000)
+    beyond = ref > 5_000
+    assert np.isinf(near["distance_m"].to_numpy()[beyond]).all()
+    np.testing.assert_allclose(near["distance_m"].to_numpy()[~beyond], ref[~beyond], atol=1e-6)

@@ -19,7 +19,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import geopandas as gpd
@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from foncier.engine.distances import Segments, nearest_exact, segments_of
+from foncier.engine.distances import Segments, nearest_exact, segments_of, site_cells
 from layers.config import settings
 from layers.crs import check_projected
 from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
@@ -107,9 +107,22 @@ class PreparedSites:
     first_x: np.ndarray
     first_y: np.ndarray
     frame: gpd.GeoDataFrame
+    #: The sites' cells of the distance engine per slice ``(lo, hi)``, made on first use and
+    #: shared by every layer measured from these sites.
+    _cells: dict[tuple[int, int], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return int(self.index.size)
+
+    def cells(self, lo: int, hi: int) -> Any:
+        """The distance engine's cells of the sites at positions ``lo:hi`` (made once)."""
+        got = self._cells.get((lo, hi))
+        if got is None:
+            got = site_cells(self.cx[lo:hi], self.cy[lo:hi], self.radius[lo:hi])
+            self._cells[(lo, hi)] = got
+        return got
 
     @functools.cached_property
     def edges(self) -> Segments:
@@ -502,6 +515,7 @@ def _nearest(
             site_first_y=part.first_y,
             feature_geoms=feature_geoms,
             max_distance=max_distance,
+            cells=prepared.cells(lo, hi) if hi > lo else None,
         )
 
     parts = _in_chunks(n, chunk)
