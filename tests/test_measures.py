@@ -938,3 +938,44 @@ def test_sites_far_from_a_dense_cluster_of_pieces_match_brute_force(monkeypatch,
     beyond = ref > 5_000
     assert np.isinf(near["distance_m"].to_numpy()[beyond]).all()
     np.testing.assert_allclose(near["distance_m"].to_numpy()[~beyond], ref[~beyond], atol=1e-6)
+
+
+def test_point_to_ring_distances_are_geos_values_to_the_bit():
+    # One-ring polygons of 3 to 40 vertices far from the origin (Lambert-93), both
+    # orientations, some with a repeated vertex (an edge of length 0), one-part
+    # multipolygons; points around them at 1 mm to 5 km, some level with a vertex or an
+    # edge's line.
+    rng = np.random.default_rng(34)
+    geoms = []
+    for _ in range(3_000):
+        nv = int(rng.integers(3, 40))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, nv))
+        c = rng.uniform([600_000, 6_800_000], [700_000, 6_900_000])
+        xy = c + rng.uniform(5, 80, nv)[:, None] * np.c_[np.cos(ang), np.sin(ang)]
+        if rng.random() < 0.2:
+            xy = np.insert(xy, 1, xy[1], axis=0)
+        ring = xy[::-1] if rng.random() < 0.5 else xy
+        poly = Polygon(ring)
+        geoms.append(shapely.MultiPolygon([poly]) if rng.random() < 0.2 else poly)
+    sites = measures.prepare_sites(gdf(geoms))
+    assert sites.coords is not None
+    assert sites.coord_offsets is not None
+    single = np.flatnonzero(sites.single_ring)
+    assert single.size > 2_900  # the others were repaired into several parts
+    n = single.size
+    gap = sites.radius[single] + 10 ** rng.uniform(-3, 3.7, n)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    px, py = sites.cx[single] + gap * np.cos(ang), sites.cy[single] + gap * np.sin(ang)
+    first = sites.coords[sites.coord_offsets[single]]
+    level = rng.random(n) < 0.2  # level with the first vertex, to the east of the disk
+    py[level] = first[level, 1]
+    px[level] = sites.cx[single][level] + gap[level]
+    got = distances._point_to_rings(single, px, py, sites.coords, sites.coord_offsets)
+    ref = shapely.distance(sites.geometry[single], shapely.points(px, py))
+    np.testing.assert_array_equal(got, ref)
+    # In any order, repeated, in blocks.
+    order = rng.integers(0, n, 3 * n)
+    got = distances._point_to_rings(
+        single[order], px[order], py[order], sites.coords, sites.coord_offsets
+    )
+    np.testing.assert_array_equal(got, ref[order])

@@ -229,6 +229,95 @@ def exact_pair_distance(
     return out
 
 
+#: A point piece farther than this (metres) beyond a site's radius lies outside it: its
+#: distance is measured in numpy (see _point_to_rings).
+_OUTSIDE_MARGIN_M = 1e-3
+
+
+#: Pairs measured at once by _point_to_rings: temporaries of a few hundred kB stay in the
+#: processor's cache.
+_RING_BLOCK = 4_096
+
+
+def _point_to_rings(
+    sites: np.ndarray, px: np.ndarray, py: np.ndarray, coords: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Distance from each point ``(px[k], py[k])`` to the ring of site ``sites[k]`` (metres).
+
+    The minimum over the ring's edges of GEOS's ``Distance::pointToSegment``, written with
+    the same operations in the same order, so that each value is GEOS's to the bit: for a
+    point outside a one-ring polygon, ``shapely.distance`` is exactly this minimum (GEOS
+    finds the point exterior, then takes the nearest of the ring's segments). An edge of
+    length 0 gives the distance to its vertex, as in GEOS.
+    """
+    if sites.size > _RING_BLOCK:
+        return np.concatenate(
+            [
+                _point_to_rings(
+                    sites[lo : lo + _RING_BLOCK],
+                    px[lo : lo + _RING_BLOCK],
+                    py[lo : lo + _RING_BLOCK],
+                    coords,
+                    offsets,
+                )
+                for lo in range(0, sites.size, _RING_BLOCK)
+            ]
+        )
+    count = offsets[sites + 1] - offsets[sites]
+    _, k = _expand(offsets[sites], count)
+    x, y = coords[k, 0], coords[k, 1]
+    ux = np.repeat(px, count) - x
+    uy = np.repeat(py, count) - y
+    to_vertex = np.sqrt(ux * ux + uy * uy)
+    ex, ey = x[1:] - x[:-1], y[1:] - y[:-1]
+    length2 = ex * ex + ey * ey
+    ux, uy = ux[:-1], uy[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (ux * ex + uy * ey) / length2
+        d = np.abs(ux * ey - uy * ex) / length2
+    d *= np.sqrt(length2)
+    d = np.where(r >= 1.0, to_vertex[1:], d)
+    d = np.where((r <= 0.0) | (length2 == 0.0), to_vertex[:-1], d)
+    starts = np.zeros(sites.size, dtype=np.int64)
+    np.cumsum(count[:-1], out=starts[1:])
+    # The edge from a site's last coordinate to the next site's first is no edge.
+    d = np.append(d, np.inf)
+    d[starts[1:] - 1] = np.inf
+    return np.minimum.reduceat(d, starts)
+
+
+def _exact_pairs(
+    pair_site: np.ndarray,
+    pair_piece: np.ndarray,
+    pair_dc: np.ndarray,
+    pieces: Segments,
+    exact: dict[str, Any],
+) -> np.ndarray:
+    """Exact distance of each (site, piece) pair (metres), ``pair_dc`` its centroid bound.
+
+    A point piece lying outside the disk of a one-ring site is measured in numpy
+    (:func:`_point_to_rings`, GEOS's value to the bit); every other pair by GEOS.
+    """
+    out = np.empty(pair_site.size)
+    fast = np.zeros(pair_site.size, dtype=bool)
+    rings = exact.get("site_rings")
+    if rings is not None and pair_site.size:
+        coords, offsets, single = rings
+        x, y = pieces.x0[pair_piece], pieces.y0[pair_piece]
+        fast = (x == pieces.x1[pair_piece]) & (y == pieces.y1[pair_piece]) & single[pair_site]
+        fast &= pair_dc - exact["site_radius"][pair_site] > _OUTSIDE_MARGIN_M
+        if fast.any():
+            out[fast] = _point_to_rings(pair_site[fast], x[fast], y[fast], coords, offsets)
+    slow = ~fast
+    out[slow] = exact_pair_distance(
+        pair_site[slow],
+        pair_piece[slow],
+        site_geoms=exact["site_geoms"],
+        piece_geoms=exact["piece_geoms"],
+    )
+    return out
+
+
 def _group_min(
     group: np.ndarray, values: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -530,8 +619,8 @@ def _nearest_of_chunk(
     has = best >= 0
     # Stage A: exact distance to the piece nearest to the centroid.
     exact_a = np.full(m, np.inf)
-    geoms = {"site_geoms": exact["site_geoms"], "piece_geoms": exact["piece_geoms"]}
-    exact_a[has] = exact_pair_distance(site[best[has]], piece[best[has]], **geoms)
+    a = best[has]
+    exact_a[has] = _exact_pairs(site[a], piece[a], dc[a], pieces, exact)
     # Stage B: any other piece whose lower bound beats it.
     r = site_radius[site]
     maybe = (dc - r <= exact_a[row] + 1e-9) & (dc - r <= limit)
@@ -550,7 +639,7 @@ def _nearest_of_chunk(
         site_cx[site[rows_b]], site_cy[site[rows_b]], r[rows_b],
     )  # fmt: skip
     rows_b = rows_b[~behind]
-    exact_b = exact_pair_distance(site[rows_b], piece[rows_b], **geoms)
+    exact_b = _exact_pairs(site[rows_b], piece[rows_b], dc[rows_b], pieces, exact)
     log.debug("nearest: exact step on %d + %d pairs", int(has.sum()), rows_b.size)
     all_rows = np.concatenate([best[has], rows_b])
     all_d = np.concatenate([exact_a[has], exact_b])
@@ -695,6 +784,7 @@ def nearest_exact(
     feature_geoms: np.ndarray,
     max_distance: float | None = None,
     cells: _Cells | None = None,
+    site_rings: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact distance from each site to the nearest feature, and that feature's position.
 
@@ -717,6 +807,11 @@ def nearest_exact(
     cells : optional
         The sites' cells made by :func:`site_cells` from these centroids and radii, when
         several layers are measured from the same sites (made here otherwise).
+    site_rings : tuple of numpy.ndarray, optional
+        ``(coords, offsets, single)``: the sites' coordinates (``(m, 2)``, site after site),
+        their CSR offsets, and whether each site is one closed ring (a polygon without
+        holes); with them, distances to point features outside a site are measured in
+        numpy rather than by one GEOS call each (the same values).
 
     Returns
     -------
@@ -754,6 +849,7 @@ def nearest_exact(
         "site_cx": site_cx,
         "site_cy": site_cy,
         "site_radius": site_radius,
+        "site_rings": site_rings,
     }
     # Blocks of sites bound the memory of the (site, candidate) rows.
     cum = np.cumsum(per_site)

@@ -93,6 +93,13 @@ class PreparedSites:
         One vertex of each site.
     frame : GeoDataFrame
         The (repaired) sites with their attribute columns.
+    coords : numpy.ndarray, optional
+        ``(m, 2)`` coordinates of the sites, site after site (metres).
+    coord_offsets : numpy.ndarray, optional
+        The coordinates of site ``i`` are ``coords[coord_offsets[i]:coord_offsets[i + 1]]``.
+    single_ring : numpy.ndarray of bool, optional
+        Whether each site is a polygon (or one-part multipolygon) without holes: its
+        coordinates are then its one closed ring.
     """
 
     index: pd.Index
@@ -107,6 +114,9 @@ class PreparedSites:
     first_x: np.ndarray
     first_y: np.ndarray
     frame: gpd.GeoDataFrame
+    coords: np.ndarray | None = None
+    coord_offsets: np.ndarray | None = None
+    single_ring: np.ndarray | None = None
     #: The sites' cells of the distance engine per slice ``(lo, hi)``, made on first use and
     #: shared by every layer measured from these sites.
     _cells: dict[tuple[int, int], Any] = field(
@@ -144,7 +154,18 @@ class PreparedSites:
             first_x=self.first_x[lo:hi],
             first_y=self.first_y[lo:hi],
             frame=self.frame.iloc[lo:hi],
+            **self._rings(lo, hi),
         )
+
+    def _rings(self, lo: int, hi: int) -> dict[str, Any]:
+        if self.coords is None or self.coord_offsets is None or self.single_ring is None:
+            return {}
+        off = self.coord_offsets
+        return {
+            "coords": self.coords[off[lo] : off[hi]],
+            "coord_offsets": off[lo : hi + 1] - off[lo],
+            "single_ring": self.single_ring[lo:hi],
+        }
 
 
 #: Smallest chunk of sites handed to a thread: below it, the per-chunk set-up (trees of
@@ -230,9 +251,10 @@ def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
             cy[rest] = shapely.get_y(c)
         ax, ay = xy[:, 0] - cx[idx], xy[:, 1] - cy[idx]
         radius[idx[start]] = np.maximum.reduceat(np.hypot(ax, ay), start)
-        proven = _star_shaped(ax, ay, idx, same, _single_ring(geoms, types))
+        single = _single_ring(geoms, types)
+        proven = _star_shaped(ax, ay, idx, same, single)
     else:
-        proven = np.zeros(n, dtype=bool)
+        single = proven = np.zeros(n, dtype=bool)
     return {
         "cx": cx,
         "cy": cy,
@@ -243,6 +265,9 @@ def _site_invariants(geoms: np.ndarray) -> dict[str, Any]:
         "first_x": first_x,
         "first_y": first_y,
         "proven": proven,
+        "coords": xy,
+        "n_coords": np.bincount(idx, minlength=n),
+        "single_ring": single,
     }
 
 
@@ -360,7 +385,11 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
         parts = _in_chunks(geoms.size, lambda lo, hi: _invariants_in_blocks(geoms[lo:hi]))
         inv = _join_invariants(parts)
     inv.pop("proven", None)
-    return PreparedSites(index=sites.index, crs=crs, geometry=geoms, frame=sites, **inv)
+    offsets = np.zeros(geoms.size + 1, dtype=np.int64)
+    np.cumsum(inv.pop("n_coords"), out=offsets[1:])
+    return PreparedSites(
+        index=sites.index, crs=crs, geometry=geoms, frame=sites, coord_offsets=offsets, **inv
+    )
 
 
 def _check_layer(
@@ -516,6 +545,11 @@ def _nearest(
             feature_geoms=feature_geoms,
             max_distance=max_distance,
             cells=prepared.cells(lo, hi) if hi > lo else None,
+            site_rings=(part.coords, part.coord_offsets, part.single_ring)
+            if part.coords is not None
+            and part.coord_offsets is not None
+            and part.single_ring is not None
+            else None,
         )
 
     parts = _in_chunks(n, chunk)
