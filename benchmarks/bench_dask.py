@@ -5,8 +5,10 @@
 2. The in-memory reference, in a forked child (so that its memory is its own): the same
    function (``synthetic.score_parcels``, the 10 criteria of ``bench_score.py``) on the
    first ``--ref`` parcels read with geopandas, on 1 thread and on ``--ref-threads``
-   threads (the CPU of reading the files is printed apart); then, untimed, on the last
-   file, for the agreement check.
+   threads (the CPU of reading the files is printed apart); then the same files one by
+   one, each read, scored and written on 1 thread as a worker does it without dask (the
+   floor of any path that writes partition by partition: read, score and write CPU are
+   printed); then, untimed, on the last file, for the agreement check.
 3. For each worker count: a ``dask.distributed`` LocalCluster of worker processes (1 thread
    each: ``local_cluster`` sets the measures' threads in each worker), the read, scoring
    and write stack imported in each worker before timing (as it is in the reference),
@@ -56,6 +58,7 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -193,6 +196,7 @@ def _reference(
         parcels.append(gpd.read_parquet(f))
         count += len(parcels[-1])
     sites = pd.concat(parcels).iloc[:ref]
+    ref = len(sites)
     read_cpu = time.process_time() - c
     # Warm up (first calls build lazy state: imports, caches), untimed.
     synthetic.score_parcels(sites.iloc[:2000], layers, slope)
@@ -202,10 +206,25 @@ def _reference(
         t, c = time.perf_counter(), time.process_time()
         expected = synthetic.score_parcels(sites, layers, slope)
         times[threads] = (time.perf_counter() - t, time.process_time() - c)
+    del sites
+    # The same files one by one, read, scored and written on 1 thread in this process, as a
+    # worker does without dask: the floor of any path that writes partition by partition.
+    settings.threads = 1
+    per_file = np.zeros(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, f in enumerate(files[: len(parcels)]):
+            c = time.process_time()
+            part = gpd.read_parquet(f)
+            c1 = time.process_time()
+            scored = synthetic.score_parcels(part, layers, slope)
+            c2 = time.process_time()
+            scored.to_parquet(Path(tmp) / f"part.{i}.parquet")
+            per_file += (c1 - c, c2 - c1, time.process_time() - c2)
+    n_files = sum(len(p) for p in parcels)
     if len(parcels) < len(files):  # the last file is not in the reference: score it too
         last = synthetic.score_parcels(gpd.read_parquet(files[-1]), layers, slope)
         expected = pd.concat([expected, last])
-    conn.send((len(sites), times, expected, max_rss_mb(), read_cpu))
+    conn.send((ref, times, expected, max_rss_mb(), read_cpu, per_file / n_files * 1e6))
     conn.close()
 
 
@@ -380,7 +399,7 @@ def main() -> None:
     )
     load = os.getloadavg()[0]
     child.start()
-    n_ref, ref_times, expected, ref_peak, ref_read = recv.recv()
+    n_ref, ref_times, expected, ref_peak, ref_read, per_file = recv.recv()
     child.join()
     print(
         f"in memory, {n_ref:,} parcels (1 process, data included, peak {ref_peak:,.0f} MB): "
@@ -392,6 +411,12 @@ def main() -> None:
         + f"; reading the files (not in these times) CPU {ref_read:.1f} s = "
         f"{ref_read / n_ref * 1e6:.1f} µs a parcel; load average "
         f"{load:.1f}→{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    print(
+        "one plain process reading, scoring and writing the same files one by one on 1 "
+        f"thread (no dask): read {per_file[0]:.2f} + score {per_file[1]:.2f} + write "
+        f"{per_file[2]:.2f} = {per_file.sum():.2f} CPU µs a parcel",
         flush=True,
     )
     # µs a parcel of the in-memory path on each thread count: (wall, CPU).
@@ -492,8 +517,11 @@ def main() -> None:
         "workers   wall s    CPU s  µs/parcel  CPU µs/parcel  work µs/parcel"
         "  peak MB (sampled / high-water)  wall vs in memory on as many threads  "
         + "  ".join(f"CPU, work vs {th} thread(s)" for th in ths)
-        + "  identical"
+        + "  work vs in memory + read ("
+        + " / ".join(f"{th} thread(s)" for th in ths)
+        + ")  work vs plain files  identical"
     )
+    read_per = ref_read / n_ref * 1e6
     for n_workers, wall, cpu, per, per_cpu, per_work, peak, hwm, same in rows:
         wall_ref = ref_per[max(th for th in ths if th <= max(n_workers, 1))][0]
         print(
@@ -502,7 +530,9 @@ def main() -> None:
             + "   ".join(
                 f"{per_cpu / ref_per[th][1]:.2f}×, {per_work / ref_per[th][1]:.2f}×" for th in ths
             )
-            + f"   {same}"
+            + "   "
+            + " / ".join(f"{per_work / (ref_per[th][1] + read_per):.2f}×" for th in ths)
+            + f"   {per_work / per_file.sum():.2f}×   {same}"
         )
     if len(rows) > 1:
         print(

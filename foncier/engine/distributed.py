@@ -268,7 +268,11 @@ def map_sites(
     Returns
     -------
     dask DataFrame, GeoDataFrame or Series
-        Lazy result with the sites' index; call ``.compute()`` (or use :func:`score_dask`).
+        Lazy result with the sites' index, one task a partition when its partitions
+        share no task (see :func:`fuse_partitions`). Use :func:`score_dask` or
+        :func:`score_to_parquet`, or call ``.optimize().compute()``: a plain ``.compute()``
+        does not fuse, and on ``dask.distributed`` it runs each step of a partition as a
+        task of its own.
     """
     _require_dask()
     import dask
