@@ -2,7 +2,7 @@
 
 On the dataset ``bench_dask.py`` writes (``/tmp/foncier-bench/parcels-N-P``, make it with
 ``bench_dask.py --n N`` first), the first ``--files`` files are scored, round after round, four
-ways, and the CPU seconds of the work are printed per parcel:
+ways (six with several workers), and the CPU seconds of the work are printed per parcel:
 
 * ``unfused``: the graph ``score_to_parquet`` built before partitions were fused
   (``dask_geopandas.read_parquet``, then ``map_partitions`` and dask's ``to_parquet``, computed
@@ -10,12 +10,15 @@ ways, and the CPU seconds of the work are printed per parcel:
   separate tasks, and work stealing may move a read partition between workers;
 * ``fused``: ``foncier.engine.distributed.score_to_parquet`` (one task a partition);
 * ``plain files``: this process reads, scores and writes the same files one by one on 1
-  thread, no dask (the floor of any path that writes partition by partition);
+  thread, no dask (the floor of any path that writes partition by partition); with
+  ``--workers`` above 1, the same in as many processes at once, the files dealt out (what
+  the workers do without dask, side by side on the cores);
 * ``in memory``: this process reads the same files, then scores all the parcels at once on 1
-  thread, writing nothing (the in-memory path with its read).
+  thread, writing nothing (the in-memory path with its read); with ``--workers`` above 1,
+  on as many threads too (the ratios are printed against the 1-thread run).
 
 For the two dask ways the CPU is the workers' own (reading, scoring, writing), and the tasks
-they ran and the data they sent each other are printed. Each round runs the four one after
+they ran and the data they sent each other are printed. Each round runs them one after
 the other, so that a change in the machine's load touches them alike; the medians close.
 
 Usage::
@@ -27,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -107,6 +111,29 @@ def plain_files(files: list[Path], out: Path, layers: Any, slope: Any) -> float:
     return time.process_time() - c
 
 
+def _plain_child(files: list[Path], out: Path, layers: Any, slope: Any, conn: Any) -> None:
+    conn.send(plain_files(files, out, layers, slope))
+    conn.close()
+
+
+def plain_processes(files: list[Path], out: Path, layers: Any, slope: Any, k: int) -> float:
+    """``plain_files`` in ``k`` forked processes at once, the files dealt out; summed CPU."""
+    ctx = multiprocessing.get_context("fork")
+    children = []
+    for i in range(k):
+        recv, send = ctx.Pipe(duplex=False)
+        (out / str(i)).mkdir(exist_ok=True)
+        child = ctx.Process(
+            target=_plain_child, args=(files[i::k], out / str(i), layers, slope, send)
+        )
+        child.start()
+        children.append((child, recv))
+    total = sum(recv.recv() for _, recv in children)
+    for child, _ in children:
+        child.join()
+    return total
+
+
 def in_memory(files: list[Path], layers: Any, slope: Any) -> float:
     c = time.process_time()
     sites = pd.concat([gpd.read_parquet(f) for f in files])
@@ -120,6 +147,12 @@ def main() -> None:
     parser.add_argument("--partition", type=int, default=100_000, help="parcels a file")
     parser.add_argument("--files", type=int, default=5, help="files scored each round")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--task-threads",
+        type=int,
+        default=1,
+        help="partitions a worker scores at once (its threads; the measures on 1 thread each)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -133,6 +166,9 @@ def main() -> None:
     meta = synthetic.score_parcels(gpd.read_parquet(files[0]).head(10), layers, slope).iloc[:0]
     n = sum(len(gpd.read_parquet(f, columns=["geometry"])) for f in files)
     ways = ["unfused", "fused", "plain files", "in memory"]
+    if args.workers > 1:
+        ways.insert(3, f"plain files, {args.workers} processes at once")
+        ways.append(f"in memory, {args.workers} threads")
     cpu: dict[str, list[float]] = {w: [] for w in ways}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "parcels"  # the first files only, as their own dataset
@@ -142,7 +178,11 @@ def main() -> None:
         out = Path(tmp) / "out"
         out.mkdir()
         with distributed.local_cluster(
-            args.workers, threads_per_worker=1, processes=True, memory_limit="2GB"
+            args.workers,
+            threads_per_worker=args.task_threads,
+            processes=True,
+            memory_limit="2GB",
+            env={"FONCIER_THREADS": "1"},
         ) as client:
             client.run(_warm_up)
             for r in range(args.rounds):
@@ -153,18 +193,28 @@ def main() -> None:
                         c0 = sum(client.run(_own_cpu).values())
                         k0 = np.sum(list(client.run(_counts).values()), axis=0)
                         run = unfused if way == "unfused" else fused
+                        t = time.perf_counter()
                         run(folder, out / way, layers, slope, meta)
+                        wall = time.perf_counter() - t
                         seconds = sum(client.run(_own_cpu).values()) - c0
                         k = np.sum(list(client.run(_counts).values()), axis=0) - k0
                         moved = (
-                            f"; {k[0]} tasks, data sent between workers {k[1]} times, "
+                            f"; wall {wall:.1f} s, {k[0]} tasks, data sent between workers "
+                            f"{k[1]} times, "
                             f"{k[2] / 2**20:.0f} MB"
                         )
                     elif way == "plain files":
                         (out / "plain").mkdir(exist_ok=True)
                         seconds = plain_files(files, out / "plain", layers, slope)
+                    elif way.startswith("plain files,"):
+                        (out / "plain-k").mkdir(exist_ok=True)
+                        seconds = plain_processes(
+                            files, out / "plain-k", layers, slope, args.workers
+                        )
                     else:
+                        settings.threads = 1 if way == "in memory" else args.workers
                         seconds = in_memory(files, layers, slope)
+                        settings.threads = 1
                     cpu[way].append(seconds / n * 1e6)
                     print(
                         f"round {r + 1}, {way}: {cpu[way][-1]:.2f} CPU µs a parcel{moved} "
@@ -176,7 +226,7 @@ def main() -> None:
     for way in ways:
         med = float(np.median(cpu[way]))
         print(
-            f"{way:12s} median {med:5.2f} CPU µs a parcel = {med / ref:.2f}× in memory "
+            f"{way:33s} median {med:5.2f} CPU µs a parcel = {med / ref:.2f}× in memory "
             f"(rounds: {', '.join(f'{x:.2f}' for x in cpu[way])})"
         )
 
