@@ -548,7 +548,7 @@ def _elements(root):
     return out
 
 
-def test_plugin_controls_load_their_leaflet_plugins_with_the_maps_options(tmp_path):
+def test_plugin_controls_load_their_leaflet_plugins_with_the_maps_options():
     m = base_map(points(5), basemaps=("plain",))
     add_points(m, points(120), style="substations", tooltip="nom")
     page = render_html(finish_map(m))
