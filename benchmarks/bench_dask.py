@@ -351,7 +351,7 @@ def _check_ranking(data: Path, out: Path, conn: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--partition", type=int, default=100_000, help="parcels a file")
+    parser.add_argument("--partition", type=int, default=250_000, help="parcels a file")
     parser.add_argument("--workers", default="1,2", help="local worker counts to compare")
     parser.add_argument(
         "--scheduler", default=None, help="address of an existing dask.distributed cluster"
