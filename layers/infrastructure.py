@@ -53,6 +53,7 @@ __all__ = [
     "NAMED_SITE_KINDS",
     "PRECISIONS",
     "SCHEMAS",
+    "known_at_commune",
     "load_aerodromes",
     "load_motorway_junctions",
     "load_named_sites",
@@ -135,6 +136,25 @@ PRECISIONS: dict[str, str] = {
 }
 
 
+def known_at_commune(features: pd.DataFrame) -> np.ndarray:
+    """True for the features whose position is known only at their commune.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Features of a layer; without a ``precision`` column, none is.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``precision == "commune"`` per feature; a missing precision (None, NaN or the NA of
+        pandas' nullable ``"string"`` dtype) is not ``"commune"``.
+    """
+    if "precision" not in features.columns:
+        return np.zeros(len(features), dtype=bool)
+    return (features["precision"].astype(object) == "commune").to_numpy(dtype=bool)
+
+
 def position_notes(features: pd.DataFrame) -> np.ndarray:
     """Note on the position of each feature, shown after its name next to a distance.
 
@@ -161,7 +181,7 @@ def position_notes(features: pd.DataFrame) -> np.ndarray:
     notes = precision.map(PRECISIONS).fillna("").to_numpy(dtype=object)
     if "communes" in features.columns:
         communes = features["communes"].astype(object)
-        named = (precision == "commune").to_numpy() & communes.notna().to_numpy()
+        named = known_at_commune(features) & communes.notna().to_numpy()
         named &= (communes.astype(str) != "").to_numpy()
         notes[named] = [commune_note(str(c)) for c in communes[named]]
     return notes

@@ -19,7 +19,6 @@ from foncier.engine.scoring import breakdown, score
 from foncier.reports.exports import export_study
 from foncier.reports.mapping import siting_map
 from foncier.reports.study import SitingStudy
-from foncier.reports.tables import known_at_commune
 from layers import infrastructure as infra
 from layers.formatting import (
     commune_note,
@@ -27,6 +26,7 @@ from layers.formatting import (
     distance_text,
     split_commune_note,
 )
+from layers.infrastructure import known_at_commune
 from layers.territories import Territory
 from maps.export import render_html
 from maps.styles import layer_style

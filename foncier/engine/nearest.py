@@ -22,7 +22,7 @@ import shapely
 from foncier.engine.measures import distance_to
 from layers.crs import check_projected, to_crs
 from layers.formatting import commune_note, split_commune_note
-from layers.infrastructure import COVERAGE_ATTR, position_notes
+from layers.infrastructure import COVERAGE_ATTR, known_at_commune, position_notes
 
 __all__ = ["feature_labels", "nearest_by_site", "noted_name", "target_features"]
 
@@ -214,8 +214,7 @@ def nearest_by_site(
             if "precision" in features.columns:
                 # A feature known only at its commune has no point to show: the nearest
                 # point of the commune's outline would be a made-up position.
-                # (as objects: a missing precision of a nullable string column is not it)
-                coarse = (features["precision"].astype(object) == "commune").to_numpy(bool)
+                coarse = known_at_commune(features)
                 found[found] &= ~coarse[ids[found].astype(int)]
             if found.any():
                 feats = features.geometry.to_numpy()[ids[found].astype(int)]

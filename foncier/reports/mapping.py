@@ -29,7 +29,7 @@ from foncier.engine.diagnostics import RankingDiagnostics, ranking_diagnostics
 from layers.crs import require_crs
 from layers.errors import SchemaError
 from layers.formatting import distance_text, fr_number, split_commune_note
-from layers.infrastructure import ATTRIBUTIONS, position_notes
+from layers.infrastructure import ATTRIBUTIONS, known_at_commune, position_notes
 from layers.registry import LAYERS
 from layers.territories import Territory
 
@@ -675,8 +675,7 @@ def siting_map(
             # Features known only at their commune are that commune's area: drawn as its
             # dashed outline (no fill, so the sites under it stay clickable) with the caveat
             # in the tooltip, never as a pin at a made-up position.
-            # (as objects: a missing precision of a nullable string column is not it)
-            coarse = (gdf["precision"].astype(object) == "commune").to_numpy(bool)
+            coarse = known_at_commune(gdf)
             if coarse.any():
                 _add_commune_areas(m, gdf[coarse], style, label_col, source_column)
                 gdf = gdf[~coarse]

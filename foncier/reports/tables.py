@@ -29,6 +29,7 @@ from foncier.reports.qgis import (
 )
 from layers.crs import require_crs, to_crs
 from layers.errors import CRSError, SchemaError
+from layers.infrastructure import known_at_commune
 
 if TYPE_CHECKING:
     from foncier.reports.study import SitingStudy
@@ -39,7 +40,6 @@ __all__ = [
     "COMMUNE_SUFFIX",
     "SITES_LAYER",
     "TERRITORY_LAYER",
-    "known_at_commune",
     "sites_table",
     "study_metadata",
     "study_tables",
@@ -274,25 +274,6 @@ def study_tables(
             data = _writable(to_crs(layer, crs, name=name))
             out.extend(_layer_tables(name, data))
     return out
-
-
-def known_at_commune(features: pd.DataFrame) -> np.ndarray:
-    """True for the features whose position is known only at their commune.
-
-    Parameters
-    ----------
-    features : DataFrame
-        Features of a layer; without a ``precision`` column, none is.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        ``precision == "commune"`` per feature; a missing precision (None, NaN or the NA of
-        pandas' nullable ``"string"`` dtype) is not ``"commune"``.
-    """
-    if "precision" not in features.columns:
-        return np.zeros(len(features), dtype=bool)
-    return (features["precision"].astype(object) == "commune").to_numpy(dtype=bool)
 
 
 def _layer_tables(
