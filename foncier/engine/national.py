@@ -346,6 +346,22 @@ def _load(folder: Path, part: int, k: int) -> np.ndarray:
     return np.load(folder / f"p{part}.c{k}.npy", mmap_mode="r")
 
 
+def _search_sorted(
+    keys: np.ndarray, positions: np.ndarray, key: np.ndarray, pos: np.ndarray
+) -> np.ndarray:
+    """Where each (``key``, ``pos``) pair falls in sorted (``keys``, ``positions``) columns.
+
+    Binary searches on the keys, then on the positions within each run of equal keys (they
+    ascend there): one short search a pair, for a few pairs (splitters, top sites).
+    """
+    lo = np.searchsorted(keys, key, side="left")
+    hi = np.searchsorted(keys, key, side="right")
+    return np.asarray(
+        [a + np.searchsorted(positions[a:b], p) for a, b, p in zip(lo, hi, pos, strict=True)],
+        dtype=np.int64,
+    )
+
+
 def _splitter_offsets(ctx: _Context, name: str, part: int, splitters: list[np.ndarray]) -> Any:
     """Where each splitter falls in one partition's sorted keys: bucket bounds (B + 1)."""
     folder = _sort_dir(ctx, name)
@@ -353,16 +369,7 @@ def _splitter_offsets(ctx: _Context, name: str, part: int, splitters: list[np.nd
     n, s = len(cols[0]), len(splitters[0])
     if len(cols) == 2 and cols[0].dtype.kind != "U":
         # A key and the positions: binary searches (positions ascend within equal keys).
-        key, pos = cols
-        lo = np.searchsorted(key, splitters[0], side="left")
-        hi = np.searchsorted(key, splitters[0], side="right")
-        where = np.asarray(
-            [
-                a + np.searchsorted(pos[a:b], p)
-                for a, b, p in zip(lo, hi, splitters[1], strict=True)
-            ],
-            dtype=np.int64,
-        )
+        where = _search_sorted(cols[0], cols[1], splitters[0], splitters[1])
         return np.concatenate([[0], where, [n]]).astype(np.int64)
     merged = [np.concatenate([c, sp]) for c, sp in zip(cols, splitters, strict=True)]
     # A splitter sorts before a site with the same key: bucket b = [splitter b-1, splitter b).
@@ -490,13 +497,7 @@ def _positions_of(
     pages searched and those rows are read, not the whole partition's counts.
     """
     folder = _sort_dir(ctx, plan.name)
-    keys, positions = _load(folder, part, 0), _load(folder, part, 1)
-    lo = np.searchsorted(keys, key, side="left")
-    hi = np.searchsorted(keys, key, side="right")
-    at = np.asarray(
-        [a + np.searchsorted(positions[a:b], p) for a, b, p in zip(lo, hi, pos, strict=True)],
-        dtype=np.int64,
-    )
+    at = _search_sorted(_load(folder, part, 0), _load(folder, part, 1), key, pos)
     offsets = plan.offsets[part]
     bucket = np.searchsorted(offsets, at, side="right") - 1
     out = np.empty(len(at), dtype=np.int64)
