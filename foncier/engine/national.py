@@ -501,9 +501,10 @@ def _positions_of(
     offsets = plan.offsets[part]
     bucket = np.searchsorted(offsets, at, side="right") - 1
     out = np.empty(len(at), dtype=np.int64)
-    for i, (b, k) in enumerate(zip(bucket, at, strict=True)):  # a loop over the top sites only
+    for b in np.unique(bucket):  # each bucket's file opened once, for its top sites
+        sel = bucket == b
         result = np.load(folder / f"b{b}.result.npy", mmap_mode="r")
-        out[i] = plan.bucket_start[b] + result[plan.before[part, b] + k - offsets[b], 0]
+        out[sel] = plan.bucket_start[b] + result[plan.before[part, b] + at[sel] - offsets[b], 0]
     return out
 
 
