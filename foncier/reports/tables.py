@@ -59,16 +59,6 @@ _RENAMED = {"communes": "communes_alentour"}
 COMMUNE_SUFFIX = "_commune"
 #: Suffix of the table holding the features of another geometry kind than the layer's own.
 _KIND_SUFFIX = {"point": "_points", "line": "_lignes", "polygon": "_surfaces"}
-#: Geometry kind of each GEOS type id (collections and missing geometries: none).
-_KIND_OF_TYPE = {
-    0: "point",
-    4: "point",
-    1: "line",
-    2: "line",
-    5: "line",
-    3: "polygon",
-    6: "polygon",
-}
 
 
 def _study_crs(study: SitingStudy) -> Any:
@@ -301,11 +291,11 @@ def _layer_tables(
     # the commune's area: a polygon (a point given as "commune" keeps its point style)
     kinds[known_at_commune(data) & (kinds == "polygon")] = "commune"
     counts = pd.Series(kinds[kinds != ""]).value_counts()
-    style = layer_style(name, kind=qml_kind(data))  # type: ignore[arg-type]
     if len(counts) <= 1:
         kind = str(counts.index[0]) if len(counts) else qml_kind(data)
         qml = commune_area_qml(name) if kind == "commune" else layer_qml(name, kind=kind)
         return [(table, data, qml, name)]
+    style = layer_style(name, kind=qml_kind(data))  # type: ignore[arg-type]
     own = [str(k) for k in counts.index if k != "commune"]
     main = style.kind if style.kind in own else own[0]
     out = [(table, data[(kinds == main) | (kinds == "")], layer_qml(name, kind=main), name)]
