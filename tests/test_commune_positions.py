@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -219,14 +220,24 @@ _QGIS_KIND |= {"POLYGON": 2, "MULTIPOLYGON": 2}
 _SYMBOL_OF_KIND = {0: "marker", 1: "line", 2: "fill"}
 
 
+def _ports_with_unknown_precision() -> gpd.GeoDataFrame:
+    # A user layer read with pandas' nullable strings: one precision missing (NA).
+    ports = pd.concat(
+        [_ports(), _ports().iloc[[1]].assign(id="c", name="Port C", precision=None)],
+        ignore_index=True,
+    )
+    ports.loc[2, "geometry"] = shapely.Point(X0 + 8000, Y0 + 2500)
+    ports["precision"] = ports["precision"].astype("string")
+    assert ports["precision"].isna().tolist() == [False, False, True]
+    return gpd.GeoDataFrame(ports, geometry="geometry", crs=L93)
+
+
 def _commune_study() -> tuple[SitingStudy, gpd.GeoDataFrame]:
     """Ports: A at its commune, B exact, C with no precision given; a branch at its commune.
 
     The ``precision`` column is pandas' nullable ``"string"`` dtype with a missing value.
     """
-    ports = _ports()
-    ports.loc[2] = ["c", "Port C", "existing", None, None, shapely.Point(X0 + 9000, Y0 + 1000)]
-    ports["precision"] = ports["precision"].astype("string")
+    ports = _ports_with_unknown_precision()
     branches = gpd.GeoDataFrame(
         {"name": ["ITE"], "precision": pd.array(["commune"], dtype="string")},
         geometry=[COMMUNE],
@@ -250,18 +261,28 @@ def test_known_at_commune_reads_a_nullable_string_column_with_missing_values():
     assert known_at_commune(ports.drop(columns="precision")).tolist() == [False] * 3
 
 
-def test_geopackage_tables_have_one_geometry_kind_and_a_style_of_that_kind(tmp_path):
-    study, _ = _commune_study()
-    path = export_study(study, tmp_path / "etude.gpkg")
+def _exported(
+    study: SitingStudy, folder: Path
+) -> tuple[Path | str, dict[str, str], dict[str, str], dict[str, str]]:
+    """The study's GeoPackage: its path, then per table geometry type, QML style, description."""
+    path = export_study(study, folder / "etude.gpkg")
     con = sqlite3.connect(path)
     try:
         kinds = dict(
             con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns")
         )
-        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
-        described = dict(con.execute("SELECT f_table_name, description FROM layer_styles"))
+        rows = con.execute("SELECT f_table_name, styleQML, description FROM layer_styles")
+        styles, described = {}, {}
+        for table, qml, description in rows:
+            styles[table], described[table] = qml, description
     finally:
         con.close()
+    return path, kinds, styles, described
+
+
+def test_geopackage_tables_have_one_geometry_kind_and_a_style_of_that_kind(tmp_path):
+    study, _ = _commune_study()
+    path, kinds, styles, described = _exported(study, tmp_path)
     # The ports known exactly (B) or without a precision (C) stay points; A, known at its
     # commune, is the commune's area in a table of its own; the branch is one table.
     assert {"ports", "ports_commune", "rail_branches"} <= set(styles)
@@ -290,12 +311,7 @@ def _outline(qml: str) -> dict[str, str]:
 
 def test_commune_areas_are_styled_in_qgis_as_the_siting_map_draws_them(tmp_path):
     study, _ = _commune_study()
-    path = export_study(study, tmp_path / "etude.gpkg")
-    con = sqlite3.connect(path)
-    try:
-        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
-    finally:
-        con.close()
+    _, _, styles, _ = _exported(study, tmp_path)
     # How the siting map draws Port A, read from the page (Leaflet path options, CSS px).
     page = render_html(siting_map(_scored(), territory=study.territory, layers={"ports": _ports()}))
     drawn = [
@@ -319,18 +335,6 @@ def test_commune_areas_are_styled_in_qgis_as_the_siting_map_draws_them(tmp_path)
         assert dash == pytest.approx(expected, abs=1e-2)
         assert (opts["use_custom_dash"], opts["customdash_unit"]) == ("1", "MM")
     assert on_map["color"] == layer_style("ports").color
-
-
-def _ports_with_unknown_precision() -> gpd.GeoDataFrame:
-    # A user layer read with pandas' nullable strings: one precision missing (NA).
-    ports = pd.concat(
-        [_ports(), _ports().iloc[[1]].assign(id="c", name="Port C", precision=None)],
-        ignore_index=True,
-    )
-    ports.loc[2, "geometry"] = shapely.Point(X0 + 8000, Y0 + 2500)
-    ports["precision"] = ports["precision"].astype("string")
-    assert ports["precision"].isna().tolist() == [False, False, True]
-    return gpd.GeoDataFrame(ports, geometry="geometry", crs=L93)
 
 
 def test_nearest_point_and_map_read_a_nullable_precision_with_missing_values():
