@@ -117,11 +117,7 @@ def _read_where(path: str | Path, conditions: Sequence[tuple[str, str, Any]]) ->
     conditions = [(column, op, list(values)) for column, op, values in conditions]
     with pq.ParquetFile(path) as file:
         meta = file.metadata
-        leaves = (
-            {meta.row_group(0).column(j).path_in_schema: j for j in range(meta.num_columns)}
-            if meta.num_row_groups
-            else {}
-        )
+        leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
         groups = [
             i
             for i in range(meta.num_row_groups)
