@@ -18,6 +18,7 @@ from layers.registry import LAYERS, LayerEntry
 __all__ = [
     "LAYER_STYLES",
     "LayerStyle",
+    "commune_area_style",
     "icon_svg",
     "layer_style",
     "leaflet_style",
@@ -105,6 +106,33 @@ def layer_style(name: str, *, kind: Kind | None = None, label: str | None = None
     if label is not None:
         style = replace(style, label=label)
     return style
+
+
+def commune_area_style(style: LayerStyle) -> LayerStyle:
+    """How the features of a layer known only at their commune are drawn.
+
+    Such a feature is the area of its commune(s): its outline, dashed, in the layer's colour,
+    without fill (the sites under it stay visible and nobody reads a position inside it).
+    The siting map and the QGIS styles of the exports both draw them so.
+
+    Parameters
+    ----------
+    style : LayerStyle
+        The layer's own style.
+
+    Returns
+    -------
+    LayerStyle
+        A line style: 2.5 px wide (CSS pixels), dashed ``"2 5"``, labelled "<layer> –
+        position connue à la commune seulement".
+    """
+    return replace(
+        style,
+        kind="line",
+        label=f"{style.label} – position connue à la commune seulement",
+        dash="2 5",
+        weight=2.5,
+    )
 
 
 def _shape_svg(shape: str, size: int, fill: str) -> str:

@@ -444,6 +444,7 @@ def _add_commune_areas(
     source_column: str | None,
 ) -> None:
     """Draw features known only at their commune as the commune's dashed outline."""
+    from maps.styles import commune_area_style
     from maps.vector import add_polygons
 
     names = (
@@ -456,13 +457,7 @@ def _add_commune_areas(
         status = gdf["status"].astype("string").fillna("existing")
         text = text.where((status == "existing").to_numpy(), text + " – en projet")
     areas = gdf.assign(_position=text.to_numpy())
-    outline = replace(
-        style,
-        kind="line",
-        label=f"{style.label} – position connue à la commune seulement",
-        dash="2 5",
-        weight=2.5,
-    )
+    outline = commune_area_style(style)
     add_polygons(
         m,
         areas,

@@ -25,8 +25,6 @@ import pandas as pd
 from layers.errors import SchemaError
 
 __all__ = [
-    "COMMUNE_AREA_DASH",
-    "COMMUNE_AREA_WEIGHT_PX",
     "EXCLUDED_VALUE",
     "SCORE_EXPRESSION",
     "commune_area_qml",
@@ -45,10 +43,6 @@ EXCLUDED_VALUE = -1
 SCORE_EXPRESSION = f'CASE WHEN "excluded" OR "score" IS NULL THEN {EXCLUDED_VALUE} ELSE "score" END'
 #: CSS pixels to millimetres (96 px per inch).
 _PX_MM = 25.4 / 96
-#: Outline of a feature known only at its commune, as the siting map draws it: width (CSS
-#: pixels) and SVG dash pattern (CSS pixels) of a line in the layer's colour, without fill.
-COMMUNE_AREA_WEIGHT_PX = 2.5
-COMMUNE_AREA_DASH = "2 5"
 
 
 def _rgba(color: str, alpha: float = 1.0) -> str:
@@ -231,12 +225,13 @@ def commune_area_qml(name: str) -> str:
     -------
     str
         The QML document (XML) of a polygon layer: one fill symbol whose only layer is a
-        simple line of :data:`COMMUNE_AREA_WEIGHT_PX` px dashed as :data:`COMMUNE_AREA_DASH`
-        (both written in millimetres).
+        simple line with the width and dash of :func:`maps.styles.commune_area_style`
+        (written in millimetres).
     """
-    from maps.styles import layer_style
+    from maps.styles import commune_area_style, layer_style
 
     style = layer_style(name, kind="polygon")
+    outline = commune_area_style(style)
     renderer = _renderer("singleSymbol")
     symbols = ET.SubElement(renderer, "symbols")
     sym = ET.SubElement(
@@ -252,12 +247,12 @@ def commune_area_qml(name: str) -> str:
     # simple fill, it takes a dash pattern of given lengths, the map's.
     layer = ET.SubElement(sym, "layer", {"class": "SimpleLine", "enabled": "1", "locked": "0"})
     layer.set("pass", "0")
-    dash = ";".join(f"{float(v) * _PX_MM:.3g}" for v in COMMUNE_AREA_DASH.split())
+    dash = ";".join(f"{float(v) * _PX_MM:.3g}" for v in (outline.dash or "").split())
     _options(
         layer,
         {
             "line_color": _rgba(style.color),
-            "line_width": f"{COMMUNE_AREA_WEIGHT_PX * _PX_MM:.3g}",
+            "line_width": f"{outline.weight * _PX_MM:.3g}",
             "line_width_unit": "MM",
             "line_style": "solid",
             "use_custom_dash": "1",

@@ -278,7 +278,7 @@ def _layer_tables(
     other kinds to ``<name>_points``, ``<name>_lignes`` or ``<name>_surfaces``: QGIS applies a
     style to a table of its geometry type only, and splits a table of mixed types anyway.
     """
-    from maps.styles import layer_style
+    from maps.styles import commune_area_style, layer_style
 
     table = _RENAMED.get(name, name)
     types = shapely.get_type_id(data.geometry.to_numpy())
@@ -307,7 +307,7 @@ def _layer_tables(
                 (table + suffix, data[kinds == kind], layer_qml(name, kind=kind), description)
             )
     if "commune" in counts.index:
-        description = f"{style.label} – position connue à la commune seulement"
+        description = commune_area_style(style).label
         out.append(
             (table + COMMUNE_SUFFIX, data[kinds == "commune"], commune_area_qml(name), description)
         )
