@@ -646,15 +646,15 @@ def _nearest_of_chunk(
     keep = np.argsort(all_rows, kind="stable")
     all_rows, all_d = all_rows[keep], all_d[keep]
     owner = row[all_rows]
-    d_min, arg = _group_min(owner, all_d, m)
-    ok = arg >= 0
-    d_out[ok] = d_min[ok]
-    # Equally near pieces (a site across the boundary of two communes): the lowest piece,
-    # that is the first feature of the layer, whatever the order of the candidates.
+    # Per site, the least distance; of equally near pieces (a site across the boundary of
+    # two communes) the lowest, that is the first feature of the layer, whatever the order
+    # of the candidates.
     if owner.size:
-        tied = np.where(all_d == d_min[owner], piece[all_rows], np.iinfo(np.int64).max)
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        p_out[owner[starts]] = np.minimum.reduceat(tied, starts)
+        who = owner[starts]
+        d_out[who] = np.minimum.reduceat(all_d, starts)
+        tied = np.where(all_d == d_out[owner], piece[all_rows], np.iinfo(np.int64).max)
+        p_out[who] = np.minimum.reduceat(tied, starts)
     return d_out, p_out
 
 
