@@ -35,7 +35,7 @@ import shapely
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Segments", "nearest_exact", "segments_of", "site_cells"]
+__all__ = ["Segments", "nearest_exact", "piece_geometries", "segments_of", "site_cells"]
 
 #: Distances below this (metres) are reported as 0: they are rounding noise of touching
 #: geometries, so that "distance 0" and "intersects" agree.
@@ -755,8 +755,19 @@ def _inside_polygons(
         dist[inside] = 0.0
 
 
-def _piece_geometries(pieces: Segments) -> np.ndarray:
-    """The pieces as GEOS geometries: points for 0-length pieces, 2-point lines otherwise."""
+def piece_geometries(pieces: Segments) -> np.ndarray:
+    """The pieces as GEOS geometries: points for 0-length pieces, 2-point lines otherwise.
+
+    Parameters
+    ----------
+    pieces : Segments
+        Segments (end coordinates in metres), e.g. from :func:`segments_of`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One shapely geometry per piece, in the pieces' order.
+    """
     out = np.empty(len(pieces), dtype=object)
     point = (pieces.x0 == pieces.x1) & (pieces.y0 == pieces.y1)
     out[point] = shapely.points(pieces.x0[point], pieces.y0[point])
@@ -830,7 +841,7 @@ def nearest_exact(
     limit = np.inf if max_distance is None else float(max_distance)
     if cells is None:
         cells = site_cells(site_cx, site_cy, site_radius)
-    piece_geoms = _piece_geometries(pieces)
+    piece_geoms = piece_geometries(pieces)
     tree = shapely.STRtree(piece_geoms)
     cands = _cell_candidates(cells, pieces, tree, limit)
     per_site = _site_prefixes(cells, cands, pieces, site_cx, site_cy, site_radius, limit)

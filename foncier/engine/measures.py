@@ -28,7 +28,13 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from foncier.engine.distances import Segments, nearest_exact, segments_of, site_cells
+from foncier.engine.distances import (
+    Segments,
+    nearest_exact,
+    piece_geometries,
+    segments_of,
+    site_cells,
+)
 from layers.config import settings
 from layers.crs import check_projected
 from layers.errors import CRSError, GeometryError, ProfileError, SchemaError
@@ -460,18 +466,17 @@ def distance_to(
     names = _column_or_none(layer, name_column, default="name")
     ids = layer.index.to_series() if id_column is None else _column(layer, id_column)
     dist, pos = _nearest(prepared, layer, max_distance)
-    found = pos >= 0
     return pd.DataFrame(
         {
             "distance_m": dist,
-            "nearest_name": _take_features(names, pos, found),
-            "nearest_id": _take_features(ids, pos, found),
+            "nearest_name": _take_features(names, pos),
+            "nearest_id": _take_features(ids, pos),
         },
         index=prepared.index,
     )
 
 
-def _take_features(values: pd.Series | None, pos: np.ndarray, found: np.ndarray) -> Any:
+def _take_features(values: pd.Series | None, pos: np.ndarray) -> Any:
     """``values`` of the features at ``pos`` (missing where ``pos`` is -1), one per site.
 
     Strings are taken from the layer's string array as it is: no Python string per site
@@ -482,6 +487,7 @@ def _take_features(values: pd.Series | None, pos: np.ndarray, found: np.ndarray)
         return values.array.take(pos, allow_fill=True)
     out = np.full(pos.size, None, dtype=object)
     if values is not None:
+        found = pos >= 0
         out[found] = values.to_numpy().astype(object, copy=False)[pos[found]]
     return out
 
@@ -726,11 +732,7 @@ def prepare_zones(
 
 def _boundary_tree(parts: np.ndarray) -> shapely.STRtree:
     """R-tree of the 2-point segments of the rings of ``parts`` (the union's boundary)."""
-    edges = segments_of(parts)
-    coords = np.stack(
-        [np.stack([edges.x0, edges.x1], axis=1), np.stack([edges.y0, edges.y1], axis=1)], axis=2
-    )
-    return shapely.STRtree(shapely.linestrings(coords))
+    return shapely.STRtree(piece_geometries(segments_of(parts)))
 
 
 def _polygon_parts(geoms: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
