@@ -323,14 +323,17 @@ def _star_shaped(
 _INVARIANT_BLOCK = 65_536
 
 
-def _invariants_in_blocks(geoms: np.ndarray) -> dict[str, Any]:
-    """:func:`_site_invariants` of ``geoms``, computed block by block."""
-    return _join_invariants(
-        [
-            _site_invariants(geoms[lo : lo + _INVARIANT_BLOCK])
-            for lo in range(0, max(geoms.size, 1), _INVARIANT_BLOCK)
+def _invariants(geoms: np.ndarray) -> dict[str, Any]:
+    """:func:`_site_invariants` of ``geoms``: blocks of each thread's slice, joined once."""
+
+    def blocks(lo: int, hi: int) -> list[dict[str, Any]]:
+        part = geoms[lo:hi]
+        return [
+            _site_invariants(part[b : b + _INVARIANT_BLOCK])
+            for b in range(0, max(part.size, 1), _INVARIANT_BLOCK)
         ]
-    )
+
+    return _join_invariants([b for chunk in _in_chunks(geoms.size, blocks) for b in chunk])
 
 
 def _all_valid(geoms: np.ndarray, proven: np.ndarray) -> bool:
@@ -381,15 +384,13 @@ def prepare_sites(sites: gpd.GeoDataFrame | gpd.GeoSeries | PreparedSites) -> Pr
         )
     crs = check_projected(sites, "sites")
     geoms = sites.geometry.to_numpy()
-    parts = _in_chunks(geoms.size, lambda lo, hi: _invariants_in_blocks(geoms[lo:hi]))
-    inv = _join_invariants(parts)
+    inv = _invariants(geoms)
     # The polygons the invariants' pass proved valid skip GEOS's check; the repair, rare,
     # is followed by a new pass.
     if len(sites) and not _all_valid(geoms, inv.pop("proven")):
         sites = repair_geometries(sites, name="sites")
         geoms = sites.geometry.to_numpy()
-        parts = _in_chunks(geoms.size, lambda lo, hi: _invariants_in_blocks(geoms[lo:hi]))
-        inv = _join_invariants(parts)
+        inv = _invariants(geoms)
     inv.pop("proven", None)
     offsets = np.zeros(geoms.size + 1, dtype=np.int64)
     np.cumsum(inv.pop("n_coords"), out=offsets[1:])
