@@ -550,7 +550,6 @@ def test_multipart_sites_and_collection_features():
 
 
 def test_threads_over_chunks_give_the_single_thread_values(random_sites, monkeypatch):
-
     rng = np.random.default_rng(5)
     lines = gdf(random_lines(rng, 20, box_m=20_000))
     points = gdf(shapely.points(rng.uniform(0, 20_000, (40, 2))))

@@ -163,14 +163,21 @@ class PreparedSites:
             **self._rings(lo, hi),
         )
 
-    def _rings(self, lo: int, hi: int) -> dict[str, Any]:
+    @property
+    def rings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(coords, coord_offsets, single_ring)`` when all three are known, else None."""
         if self.coords is None or self.coord_offsets is None or self.single_ring is None:
+            return None
+        return self.coords, self.coord_offsets, self.single_ring
+
+    def _rings(self, lo: int, hi: int) -> dict[str, Any]:
+        if self.rings is None:
             return {}
-        off = self.coord_offsets
+        coords, off, single = self.rings
         return {
-            "coords": self.coords[off[lo] : off[hi]],
+            "coords": coords[off[lo] : off[hi]],
             "coord_offsets": off[lo : hi + 1] - off[lo],
-            "single_ring": self.single_ring[lo:hi],
+            "single_ring": single[lo:hi],
         }
 
 
@@ -552,11 +559,7 @@ def _nearest(
             feature_geoms=feature_geoms,
             max_distance=max_distance,
             cells=prepared.cells(lo, hi) if hi > lo else None,
-            site_rings=(part.coords, part.coord_offsets, part.single_ring)
-            if part.coords is not None
-            and part.coord_offsets is not None
-            and part.single_ring is not None
-            else None,
+            site_rings=part.rings,
         )
 
     parts = _in_chunks(n, chunk)
